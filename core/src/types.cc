@@ -1,0 +1,67 @@
+#include "amrs/core/types.h"
+
+#include <cmath>
+
+#include "amrs/core/error.h"
+
+namespace amrs {
+
+std::string_view ModeName(SessionMode mode) {
+  switch (mode) {
+    case SessionMode::kEnergize: return "energize";
+    case SessionMode::kFocus: return "focus";
+    case SessionMode::kCalm: return "calm";
+    case SessionMode::kSleep: return "sleep";
+    case SessionMode::kNone: break;
+  }
+  return "none";
+}
+
+SessionMode ParseMode(std::string_view name) {
+  if (name.empty() || name == "none") return SessionMode::kNone;
+  if (name == "energize") return SessionMode::kEnergize;
+  if (name == "focus") return SessionMode::kFocus;
+  if (name == "calm") return SessionMode::kCalm;
+  if (name == "sleep") return SessionMode::kSleep;
+  throw ArgumentError("unknown session mode '" + std::string(name) +
+                      "' (known: energize, focus, calm, sleep, none)");
+}
+
+Token Token::Boundary(float pre_valence, float pre_arousal, SessionMode mode, bool has_affect) {
+  Token t;
+  t.kind = Kind::kBoundary;
+  t.song = -1;
+  t.valence = has_affect ? pre_valence : 0.f;
+  t.arousal = has_affect ? pre_arousal : 0.f;
+  t.has_affect = has_affect;
+  t.mode = mode;
+  return t;
+}
+
+Token Token::Song(std::int32_t song, const Feedback& fb, bool has_rating, bool has_affect,
+                  SessionMode mode) {
+  Token t;
+  t.kind = Kind::kSong;
+  t.song = song;
+  t.engagement = fb.engagement;
+  t.has_engagement = true;
+  t.rating = has_rating ? fb.rating : 0.f;
+  t.has_rating = has_rating;
+  t.valence = has_affect ? fb.valence : 0.f;
+  t.arousal = has_affect ? fb.arousal : 0.f;
+  t.has_affect = has_affect;
+  t.mode = mode;
+  return t;
+}
+
+void Utility::Validate() const {
+  const std::pair<const char*, float> w[] = {
+      {"rating", rating}, {"engagement", engagement}, {"valence", valence}, {"arousal", arousal}};
+  for (const auto& [name, v] : w) {
+    if (!std::isfinite(v) || v < -1.f || v > 1.f)
+      throw ArgumentError(std::string("utility weight '") + name + "' = " + std::to_string(v) +
+                          " is outside [-1, 1]");
+  }
+}
+
+}  // namespace amrs

@@ -1,0 +1,32 @@
+// The token view of paper section 3.2: one shared implementation used by the world model,
+// the policies and the env.
+#pragma once
+
+#include <cstdint>
+#include <vector>
+
+#include "amrs/core/types.h"
+#include "amrs/data/dataset.h"
+
+namespace amrs::data {
+
+// A user's whole logged history as tokens: for each session a boundary token carrying the
+// pre-session valence/arousal and the mode, then one song token per interaction with its
+// engagement, optional rating and presence masks. The post-session valence/arousal, where
+// reported, is attached to the last song token of its session (has_affect) as that token's
+// target. Song indices are catalogue indices.
+History UserHistory(const Dataset& d, const UserIndex& index, std::int32_t user);
+
+// All users' histories, built once. Immutable: safe to share between threads.
+class TokenView {
+ public:
+  explicit TokenView(const Dataset& d);
+  std::int32_t num_users() const { return static_cast<std::int32_t>(histories_.size()); }
+  const History& User(std::int32_t user) const { return histories_.at(user); }
+  std::int64_t TotalTokens() const;
+
+ private:
+  std::vector<History> histories_;
+};
+
+}  // namespace amrs::data

@@ -1,0 +1,279 @@
+#include "h5util.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstring>
+#include <cstdio>
+#include <filesystem>
+
+namespace amrs::data::h5 {
+namespace {
+
+struct Quiet {
+  Quiet() { H5Eset_auto2(H5E_DEFAULT, nullptr, nullptr); }
+};
+const Quiet quiet_errors;
+
+}  // namespace
+
+void File::Fail(const std::string& what) const { throw InputError(path_ + ": " + what); }
+
+File File::Open(const std::string& path) {
+  File f;
+  f.path_ = path;
+  if (!std::filesystem::exists(path)) f.Fail("no such file");
+  if (H5Fis_hdf5(path.c_str()) <= 0)
+    f.Fail("not an HDF5 file (truncated or corrupt?)");
+  hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
+  if (id < 0) f.Fail("cannot open as HDF5 (truncated or corrupt?)");
+  f.h_ = Handle(id, H5Fclose);
+  return f;
+}
+
+File File::Create(const std::string& path) {
+  File f;
+  f.path_ = path;
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  if (id < 0) f.Fail("cannot create file");
+  f.h_ = Handle(id, H5Fclose);
+  return f;
+}
+
+bool File::Exists(const std::string& name) const {
+  // Check each path component so that a missing parent is not an error.
+  std::string partial;
+  std::size_t pos = 0;
+  while (pos != std::string::npos) {
+    std::size_t next = name.find('/', pos + 1);
+    partial = name.substr(0, next);
+    if (!partial.empty() && partial != "/") {
+      if (H5Lexists(h_.get(), partial.c_str(), H5P_DEFAULT) <= 0) return false;
+    }
+    pos = next;
+  }
+  return true;
+}
+
+std::vector<std::string> File::Children(const std::string& group) const {
+  std::vector<std::string> out;
+  Handle g(H5Gopen2(h_.get(), group.c_str(), H5P_DEFAULT), H5Gclose);
+  if (!g.valid()) Fail("missing group '" + group + "'");
+  H5G_info_t info;
+  H5Gget_info(g.get(), &info);
+  for (hsize_t i = 0; i < info.nlinks; ++i) {
+    ssize_t n = H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0,
+                                   H5P_DEFAULT);
+    std::string s(static_cast<std::size_t>(n), '\0');
+    H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, s.data(), n + 1,
+                       H5P_DEFAULT);
+    out.push_back(s);
+  }
+  return out;
+}
+
+std::vector<hsize_t> File::Shape(const std::string& name) const {
+  Handle ds(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.valid()) Fail("missing dataset '" + name + "'");
+  Handle sp(H5Dget_space(ds.get()), H5Sclose);
+  int nd = H5Sget_simple_extent_ndims(sp.get());
+  std::vector<hsize_t> dims(nd > 0 ? nd : 0);
+  if (nd > 0) H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr);
+  return dims;
+}
+
+template <typename T>
+std::vector<T> File::Read(const std::string& name, std::vector<hsize_t>* shape) const {
+  Handle ds(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.valid()) Fail("missing dataset '" + name + "'");
+  Handle sp(H5Dget_space(ds.get()), H5Sclose);
+  int nd = H5Sget_simple_extent_ndims(sp.get());
+  std::vector<hsize_t> dims(nd > 0 ? nd : 0);
+  if (nd > 0) H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr);
+  hsize_t n = 1;
+  for (auto d : dims) n *= d;
+  // Reject type classes that cannot convert (e.g. strings where numbers are expected).
+  Handle ft(H5Dget_type(ds.get()), H5Tclose);
+  H5T_class_t cls = H5Tget_class(ft.get());
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+    Fail("dataset '" + name + "' has a non-numeric type");
+  std::vector<T> out(n);
+  if (n > 0 && H5Dread(ds.get(), MemType<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
+    Fail("cannot read dataset '" + name + "' (truncated or corrupt?)");
+  if (shape) *shape = dims;
+  return out;
+}
+
+template <typename T>
+void File::Write(const std::string& name, const std::vector<T>& data, std::vector<hsize_t> shape) {
+  if (shape.empty()) shape = {static_cast<hsize_t>(data.size())};
+  Handle sp(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), H5Sclose);
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  if (!data.empty()) {
+    std::vector<hsize_t> chunk = shape;
+    const hsize_t row = shape.size() > 1 ? shape[1] : 1;
+    chunk[0] = std::max<hsize_t>(1, std::min<hsize_t>(shape[0], (1 << 18) / row));
+    H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
+    H5Pset_shuffle(dcpl.get());
+    H5Pset_deflate(dcpl.get(), 1);
+  }
+  Handle ds(H5Dcreate2(h_.get(), name.c_str(), MemType<T>(), sp.get(), lcpl.get(), dcpl.get(),
+                       H5P_DEFAULT),
+            H5Dclose);
+  if (!ds.valid()) Fail("cannot create dataset '" + name + "'");
+  if (!data.empty() &&
+      H5Dwrite(ds.get(), MemType<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, data.data()) < 0)
+    Fail("cannot write dataset '" + name + "'");
+}
+
+void File::Group(const std::string& name) {
+  if (Exists(name)) return;
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  Handle g(H5Gcreate2(h_.get(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  if (!g.valid()) Fail("cannot create group '" + name + "'");
+}
+
+bool File::HasAttr(const std::string& obj, const std::string& attr) const {
+  return H5Aexists_by_name(h_.get(), obj.c_str(), attr.c_str(), H5P_DEFAULT) > 0;
+}
+
+std::string File::ReadStringAttr(const std::string& obj, const std::string& attr) const {
+  Handle a(H5Aopen_by_name(h_.get(), obj.c_str(), attr.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+           H5Aclose);
+  if (!a.valid()) Fail("missing attribute '" + attr + "' on '" + obj + "'");
+  Handle t(H5Aget_type(a.get()), H5Tclose);
+  if (H5Tget_class(t.get()) != H5T_STRING) Fail("attribute '" + attr + "' is not a string");
+  if (H5Tis_variable_str(t.get()) > 0) {
+    Handle mt(H5Tcopy(H5T_C_S1), H5Tclose);
+    H5Tset_size(mt.get(), H5T_VARIABLE);
+    H5Tset_cset(mt.get(), H5Tget_cset(t.get()));
+    char* s = nullptr;
+    if (H5Aread(a.get(), mt.get(), &s) < 0) Fail("cannot read attribute '" + attr + "'");
+    std::string out = s ? s : "";
+    if (s) H5free_memory(s);
+    return out;
+  }
+  std::size_t n = H5Tget_size(t.get());
+  std::string out(n, '\0');
+  if (H5Aread(a.get(), t.get(), out.data()) < 0) Fail("cannot read attribute '" + attr + "'");
+  out.resize(std::strlen(out.c_str()));
+  return out;
+}
+
+void File::WriteStringAttr(const std::string& obj, const std::string& attr,
+                           const std::string& v) {
+  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(t.get(), H5T_VARIABLE);
+  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  Handle sp(H5Screate(H5S_SCALAR), H5Sclose);
+  if (HasAttr(obj, attr)) H5Adelete_by_name(h_.get(), obj.c_str(), attr.c_str(), H5P_DEFAULT);
+  Handle a(H5Acreate_by_name(h_.get(), obj.c_str(), attr.c_str(), t.get(), sp.get(), H5P_DEFAULT,
+                             H5P_DEFAULT, H5P_DEFAULT),
+           H5Aclose);
+  const char* s = v.c_str();
+  if (!a.valid() || H5Awrite(a.get(), t.get(), &s) < 0)
+    Fail("cannot write attribute '" + attr + "' on '" + obj + "'");
+}
+
+template <typename T>
+T File::ReadScalarAttr(const std::string& obj, const std::string& attr) const {
+  Handle a(H5Aopen_by_name(h_.get(), obj.c_str(), attr.c_str(), H5P_DEFAULT, H5P_DEFAULT),
+           H5Aclose);
+  if (!a.valid()) Fail("missing attribute '" + attr + "' on '" + obj + "'");
+  Handle t(H5Aget_type(a.get()), H5Tclose);
+  H5T_class_t cls = H5Tget_class(t.get());
+  if (cls != H5T_INTEGER && cls != H5T_FLOAT)
+    Fail("attribute '" + attr + "' on '" + obj + "' is not numeric");
+  T v{};
+  if (H5Aread(a.get(), MemType<T>(), &v) < 0) Fail("cannot read attribute '" + attr + "'");
+  return v;
+}
+
+template <typename T>
+void File::WriteScalarAttr(const std::string& obj, const std::string& attr, T v) {
+  Handle sp(H5Screate(H5S_SCALAR), H5Sclose);
+  if (HasAttr(obj, attr)) H5Adelete_by_name(h_.get(), obj.c_str(), attr.c_str(), H5P_DEFAULT);
+  Handle a(H5Acreate_by_name(h_.get(), obj.c_str(), attr.c_str(), MemType<T>(), sp.get(),
+                             H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT),
+           H5Aclose);
+  if (!a.valid() || H5Awrite(a.get(), MemType<T>(), &v) < 0)
+    Fail("cannot write attribute '" + attr + "' on '" + obj + "'");
+}
+
+std::vector<std::string> File::ReadStrings(const std::string& name) const {
+  Handle ds(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
+  if (!ds.valid()) Fail("missing dataset '" + name + "'");
+  Handle sp(H5Dget_space(ds.get()), H5Sclose);
+  hssize_t n = H5Sget_simple_extent_npoints(sp.get());
+  Handle ft(H5Dget_type(ds.get()), H5Tclose);
+  if (H5Tget_class(ft.get()) != H5T_STRING) Fail("dataset '" + name + "' is not a string list");
+  Handle mt(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(mt.get(), H5T_VARIABLE);
+  H5Tset_cset(mt.get(), H5Tget_cset(ft.get()));
+  std::vector<char*> raw(static_cast<std::size_t>(n), nullptr);
+  if (n > 0 && H5Dread(ds.get(), mt.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) < 0)
+    Fail("cannot read dataset '" + name + "'");
+  std::vector<std::string> out;
+  for (char* s : raw) out.emplace_back(s ? s : "");
+  if (n > 0) H5Dvlen_reclaim(mt.get(), sp.get(), H5P_DEFAULT, raw.data());
+  return out;
+}
+
+void File::WriteStrings(const std::string& name, const std::vector<std::string>& v) {
+  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(t.get(), H5T_VARIABLE);
+  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  hsize_t n = v.size();
+  Handle sp(H5Screate_simple(1, &n, nullptr), H5Sclose);
+  Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
+  H5Pset_create_intermediate_group(lcpl.get(), 1);
+  Handle ds(H5Dcreate2(h_.get(), name.c_str(), t.get(), sp.get(), lcpl.get(), H5P_DEFAULT,
+                       H5P_DEFAULT),
+            H5Dclose);
+  std::vector<const char*> raw;
+  for (const auto& s : v) raw.push_back(s.c_str());
+  if (!ds.valid() ||
+      (n > 0 && H5Dwrite(ds.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) < 0))
+    Fail("cannot write dataset '" + name + "'");
+}
+
+#define AMRS_H5_INSTANTIATE(T)                                                              \
+  template std::vector<T> File::Read<T>(const std::string&, std::vector<hsize_t>*) const; \
+  template void File::Write<T>(const std::string&, const std::vector<T>&,                 \
+                               std::vector<hsize_t>);                                     \
+  template T File::ReadScalarAttr<T>(const std::string&, const std::string&) const;      \
+  template void File::WriteScalarAttr<T>(const std::string&, const std::string&, T);
+AMRS_H5_INSTANTIATE(float)
+AMRS_H5_INSTANTIATE(double)
+AMRS_H5_INSTANTIATE(std::int8_t)
+AMRS_H5_INSTANTIATE(std::uint8_t)
+AMRS_H5_INSTANTIATE(std::int32_t)
+AMRS_H5_INSTANTIATE(std::int64_t)
+AMRS_H5_INSTANTIATE(std::uint64_t)
+#undef AMRS_H5_INSTANTIATE
+
+AtomicPath::AtomicPath(std::string target) : target_(std::move(target)) {
+  static std::atomic<unsigned> counter{0};
+  temp_ = target_ + ".tmp" + std::to_string(::getpid()) + "." + std::to_string(counter++);
+}
+
+AtomicPath::~AtomicPath() {
+  if (!done_) std::remove(temp_.c_str());
+}
+
+void AtomicPath::Commit() {
+  std::error_code ec;
+  std::filesystem::rename(temp_, target_, ec);
+  if (ec) {
+    std::remove(temp_.c_str());
+    done_ = true;
+    throw InputError(target_ + ": cannot rename temporary file into place: " + ec.message());
+  }
+  done_ = true;
+}
+
+}  // namespace amrs::data::h5

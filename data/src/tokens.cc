@@ -1,0 +1,38 @@
+#include "amrs/data/tokens.h"
+
+namespace amrs::data {
+
+History UserHistory(const Dataset& d, const UserIndex& index, std::int32_t user) {
+  History h;
+  const auto& s = d.sessions;
+  const auto& it = d.interactions;
+  h.reserve(static_cast<std::size_t>(index.session_end[user] - index.session_begin[user] +
+                                     index.interaction_end[user] - index.interaction_begin[user]));
+  for (std::int32_t k = index.session_begin[user]; k < index.session_end[user]; ++k) {
+    const auto mode = static_cast<SessionMode>(s.mode[k]);
+    h.push_back(Token::Boundary(s.pre_valence[k], s.pre_arousal[k], mode));
+    const auto b = index.session_interaction_begin[k], e = index.session_interaction_end[k];
+    for (std::int32_t i = b; i < e; ++i) {
+      const bool last = (i + 1 == e);
+      const bool post = last && s.has_post[k];
+      Feedback fb{it.engagement[i], static_cast<float>(it.rating[i]),
+                  post ? s.post_valence[k] : 0.f, post ? s.post_arousal[k] : 0.f};
+      h.push_back(Token::Song(it.song[i], fb, it.has_rating[i] != 0, post, mode));
+    }
+  }
+  return h;
+}
+
+TokenView::TokenView(const Dataset& d) {
+  const UserIndex index(d);
+  histories_.resize(static_cast<std::size_t>(d.num_users()));
+  for (std::int32_t u = 0; u < d.num_users(); ++u) histories_[u] = UserHistory(d, index, u);
+}
+
+std::int64_t TokenView::TotalTokens() const {
+  std::int64_t n = 0;
+  for (const auto& h : histories_) n += static_cast<std::int64_t>(h.size());
+  return n;
+}
+
+}  // namespace amrs::data

@@ -1,0 +1,183 @@
+#include <doctest/doctest.h>
+#include <hdf5.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "amrs/core/error.h"
+#include "amrs/data/dataset.h"
+#include "test_util.h"
+
+using namespace amrs;
+using amrs::testing::TempDir;
+using amrs::testing::TinyDataset;
+
+namespace {
+
+// Overwrites one element of a 1-D dataset in an existing file (bypassing the validating writer).
+template <typename T>
+void Poke(const std::string& path, const std::string& name, std::size_t row, T value, hid_t type) {
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  hid_t ds = H5Dopen2(f, name.c_str(), H5P_DEFAULT);
+  REQUIRE(ds >= 0);
+  hid_t sp = H5Dget_space(ds);
+  const hssize_t n = H5Sget_simple_extent_npoints(sp);
+  std::vector<T> v(static_cast<std::size_t>(n));
+  H5Dread(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+  v.at(row) = value;
+  H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+  H5Sclose(sp), H5Dclose(ds), H5Fclose(f);
+}
+
+std::string ErrorOf(const std::string& path) {
+  try {
+    data::ReadDataset(path);
+  } catch (const InputError& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+std::size_t FilesIn(const std::filesystem::path& dir) {
+  return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator(dir), {}));
+}
+
+}  // namespace
+
+TEST_CASE("A dataset round-trips through HDF5 exactly") {
+  TempDir tmp;
+  auto d = TinyDataset();
+  d.splits = {{{0}, {1}, {2}}};
+  d.split_seed = 42;
+  d.attributes["source"] = "test";
+  const auto path = tmp.File("d.h5");
+  data::WriteDataset(d, path);
+  const auto r = data::ReadDataset(path);
+  CHECK(r.song_ids == d.song_ids);
+  REQUIRE(r.families.size() == 1);
+  CHECK(r.families[0].name == "f");
+  CHECK(r.families[0].dim == 3);
+  CHECK(r.families[0].values == d.families[0].values);
+  CHECK(r.user_ids == d.user_ids);
+  CHECK(r.sessions.id == d.sessions.id);
+  CHECK(r.sessions.user == d.sessions.user);
+  CHECK(r.sessions.pre_valence == d.sessions.pre_valence);
+  CHECK(r.sessions.post_arousal == d.sessions.post_arousal);
+  CHECK(r.sessions.has_post == d.sessions.has_post);
+  CHECK(r.sessions.mode == d.sessions.mode);
+  CHECK(r.interactions.song == d.interactions.song);
+  CHECK(r.interactions.engagement == d.interactions.engagement);
+  CHECK(r.interactions.rating == d.interactions.rating);
+  CHECK(r.interactions.has_rating == d.interactions.has_rating);
+  REQUIRE(r.splits.size() == 1);
+  CHECK(r.splits[0].val == std::vector<std::int32_t>{1});
+  CHECK(r.split_seed == 42);
+  CHECK(r.attributes.at("source") == "test");
+  CHECK(data::Fingerprint(r) == data::Fingerprint(d));
+}
+
+TEST_CASE("The reader names dataset, field and row of the first problem") {
+  TempDir tmp;
+  const auto path = tmp.File("d.h5");
+  data::WriteDataset(TinyDataset(), path);
+
+  SUBCASE("NaN") {
+    Poke<float>(path, "/interactions/engagement", 3, NAN, H5T_NATIVE_FLOAT);
+    const auto msg = ErrorOf(path);
+    CHECK(msg.find(path) != std::string::npos);
+    CHECK(msg.find("interactions/engagement row 3") != std::string::npos);
+    CHECK(msg.find("not finite") != std::string::npos);
+  }
+  SUBCASE("engagement outside [0, 1]") {
+    Poke<float>(path, "/interactions/engagement", 5, 1.5f, H5T_NATIVE_FLOAT);
+    const auto msg = ErrorOf(path);
+    CHECK(msg.find("interactions/engagement row 5") != std::string::npos);
+    CHECK(msg.find("outside [0, 1]") != std::string::npos);
+  }
+  SUBCASE("pre-session valence outside [0, 1]") {
+    Poke<float>(path, "/sessions/pre_valence", 2, -0.1f, H5T_NATIVE_FLOAT);
+    CHECK(ErrorOf(path).find("sessions/pre_valence row 2") != std::string::npos);
+  }
+  SUBCASE("unknown song id") {
+    Poke<std::int64_t>(path, "/interactions/song_id", 2, 999, H5T_NATIVE_INT64);
+    const auto msg = ErrorOf(path);
+    CHECK(msg.find("interactions/song_id row 2") != std::string::npos);
+    CHECK(msg.find("unknown song id 999") != std::string::npos);
+  }
+  SUBCASE("interactions out of order") {
+    Poke<std::int32_t>(path, "/interactions/position", 1, 0, H5T_NATIVE_INT32);
+    CHECK(ErrorOf(path).find("interactions/position row 1") != std::string::npos);
+  }
+  SUBCASE("wrong embedding dimension") {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, "/catalogue/embeddings/f", H5P_DEFAULT);
+    hsize_t dims[2] = {3, 3};  // one row short of the 4 songs
+    hid_t sp = H5Screate_simple(2, dims, nullptr);
+    hid_t ds = H5Dcreate2(f, "/catalogue/embeddings/f", H5T_NATIVE_FLOAT, sp, H5P_DEFAULT,
+                          H5P_DEFAULT, H5P_DEFAULT);
+    std::vector<float> v(9, 0.f);
+    H5Dwrite(ds, H5T_NATIVE_FLOAT, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
+    H5Dclose(ds), H5Sclose(sp), H5Fclose(f);
+    const auto msg = ErrorOf(path);
+    CHECK(msg.find("/catalogue/embeddings/f") != std::string::npos);
+    CHECK(msg.find("has 3 rows, expected one per song (4)") != std::string::npos);
+  }
+  SUBCASE("truncated file") {
+    const auto size = std::filesystem::file_size(path);
+    std::filesystem::resize_file(path, size / 2);
+    const auto msg = ErrorOf(path);
+    CHECK(msg.find(path) != std::string::npos);
+    CHECK(msg.find("truncated or corrupt") != std::string::npos);
+  }
+}
+
+TEST_CASE("Validate names field and row for in-memory datasets") {
+  auto d = TinyDataset();
+  d.families[0].values[7] = INFINITY;  // song 2, column 1
+  CHECK_THROWS_WITH_AS(data::Validate(d, "mem"),
+                       doctest::Contains("catalogue/embeddings/f row 2: column 1 is not finite"),
+                       InputError);
+  d = TinyDataset();
+  d.families[0].values.pop_back();
+  CHECK_THROWS_WITH_AS(data::Validate(d, "mem"), doctest::Contains("expected 4 songs x 3 dimensions"),
+                       InputError);
+  d = TinyDataset();
+  d.interactions.song[4] = 17;
+  CHECK_THROWS_WITH_AS(data::Validate(d, "mem"), doctest::Contains("interactions/song_id row 4"),
+                       InputError);
+  d = TinyDataset();
+  d.interactions.user[3] = 0;  // belongs to session 2, which is user 1's
+  CHECK_THROWS_WITH_AS(data::Validate(d, "mem"), doctest::Contains("interactions/user_id row 3"),
+                       InputError);
+  d = TinyDataset();
+  d.splits = {{{0, 1}, {1}, {2}}};
+  CHECK_THROWS_WITH_AS(data::Validate(d, "mem"), doctest::Contains("two parts of the split"), InputError);
+}
+
+TEST_CASE("A failed write leaves no file behind") {
+  TempDir tmp;
+  SUBCASE("invalid data") {
+    auto d = TinyDataset();
+    d.interactions.engagement[0] = 2.f;
+    CHECK_THROWS_AS(data::WriteDataset(d, tmp.File("bad.h5")), InputError);
+  }
+  SUBCASE("target cannot be replaced") {
+    std::filesystem::create_directory(tmp.File("occupied.h5"));
+    std::ofstream(tmp.File("occupied.h5") + "/x") << "x";  // non-empty directory: rename fails
+    CHECK_THROWS_AS(data::WriteDataset(TinyDataset(), tmp.File("occupied.h5")), InputError);
+    CHECK(std::filesystem::is_directory(tmp.File("occupied.h5")));
+    CHECK(FilesIn(tmp.path()) == 1);  // only the directory: no temporary left
+    return;
+  }
+  CHECK(FilesIn(tmp.path()) == 0);
+}
+
+TEST_CASE("Unknown embedding family lists the known ones") {
+  const auto d = TinyDataset();
+  CHECK_THROWS_WITH_AS(d.Family("clap"), doctest::Contains("known: f"), ArgumentError);
+  const auto c = d.MakeCatalogue("f");
+  CHECK(c.size() == 4);
+  CHECK(c.Row(1)[1] == 1.f);
+}
