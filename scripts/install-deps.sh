@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages AMRS-Sim needs, only if some are missing. Run as root.
+set -euo pipefail
+packages=(
+  g++ cmake ninja-build binutils pkg-config
+  libtorch-dev libhdf5-dev libtbb-dev doctest-dev
+  libboost-program-options-dev libboost-math-dev libtomlplusplus-dev nlohmann-json3-dev
+  libopenblas0-openmp
+  python3 python3-h5py python3-matplotlib python3-numpy
+)
+missing=()
+for p in "${packages[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "installing: ${missing[*]}" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq --no-install-recommends "${missing[@]}"
+fi
