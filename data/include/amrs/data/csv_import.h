@@ -1,7 +1,9 @@
-// Import of platform logs from CSV (docs/data-format.md, "CSV import").
+// Import of platform logs from CSV and .npy (docs/csv-import.md).
 #pragma once
 
+#include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "amrs/data/dataset.h"
@@ -22,7 +24,8 @@ Dataset ImportCsv(const CsvImportSpec& spec);
 
 // A catalogue-only import of the DEAM fixture: features CSV (`file` = <song_id>.wav, numeric
 // feature columns, `tempo` as "[x]") standardized per column into the family `name`, and human
-// valence/arousal (1-9 scale, mapped to [0, 1]) from the annotation CSVs.
+// valence/arousal (1-9 scale, mapped to [0, 1]) from the annotation CSVs. The third-party
+// `emotion` label column is ignored.
 Dataset ImportDeamCatalogue(const std::string& features_csv,
                             const std::vector<std::string>& annotation_csvs,
                             const std::string& name = "deam");

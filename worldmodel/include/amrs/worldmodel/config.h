@@ -1,0 +1,57 @@
+// Configuration of a world model (paper 3.3, Tables 2 and 3). Plain data, no torch.
+#pragma once
+
+#include <cstdint>
+#include <string>
+
+namespace amrs::worldmodel {
+
+enum class Arch : std::uint8_t {
+  kFactorized = 0,  // BOS + causal transformer -> z_i; MLP head on [z_i ; s_{i+1}] (deployed)
+  kStandard = 1,    // causal transformer over tokens with right-shifted feedback
+};
+std::string ArchName(Arch a);      // "factorized" | "standard"
+Arch ParseArch(const std::string&);  // throws ArgumentError
+
+// Leave-one-feature-out switches of Table 3, applied in training and at test (factorized only).
+struct Ablation {
+  bool no_user_history = false;    // z sees only the BOS token
+  bool no_feedback = false;        // engagement, rating, valence, arousal and masks zeroed
+  bool no_history_songs = false;   // song embeddings of history tokens zeroed
+  std::int32_t max_lookback = 0;   // attend to at most N previous tokens (+ BOS); 0 = unlimited
+  bool no_candidate_song = false;  // the head sees zeros instead of the candidate song
+  bool Any() const {
+    return no_user_history || no_feedback || no_history_songs || max_lookback > 0 ||
+           no_candidate_song;
+  }
+  // "base", "-user-history", "-feedback", "-history-songs", "-lookback-10", "-candidate-song"
+  std::string Name() const;
+  static Ablation Parse(const std::string& name);  // inverse of Name; throws ArgumentError
+};
+
+struct ModelConfig {
+  Arch arch = Arch::kFactorized;
+  std::string family = "mert";  // embedding family of the dataset
+  bool rope = false;            // rotary positional encoding (+PE)
+  std::int32_t d_model = 64;    // transformer width
+  std::int32_t heads = 4;
+  std::int32_t layers = 2;
+  std::int32_t ff = 128;          // feed-forward width
+  std::int32_t head_hidden = 64;  // prediction-head hidden width
+  float dropout = 0.1f;
+  Ablation ablation;
+
+  // "factorized-mert", "standard-clamp3+pe", "factorized-mert-lookback-10", ...
+  std::string Name() const;
+  // Throws ArgumentError naming the first invalid field.
+  void Validate() const;
+  std::string ToJson() const;
+  static ModelConfig FromJson(const std::string& json);  // throws InputError
+  bool operator==(const ModelConfig& o) const { return ToJson() == o.ToJson(); }
+};
+
+// The four predicted signals, in the order of Feedback.
+constexpr int kNumSignals = 4;
+constexpr const char* kSignalNames[kNumSignals] = {"engagement", "rating", "valence", "arousal"};
+
+}  // namespace amrs::worldmodel

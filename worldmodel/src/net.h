@@ -1,0 +1,139 @@
+// Private: the world-model networks (torch). Included only by worldmodel/src/*.cc.
+#pragma once
+
+#include <torch/torch.h>
+
+#include <optional>
+#include <vector>
+
+#include "amrs/core/types.h"
+#include "amrs/worldmodel/config.h"
+
+namespace amrs::worldmodel {
+
+// Per-token features besides the song embedding: 7 feedback features (engagement, rating,
+// valence, arousal, and the three presence masks) then 7 type features (boundary, song, and the
+// session mode one-hot over none/energize/focus/calm/sleep).
+constexpr int kFeedbackFeatures = 7;
+constexpr int kTypeFeatures = 7;
+constexpr int kSmallFeatures = kFeedbackFeatures + kTypeFeatures;
+
+void FeedbackFeatures(const Token& t, bool zero_feedback, float* out);
+void TypeFeatures(const Token& t, float* out);
+
+// Key/value cache of one network for a batch of sequences.
+struct KvCache {
+  std::vector<torch::Tensor> k, v;  // per layer [B, capacity, heads, head_dim]
+  std::vector<std::int64_t> length;  // sequence positions filled per row (BOS included)
+  std::int64_t capacity = 0;
+};
+
+class AttentionImpl : public torch::nn::Module {
+ public:
+  AttentionImpl(int d_model, int heads, bool rope);
+  // Full causal pass: x [B,T,d], additive mask [T,T]. Returns [B,T,d]; k/v [B,T,H,dh] if asked.
+  torch::Tensor Full(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* k_out,
+                     torch::Tensor* v_out);
+  // One new token per row at position pos[b], attending cache[b, :pos[b]] (subject to key_mask,
+  // additive [B,1,1,S]) and itself. Returns [B,1,d] and the new k/v [B,H,dh].
+  torch::Tensor Step(const torch::Tensor& x, const torch::Tensor& pos, const torch::Tensor& kc,
+                     const torch::Tensor& vc, std::int64_t span, const torch::Tensor& key_mask,
+                     torch::Tensor* k_new, torch::Tensor* v_new);
+
+ private:
+  torch::Tensor Rotate(const torch::Tensor& x, const torch::Tensor& pos) const;  // x [B,T,H,dh]
+  int heads_, head_dim_;
+  bool rope_;
+  torch::nn::Linear qkv_{nullptr}, out_{nullptr};
+};
+TORCH_MODULE(Attention);
+
+class BlockImpl : public torch::nn::Module {
+ public:
+  BlockImpl(int d_model, int heads, int ff, bool rope);
+  torch::Tensor Full(torch::Tensor x, const torch::Tensor& mask, torch::Tensor* k, torch::Tensor* v,
+                     const std::function<torch::Tensor(torch::Tensor)>& dropout);
+  torch::Tensor Step(torch::Tensor x, const torch::Tensor& pos, const torch::Tensor& kc,
+                     const torch::Tensor& vc, std::int64_t span, const torch::Tensor& key_mask,
+                     torch::Tensor* k, torch::Tensor* v);
+
+ private:
+  torch::nn::LayerNorm ln1_{nullptr}, ln2_{nullptr};
+  Attention attn_{nullptr};
+  torch::nn::Linear fc1_{nullptr}, fc2_{nullptr};
+};
+TORCH_MODULE(Block);
+
+// Token inputs of a batch: song indices (num_songs = zero row) and small features.
+struct TokenInputs {
+  torch::Tensor song;   // [B,T] int64
+  torch::Tensor small;  // [B,T,kSmallFeatures]
+};
+
+class WorldNetImpl : public torch::nn::Module {
+ public:
+  WorldNetImpl(const ModelConfig& config, int song_dim);
+  const ModelConfig& config() const { return config_; }
+
+  // Deterministic initialization from (seed), independent of torch's global RNG.
+  void Initialize(std::uint64_t seed);
+  // Dropout draws from this generator (training only); null disables dropout.
+  void SetGenerator(std::optional<at::Generator> gen) { gen_ = std::move(gen); }
+
+  // Token embeddings [B,T,d] from inputs and the catalogue (with a trailing zero row).
+  torch::Tensor Embed(const TokenInputs& in, const torch::Tensor& catalogue) const;
+  // Embeddings of projected songs: catalogue_proj [N+1, d] from ProjectSongs.
+  torch::Tensor EmbedProjected(const TokenInputs& in, const torch::Tensor& catalogue_proj) const;
+  torch::Tensor ProjectSongs(const torch::Tensor& catalogue) const;  // [N+1, d]
+
+  // Prepends BOS and runs the causal stack: returns z [B,T+1,d]. Fills `cache` if given.
+  torch::Tensor Encode(const torch::Tensor& x, KvCache* cache);
+  // Appends one embedded token per row ([B,1,d]) after cache.length[b] positions.
+  // commit=false leaves the cache untouched (used to score a candidate in the standard arch).
+  torch::Tensor StepEncode(const torch::Tensor& x, KvCache& cache, bool commit);
+
+  // Head: factorized uses z and the candidate's head projection; standard uses z only.
+  // song_head: [.., H] from HeadSongs (ignored by the standard arch). Returns logits [.., 4].
+  torch::Tensor Head(const torch::Tensor& z, const torch::Tensor& song_head) const;
+  torch::Tensor HeadSongs(const torch::Tensor& songs) const;  // raw embeddings [.., D] -> [.., H]
+
+  // Additive causal mask [S,S] over BOS + tokens honouring the lookback ablations.
+  torch::Tensor Mask(std::int64_t s) const;
+
+ private:
+  torch::Tensor Dropout(torch::Tensor x) const;
+  ModelConfig config_;
+  int song_dim_;
+  torch::nn::Linear in_song_{nullptr}, in_small_{nullptr};
+  torch::Tensor bos_;
+  torch::nn::ModuleList blocks_;
+  torch::nn::LayerNorm ln_f_{nullptr};
+  torch::nn::Linear head_z_{nullptr}, head_s_{nullptr}, head_out_{nullptr};
+  std::optional<at::Generator> gen_;
+};
+TORCH_MODULE(WorldNet);
+
+// Builds TokenInputs and targets for a batch of token spans (right-padded to the longest).
+// Factorized: inputs are the tokens themselves; the prediction for token t comes from z[t-1]
+// and the candidate song = token t. Standard: token t's input carries token t-1's feedback.
+struct SequenceBatch {
+  TokenInputs inputs;
+  torch::Tensor candidates;  // [B,T] int64 song index of token t (num_songs for boundaries)
+  torch::Tensor targets;     // [B,T,4]
+  torch::Tensor mask;        // [B,T,4] 1 where the target is observed
+  std::vector<std::int64_t> lengths;
+};
+SequenceBatch MakeSequenceBatch(const std::vector<std::pair<const Token*, std::int64_t>>& spans,
+                                const ModelConfig& config, std::int32_t num_songs);
+
+// Predictions [B,T,4] (logits) for a batch, teacher-forced.
+torch::Tensor ForwardBatch(WorldNet& net, const SequenceBatch& b, const torch::Tensor& catalogue);
+
+// Per-signal masked losses [4] (MSE on sigmoid(e,v,a), BCE-with-logits on rating) and counts.
+std::pair<torch::Tensor, torch::Tensor> MaskedLosses(const torch::Tensor& logits,
+                                                     const SequenceBatch& b);
+
+// Catalogue tensor [N+1, D] with a trailing zero row.
+torch::Tensor CatalogueTensor(const Catalogue& c);
+
+}  // namespace amrs::worldmodel
