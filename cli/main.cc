@@ -3,6 +3,8 @@
 #include <boost/program_options.hpp>
 
 #include <chrono>
+#include <cstdio>
+#include <filesystem>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -16,6 +18,8 @@
 #include "amrs/data/splits.h"
 #include "amrs/data/summary.h"
 #include "amrs/data/synthetic.h"
+#include "amrs/worldmodel/train.h"
+#include "amrs/worldmodel/world_model.h"
 
 namespace po = boost::program_options;
 
@@ -155,12 +159,99 @@ int Split(const std::vector<std::string>& args) {
   return 0;
 }
 
+std::vector<std::int32_t> ParseList(const std::string& s, const char* what) {
+  std::vector<std::int32_t> out;
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    const auto comma = s.find(',', pos);
+    const std::string item = s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    try {
+      std::size_t used = 0;
+      out.push_back(std::stoi(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw amrs::ArgumentError(std::string("--") + what + ": '" + item + "' is not an integer");
+    }
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+void PrintScores(const std::string& label, const amrs::metrics::SignalScores& s) {
+  std::printf("  %-28s engagement MSE %.4f R2 %6.1f%% | rating AUC %5.1f%% | valence MSE %.4f R2 %6.1f%% | arousal MSE %.4f R2 %6.1f%%\n",
+              label.c_str(), s.engagement_mse, 100 * s.engagement_r2, 100 * s.rating_auc, s.valence_mse,
+              100 * s.valence_r2, s.arousal_mse, 100 * s.arousal_r2);
+}
+
+void AddModelOptions(po::options_description& desc, amrs::worldmodel::ModelConfig& m, std::string& arch,
+                     std::string& ablation) {
+  desc.add_options()
+    ("arch", po::value(&arch)->default_value("factorized"), "factorized | standard")
+    ("family", po::value(&m.family)->default_value(m.family), "embedding family")
+    ("pe", po::bool_switch(&m.rope), "rotary positional encoding (+PE)")
+    ("ablation", po::value(&ablation)->default_value("base"), "base | -user-history | -feedback | -history-songs | -lookback-N | -candidate-song")
+    ("d-model", po::value(&m.d_model)->default_value(m.d_model), "transformer width")
+    ("heads", po::value(&m.heads)->default_value(m.heads), "attention heads")
+    ("layers", po::value(&m.layers)->default_value(m.layers), "transformer layers")
+    ("ff", po::value(&m.ff)->default_value(m.ff), "feed-forward width")
+    ("head-hidden", po::value(&m.head_hidden)->default_value(m.head_hidden), "prediction-head width")
+    ("dropout", po::value(&m.dropout)->default_value(m.dropout, "0.1"), "dropout")
+    ("song-components", po::value(&m.song_components)->default_value(m.song_components), "principal components of song embeddings fed to the network (0 = raw)");
+}
+
+int TrainWorld(const std::vector<std::string>& args) {
+  amrs::worldmodel::TrainOptions o;
+  std::string data, out_dir, arch, ablation, splits;
+  bool no_resume = false;
+  po::options_description desc("amrs train-world: train (and test) a world model on MCCV splits");
+  desc.add_options()
+    ("data", po::value(&data)->required(), "dataset (.h5)")
+    ("out,o", po::value(&out_dir)->default_value("out/world"), "output folder: <config>/split-<k>.pt")
+    ("splits", po::value(&splits)->default_value("0"), "comma-separated split indices")
+    ("epochs", po::value(&o.epochs)->default_value(o.epochs), "epochs")
+    ("batch-tokens", po::value(&o.batch_tokens)->default_value(o.batch_tokens), "padded tokens per batch")
+    ("lr", po::value(&o.lr)->default_value(o.lr, "0.002"), "Adam learning rate")
+    ("seed", po::value(&o.seed)->default_value(o.seed), "seed")
+    ("weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay, "0.01"), "AdamW weight decay")
+    ("no-resume", po::bool_switch(&no_resume), "ignore an existing resume file");
+  AddModelOptions(desc, o.model, arch, ablation);
+  po::variables_map vm;
+  if (!Parse("train-world", args, desc, vm, nullptr, "--data D.h5 [--splits 0,1,2] [options]")) return 0;
+  o.model.arch = amrs::worldmodel::ParseArch(arch);
+  o.model.ablation = amrs::worldmodel::Ablation::Parse(ablation);
+  o.resume = !no_resume;
+  const auto d = amrs::data::ReadDataset(data);
+  const std::string dir = out_dir + "/" + o.model.Name();
+  std::filesystem::create_directories(dir);
+  for (auto k : ParseList(splits, "splits")) {
+    o.split = k;
+    o.out = dir + "/split-" + std::to_string(k) + ".pt";
+    std::cerr << "== train-world " << o.model.Name() << " split " << k << " -> " << o.out << "\n";
+    const auto r = amrs::worldmodel::TrainWorldModel(d, o, &std::cerr);
+    std::printf("  trained %d epochs in %.1f s, %.0f train tokens/s; best epochs e/r/v/a %d/%d/%d/%d\n", o.epochs,
+                r.seconds, r.train_tokens_per_second, r.info.best_epoch[0], r.info.best_epoch[1],
+                r.info.best_epoch[2], r.info.best_epoch[3]);
+    const auto model = amrs::worldmodel::WorldModel::Load(o.out, d);
+    PrintScores("test (split " + std::to_string(k) + ")", amrs::worldmodel::Evaluate(*model, d, d.splits.at(k).test));
+    if (d.oracle) {
+      const auto c = amrs::data::EvaluateOracle(d, d.splits.at(k).test);
+      amrs::metrics::SignalScores s;
+      s.engagement_mse = c.engagement_mse, s.engagement_r2 = c.engagement_r2, s.rating_auc = c.rating_auc;
+      s.valence_mse = c.valence_mse, s.valence_r2 = c.valence_r2, s.arousal_mse = c.arousal_mse, s.arousal_r2 = c.arousal_r2;
+      PrintScores("oracle ceiling (same users)", s);
+    }
+  }
+  return 0;
+}
+
 const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> commands = {
       {"generate", {"sample the synthetic listener population (Table-1 sizes by default)", Generate}},
       {"summarize", {"print a Table-1 summary and, for synthetic data, the oracle ceilings", Summarize}},
       {"import", {"import CSV logs and embeddings (CSV or .npy) into a dataset", Import}},
       {"split", {"(re)make the MCCV splits by user stored in a dataset", Split}},
+      {"train-world", {"train and test a world model on MCCV splits", TrainWorld}},
   };
   return commands;
 }

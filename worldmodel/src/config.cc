@@ -77,6 +77,7 @@ void ModelConfig::Validate() const {
   need(layers >= 1 && layers <= 16, "'layers' must be in [1, 16]");
   need(ff > 0 && head_hidden > 0, "'ff' and 'head_hidden' must be positive");
   need(dropout >= 0.f && dropout < 1.f, "'dropout' must be in [0, 1)");
+  need(song_components >= 0, "'song_components' must be >= 0");
   need(ablation.max_lookback >= 0, "'max_lookback' must be >= 0");
   need(arch == Arch::kFactorized || !ablation.Any(), "ablations apply to the factorized architecture only");
 }
@@ -92,6 +93,7 @@ std::string ModelConfig::ToJson() const {
   j["ff"] = ff;
   j["head_hidden"] = head_hidden;
   j["dropout"] = dropout;
+  j["song_components"] = song_components;
   j["ablation"] = ablation.Name();
   return j.dump();
 }
@@ -109,6 +111,7 @@ ModelConfig ModelConfig::FromJson(const std::string& s) {
     c.ff = j.at("ff").get<std::int32_t>();
     c.head_hidden = j.at("head_hidden").get<std::int32_t>();
     c.dropout = j.at("dropout").get<float>();
+    c.song_components = j.at("song_components").get<std::int32_t>();
     c.ablation = Ablation::Parse(j.at("ablation").get<std::string>());
     c.Validate();
     return c;

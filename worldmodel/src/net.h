@@ -81,10 +81,10 @@ class WorldNetImpl : public torch::nn::Module {
   void SetGenerator(std::optional<at::Generator> gen) { gen_ = std::move(gen); }
 
   // Token embeddings [B,T,d] from inputs and the catalogue (with a trailing zero row).
-  torch::Tensor Embed(const TokenInputs& in, const torch::Tensor& catalogue) const;
+  torch::Tensor Embed(const TokenInputs& in, const torch::Tensor& catalogue);
   // Embeddings of projected songs: catalogue_proj [N+1, d] from ProjectSongs.
-  torch::Tensor EmbedProjected(const TokenInputs& in, const torch::Tensor& catalogue_proj) const;
-  torch::Tensor ProjectSongs(const torch::Tensor& catalogue) const;  // [N+1, d]
+  torch::Tensor EmbedProjected(const TokenInputs& in, const torch::Tensor& catalogue_proj);
+  torch::Tensor ProjectSongs(const torch::Tensor& catalogue);  // [N+1, d]
 
   // Prepends BOS and runs the causal stack: returns z [B,T+1,d]. Fills `cache` if given.
   torch::Tensor Encode(const torch::Tensor& x, KvCache* cache);
@@ -94,8 +94,8 @@ class WorldNetImpl : public torch::nn::Module {
 
   // Head: factorized uses z and the candidate's head projection; standard uses z only.
   // song_head: [.., H] from HeadSongs (ignored by the standard arch). Returns logits [.., 4].
-  torch::Tensor Head(const torch::Tensor& z, const torch::Tensor& song_head) const;
-  torch::Tensor HeadSongs(const torch::Tensor& songs) const;  // raw embeddings [.., D] -> [.., H]
+  torch::Tensor Head(const torch::Tensor& z, const torch::Tensor& song_head);
+  torch::Tensor HeadSongs(const torch::Tensor& songs);  // raw embeddings [.., D] -> [.., H]
 
   // Additive causal mask [S,S] over BOS + tokens honouring the lookback ablations.
   torch::Tensor Mask(std::int64_t s) const;
@@ -135,5 +135,17 @@ std::pair<torch::Tensor, torch::Tensor> MaskedLosses(const torch::Tensor& logits
 
 // Catalogue tensor [N+1, D] with a trailing zero row.
 torch::Tensor CatalogueTensor(const Catalogue& c);
+
+// Principal-component reduction of song embeddings: x -> (x - mean) basis.
+struct SongReduction {
+  torch::Tensor mean;   // [D]
+  torch::Tensor basis;  // [D, k]
+  bool active() const { return basis.defined(); }
+};
+// Top-k principal components of the catalogue (k = 0 or k >= D: no reduction).
+SongReduction FitReduction(const Catalogue& c, int k);
+// The network's song input [N+1, k] (trailing zero row kept at zero).
+torch::Tensor SongInputs(const Catalogue& c, const SongReduction& r);
+int SongInputDim(const Catalogue& c, const ModelConfig& m);
 
 }  // namespace amrs::worldmodel

@@ -39,6 +39,9 @@ struct ModelConfig {
   std::int32_t ff = 128;          // feed-forward width
   std::int32_t head_hidden = 64;  // prediction-head hidden width
   float dropout = 0.1f;
+  // Songs enter the network through the top principal components of the catalogue's embedding
+  // family (computed once per catalogue, stored in the checkpoint); 0 = the raw embedding.
+  std::int32_t song_components = 32;
   Ablation ablation;
 
   // "factorized-mert", "standard-clamp3+pe", "factorized-mert-lookback-10", ...

@@ -1,0 +1,242 @@
+// World-model tests. Torch is included before doctest (glog otherwise breaks doctest's CHECK).
+#include <torch/torch.h>
+
+#include "../worldmodel/src/checkpoint.h"
+#include "../worldmodel/src/net.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "amrs/core/error.h"
+#include "amrs/data/synthetic.h"
+#include "amrs/data/tokens.h"
+#include "amrs/worldmodel/train.h"
+#include "amrs/worldmodel/world_model.h"
+#include "test_util.h"
+
+using namespace amrs;
+using namespace amrs::worldmodel;
+
+namespace {
+
+const data::Dataset& Small(std::uint64_t seed = 4) {
+  static std::map<std::uint64_t, data::Dataset> cache;
+  auto it = cache.find(seed);
+  if (it == cache.end()) {
+    data::GeneratorConfig c;
+    c.seed = seed;
+    c.num_users = 30;
+    c.num_sessions = 150;
+    c.num_interactions = 900;
+    c.num_songs = 120;
+    c.embedding_dim = 12;
+    c.num_splits = 2;
+    it = cache.emplace(seed, data::Generate(c)).first;
+  }
+  return it->second;
+}
+
+ModelConfig Tiny(Arch arch = Arch::kFactorized, bool rope = false) {
+  ModelConfig m;
+  m.arch = arch;
+  m.rope = rope;
+  m.d_model = 16;
+  m.heads = 2;
+  m.layers = 2;
+  m.ff = 32;
+  m.head_hidden = 16;
+  return m;
+}
+
+float MaxDiff(const std::vector<Feedback>& a, const std::vector<Feedback>& b) {
+  REQUIRE(a.size() == b.size());
+  float m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    m = std::max({m, std::fabs(a[i].engagement - b[i].engagement), std::fabs(a[i].rating - b[i].rating),
+                  std::fabs(a[i].valence - b[i].valence), std::fabs(a[i].arousal - b[i].arousal)});
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("Causality: changing a token changes no earlier prediction") {
+  const auto& d = Small();
+  const data::TokenView view(d);
+  for (auto cfg : {Tiny(Arch::kFactorized), Tiny(Arch::kStandard, true)}) {
+    const auto model = WorldModel::CreateUntrained(cfg, d, 1);
+    History h = view.User(0);
+    REQUIRE(h.size() > 12);
+    History g = h;
+    const std::size_t t = 8;
+    REQUIRE_FALSE(g[t].IsBoundary());
+    g[t].song = (g[t].song + 17) % d.num_songs();
+    g[t].engagement = 1.f - g[t].engagement;
+    g[t].has_rating = !g[t].has_rating;
+    const auto p = model->PredictSequences({h, g});
+    for (std::size_t i = 0; i < t; ++i)
+      if (!h[i].IsBoundary()) CHECK(MaxDiff({p[0][i]}, {p[1][i]}) == 0.f);
+    float later = 0;
+    for (std::size_t i = t + 1; i < h.size(); ++i)
+      if (!h[i].IsBoundary()) later = std::max(later, MaxDiff({p[0][i]}, {p[1][i]}));
+    CHECK(later > 1e-4f);  // the change does reach later predictions
+  }
+}
+
+TEST_CASE("Cached append equals a full re-encode within 1e-5") {
+  const auto& d = Small();
+  const data::TokenView view(d);
+  ModelConfig lookback = Tiny();
+  lookback.ablation.max_lookback = 4;
+  for (auto cfg : {Tiny(Arch::kFactorized), Tiny(Arch::kFactorized, true), Tiny(Arch::kStandard),
+                   Tiny(Arch::kStandard, true), lookback}) {
+    CAPTURE(cfg.Name());
+    const auto model = WorldModel::CreateUntrained(cfg, d, 2);
+    // Ragged batch: rows of different lengths, one empty.
+    std::vector<History> prefix{History(view.User(1).begin(), view.User(1).begin() + 5),
+                                History(view.User(2).begin(), view.User(2).begin() + 11), History{}};
+    auto state = model->Encode(prefix);
+    std::vector<History> full = prefix;
+    for (int step = 0; step < 6; ++step) {
+      std::vector<Token> next;
+      for (std::size_t r = 0; r < prefix.size(); ++r) {
+        Token t = step == 2 ? Token::Boundary(0.3f, 0.7f, SessionMode::kCalm)
+                            : Token::Song(static_cast<std::int32_t>((7 * step + 3 * r) % d.num_songs()),
+                                          {0.5f + 0.05f * step, 1.f, 0.f, 0.f}, step % 2 == 0, false,
+                                          SessionMode::kCalm);
+        next.push_back(t);
+        full[r].push_back(t);
+      }
+      model->Append(*state, next);
+    }
+    const auto fresh = model->Encode(full);
+    const std::vector<std::int32_t> cand{3, 50, 119};
+    CHECK(MaxDiff(model->Predict(*state, cand), model->Predict(*fresh, cand)) < 1e-5f);
+    CHECK(MaxDiff(model->ScoreCatalogue(*state), model->ScoreCatalogue(*fresh)) < 1e-5f);
+    // Predict agrees with the teacher-forced pass on the next token.
+    History with_next = full[1];
+    with_next.push_back(Token::Song(50, {}, false, false, SessionMode::kCalm));
+    const auto seq = model->PredictSequences({with_next});
+    CHECK(MaxDiff({seq[0].back()}, {model->Predict(*fresh, cand)[1]}) < 1e-5f);
+  }
+}
+
+TEST_CASE("Different candidate songs get different predictions") {
+  const auto& d = Small();
+  const auto model = WorldModel::CreateUntrained(Tiny(), d, 3);
+  const data::TokenView view(d);
+  auto s = model->Encode({view.User(0)});
+  const auto all = model->ScoreCatalogue(*s);
+  REQUIRE(all.size() == static_cast<std::size_t>(d.num_songs()));
+  CHECK(MaxDiff({all[0]}, {all[1]}) > 0.f);
+  CHECK_THROWS_AS(model->Predict(*s, {d.num_songs()}), ArgumentError);
+  CHECK_THROWS_AS(model->Predict(*s, {1, 2}), ArgumentError);
+}
+
+TEST_CASE("Masked loss: unobserved targets contribute nothing") {
+  const auto& d = Small();
+  const data::TokenView view(d);
+  const History& h = view.User(3);
+  const ModelConfig cfg = Tiny();
+  const auto b = MakeSequenceBatch({{h.data(), static_cast<int64_t>(h.size())}}, cfg, d.num_songs());
+  WorldNet net(cfg, SongInputDim(d.MakeCatalogue("mert"), cfg));
+  net->Initialize(5);
+  net->eval();
+  const auto catalogue = d.MakeCatalogue("mert");
+  const auto cat = SongInputs(catalogue, FitReduction(catalogue, cfg.song_components));
+  const auto logits = ForwardBatch(net, b, cat);
+  const auto [l1, c1] = MaskedLosses(logits, b);
+  auto tampered = b;
+  tampered.targets = b.targets + (1 - b.mask) * 123.0;  // garbage wherever unobserved
+  const auto [l2, c2] = MaskedLosses(logits, tampered);
+  CHECK(torch::allclose(l1, l2));
+  CHECK(torch::equal(c1, c2));
+  // Hand-computed: engagement loss = mean over observed tokens of (sigmoid - target)^2.
+  const auto p = torch::sigmoid(logits.select(-1, 0));
+  const auto m = b.mask.select(-1, 0);
+  const double expect = (((p - b.targets.select(-1, 0)).pow(2) * m).sum() / m.sum()).item<double>();
+  CHECK(l1[0].item<double>() == doctest::Approx(expect).epsilon(1e-5));
+  // Boundary tokens and pre-session reports are never targets.
+  for (std::size_t t = 0; t < h.size(); ++t)
+    if (h[t].IsBoundary()) CHECK(b.mask[0][static_cast<int64_t>(t)].sum().item<float>() == 0.f);
+  CHECK(c1[2].item<float>() == static_cast<float>(std::count_if(h.begin(), h.end(), [](const Token& x) {
+          return !x.IsBoundary() && x.has_affect;
+        })));
+}
+
+TEST_CASE("Checkpoint round trip and mismatched checkpoints") {
+  testing::TempDir tmp;
+  const auto& d = Small();
+  const auto model = WorldModel::CreateUntrained(Tiny(Arch::kFactorized, true), d, 6);
+  model->Save(tmp.File("m.pt"));
+  const auto loaded = WorldModel::Load(tmp.File("m.pt"), d);
+  const data::TokenView view(d);
+  auto a = model->Encode({view.User(4)});
+  auto b = loaded->Encode({view.User(4)});
+  CHECK(MaxDiff(model->ScoreCatalogue(*a), loaded->ScoreCatalogue(*b)) == 0.f);
+  CHECK(loaded->info().config == model->info().config);
+  CHECK(WorldModel::ReadInfo(tmp.File("m.pt")).dataset_fingerprint == data::Fingerprint(d));
+
+  SUBCASE("another dataset") {
+    CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("m.pt"), Small(99)), doctest::Contains("fingerprint"),
+                         InputError);
+  }
+  SUBCASE("not a checkpoint") {
+    std::ofstream(tmp.File("junk.pt")) << "not a checkpoint";
+    CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("junk.pt"), d), doctest::Contains("junk.pt"), InputError);
+    CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("missing.pt"), d), doctest::Contains("no such file"),
+                         InputError);
+  }
+  SUBCASE("metadata that does not match the weights") {
+    CheckpointInfo info = model->info();
+    info.config.d_model = 32;  // the weights are 16 wide
+    info.config.heads = 2;
+    std::array<WorldNet, kNumSignals> nets{WorldNet(Tiny(Arch::kFactorized, true), 12), WorldNet(nullptr),
+                                           WorldNet(nullptr), WorldNet(nullptr)};
+    nets[1] = nets[2] = nets[3] = nets[0];
+    SaveCheckpoint(tmp.File("bad.pt"), info, nets, SongReduction{});
+    CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("bad.pt"), d), doctest::Contains("has shape"), InputError);
+  }
+}
+
+TEST_CASE("Training writes per-signal checkpoints and resumes to the same result") {
+  testing::TempDir tmp;
+  const auto& d = Small();
+  TrainOptions o;
+  o.model = Tiny();
+  o.epochs = 2;
+  o.batch_tokens = 512;
+  o.max_train_users = 12;
+  o.out = tmp.File("a.pt");
+  const auto ra = TrainWorldModel(d, o, nullptr);
+  CHECK(ra.finished);
+  CHECK(std::filesystem::exists(o.out));
+  CHECK_FALSE(std::filesystem::exists(o.out + ".resume"));
+  for (int s = 0; s < kNumSignals; ++s) {
+    CHECK(ra.info.best_epoch[s] >= 1);
+    CHECK(ra.info.best_epoch[s] <= 2);
+    CHECK(std::isfinite(ra.info.best_val_loss[s]));
+  }
+  // Interrupted after epoch 1, then resumed: identical weights.
+  o.out = tmp.File("b.pt");
+  o.stop_after = 1;
+  const auto rb1 = TrainWorldModel(d, o, nullptr);
+  CHECK_FALSE(rb1.finished);
+  CHECK(std::filesystem::exists(o.out + ".resume"));
+  o.stop_after = 0;
+  const auto rb = TrainWorldModel(d, o, nullptr);
+  CHECK(rb.resumed);
+  const auto ma = WorldModel::Load(tmp.File("a.pt"), d), mb = WorldModel::Load(tmp.File("b.pt"), d);
+  const data::TokenView view(d);
+  auto sa = ma->Encode({view.User(5)});
+  auto sb = mb->Encode({view.User(5)});
+  CHECK(MaxDiff(ma->ScoreCatalogue(*sa), mb->ScoreCatalogue(*sb)) == 0.f);
+  // A resume file from other options is refused.
+  o.out = tmp.File("c.pt");
+  o.stop_after = 1;
+  TrainWorldModel(d, o, nullptr);
+  o.lr = 0.01f;
+  CHECK_THROWS_WITH_AS(TrainWorldModel(d, o, nullptr), doctest::Contains("different 'lr'"), InputError);
+}

@@ -1,0 +1,27 @@
+// Private: world-model checkpoint files (torch archive + JSON metadata).
+#pragma once
+
+#include <array>
+#include <string>
+
+#include "amrs/worldmodel/world_model.h"
+#include "net.h"
+
+namespace amrs::worldmodel {
+
+std::string InfoToJson(const CheckpointInfo& info);
+CheckpointInfo InfoFromJson(const std::string& json, const std::string& source);
+
+// Writes `nets[s]` as signal s's network, atomically (temporary file, then rename).
+void SaveCheckpoint(const std::string& path, const CheckpointInfo& info,
+                    const std::array<WorldNet, kNumSignals>& nets, const SongReduction& reduction);
+
+// Parameters of `net` to/from an archive under `prefix` ('.' in names becomes '__').
+void WriteParams(torch::serialize::OutputArchive& a, const std::string& prefix, WorldNet& net);
+void ReadParams(torch::serialize::InputArchive& a, const std::string& prefix, WorldNet& net,
+                const std::string& source);
+
+// Reads the metadata of a checkpoint; throws InputError naming `path` if it is not one.
+CheckpointInfo ReadCheckpointInfo(const std::string& path);
+
+}  // namespace amrs::worldmodel

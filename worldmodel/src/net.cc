@@ -1,0 +1,379 @@
+#include "net.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <limits>
+
+#include "amrs/core/error.h"
+#include "amrs/core/rng.h"
+
+namespace amrs::worldmodel {
+
+using torch::Tensor;
+
+void FeedbackFeatures(const Token& t, bool zero_feedback, float* o) {
+  std::fill(o, o + kFeedbackFeatures, 0.f);
+  if (zero_feedback) return;
+  if (t.has_engagement) o[0] = t.engagement, o[4] = 1.f;
+  if (t.has_rating) o[1] = t.rating, o[5] = 1.f;
+  if (t.has_affect) o[2] = t.valence, o[3] = t.arousal, o[6] = 1.f;
+}
+
+void TypeFeatures(const Token& t, float* o) {
+  std::fill(o, o + kTypeFeatures, 0.f);
+  o[t.IsBoundary() ? 0 : 1] = 1.f;
+  o[2 + (static_cast<int>(t.mode) + 1)] = 1.f;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+AttentionImpl::AttentionImpl(int d_model, int heads, bool rope)
+    : heads_(heads), head_dim_(d_model / heads), rope_(rope) {
+  qkv_ = register_module("qkv", torch::nn::Linear(d_model, 3 * d_model));
+  out_ = register_module("out", torch::nn::Linear(d_model, d_model));
+}
+
+Tensor AttentionImpl::Rotate(const Tensor& x, const Tensor& pos) const {
+  // Rotary encoding (Su et al.) on the two halves of each head: pos [T] or [B,T].
+  const int64_t half = head_dim_ / 2;
+  const Tensor inv_freq =
+      torch::exp(torch::arange(half, torch::kFloat) * (-std::log(10000.0) / static_cast<double>(half)));
+  Tensor ang = pos.to(torch::kFloat).unsqueeze(-1) * inv_freq;  // [..T, half]
+  if (ang.dim() == 2) ang = ang.unsqueeze(0);
+  ang = ang.unsqueeze(2);  // [B|1, T, 1, half]
+  const Tensor c = ang.cos(), s = ang.sin();
+  const Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
+  return torch::cat({x1 * c - x2 * s, x1 * s + x2 * c}, -1);
+}
+
+Tensor AttentionImpl::Full(const Tensor& x, const Tensor& mask, Tensor* k_out, Tensor* v_out) {
+  const int64_t B = x.size(0), T = x.size(1);
+  const Tensor qkv = qkv_(x).view({B, T, 3, heads_, head_dim_});
+  Tensor q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);
+  if (rope_) {
+    const Tensor pos = torch::arange(T, torch::kLong);
+    q = Rotate(q, pos);
+    k = Rotate(k, pos);
+  }
+  if (k_out) *k_out = k.contiguous();
+  if (v_out) *v_out = v.contiguous();
+  Tensor att = torch::matmul(q.permute({0, 2, 1, 3}), k.permute({0, 2, 3, 1})) /
+               std::sqrt(static_cast<double>(head_dim_));
+  att = torch::softmax(att + mask, -1);
+  const Tensor o = torch::matmul(att, v.permute({0, 2, 1, 3}));  // [B,H,T,dh]
+  return out_(o.permute({0, 2, 1, 3}).reshape({B, T, heads_ * head_dim_}));
+}
+
+Tensor AttentionImpl::Step(const Tensor& x, const Tensor& pos, const Tensor& kc, const Tensor& vc,
+                           int64_t span, const Tensor& key_mask, Tensor* k_new, Tensor* v_new) {
+  const int64_t B = x.size(0);
+  const Tensor qkv = qkv_(x).view({B, 1, 3, heads_, head_dim_});
+  Tensor q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);  // [B,1,H,dh]
+  if (rope_) {
+    q = Rotate(q, pos.unsqueeze(1));
+    k = Rotate(k, pos.unsqueeze(1));
+  }
+  const Tensor K = torch::cat({kc.narrow(1, 0, span), k}, 1);  // [B,S+1,H,dh]
+  const Tensor V = torch::cat({vc.narrow(1, 0, span), v}, 1);
+  Tensor att = torch::matmul(q.permute({0, 2, 1, 3}), K.permute({0, 2, 3, 1})) /
+               std::sqrt(static_cast<double>(head_dim_));
+  att = torch::softmax(att + key_mask, -1);
+  const Tensor o = torch::matmul(att, V.permute({0, 2, 1, 3}));  // [B,H,1,dh]
+  if (k_new) *k_new = k.squeeze(1);
+  if (v_new) *v_new = v.squeeze(1);
+  return out_(o.permute({0, 2, 1, 3}).reshape({B, 1, heads_ * head_dim_}));
+}
+
+BlockImpl::BlockImpl(int d_model, int heads, int ff, bool rope) {
+  ln1_ = register_module("ln1", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model})));
+  attn_ = register_module("attn", Attention(d_model, heads, rope));
+  ln2_ = register_module("ln2", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d_model})));
+  fc1_ = register_module("fc1", torch::nn::Linear(d_model, ff));
+  fc2_ = register_module("fc2", torch::nn::Linear(ff, d_model));
+}
+
+Tensor BlockImpl::Full(Tensor x, const Tensor& mask, Tensor* k, Tensor* v,
+                       const std::function<Tensor(Tensor)>& dropout) {
+  x = x + dropout(attn_->Full(ln1_(x), mask, k, v));
+  return x + dropout(fc2_(torch::gelu(fc1_(ln2_(x)))));
+}
+
+Tensor BlockImpl::Step(Tensor x, const Tensor& pos, const Tensor& kc, const Tensor& vc,
+                       int64_t span, const Tensor& key_mask, Tensor* k, Tensor* v) {
+  x = x + attn_->Step(ln1_(x), pos, kc, vc, span, key_mask, k, v);
+  return x + fc2_(torch::gelu(fc1_(ln2_(x))));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+WorldNetImpl::WorldNetImpl(const ModelConfig& config, int song_dim)
+    : config_(config), song_dim_(song_dim) {
+  const int d = config.d_model;
+  in_song_ = register_module("in_song", torch::nn::Linear(torch::nn::LinearOptions(song_dim, d).bias(false)));
+  in_small_ = register_module("in_small", torch::nn::Linear(kSmallFeatures, d));
+  bos_ = register_parameter("bos", torch::zeros({1, 1, d}));
+  blocks_ = register_module("blocks", torch::nn::ModuleList());
+  for (int l = 0; l < config.layers; ++l) blocks_->push_back(Block(d, config.heads, config.ff, config.rope));
+  ln_f_ = register_module("ln_f", torch::nn::LayerNorm(torch::nn::LayerNormOptions({d})));
+  head_z_ = register_module("head_z", torch::nn::Linear(d, config.head_hidden));
+  if (config.arch == Arch::kFactorized)
+    head_s_ = register_module(
+        "head_s", torch::nn::Linear(torch::nn::LinearOptions(song_dim, config.head_hidden).bias(false)));
+  head_out_ = register_module("head_out", torch::nn::Linear(config.head_hidden, 4));
+}
+
+void WorldNetImpl::Initialize(std::uint64_t seed) {
+  torch::NoGradGuard guard;
+  for (auto& item : named_parameters()) {
+    const std::string& name = item.key();
+    Tensor& p = item.value();
+    std::vector<float> v(static_cast<std::size_t>(p.numel()));
+    Rng rng(seed, "world-model-init/" + name);
+    const bool is_bias = name.size() >= 4 && name.compare(name.size() - 4, 4, "bias") == 0;
+    const bool is_norm = name.find("ln") != std::string::npos;
+    if (is_bias) {
+      std::fill(v.begin(), v.end(), 0.f);
+    } else if (is_norm) {
+      std::fill(v.begin(), v.end(), 1.f);
+    } else if (name == "bos") {
+      for (auto& x : v) x = static_cast<float>(rng.Normal(0, 0.02));
+    } else {
+      const double bound = 1.0 / std::sqrt(static_cast<double>(p.size(1)));
+      for (auto& x : v) x = static_cast<float>(rng.Uniform(-bound, bound));
+    }
+    p.copy_(torch::from_blob(v.data(), p.sizes(), torch::kFloat));
+  }
+}
+
+Tensor WorldNetImpl::Dropout(Tensor x) const {
+  const double p = config_.dropout;
+  if (!is_training() || p <= 0 || !gen_) return x;
+  const Tensor keep = torch::rand(x.sizes(), *gen_, torch::kFloat) >= p;
+  return x * keep.to(torch::kFloat) / (1.0 - p);
+}
+
+Tensor WorldNetImpl::Embed(const TokenInputs& in, const Tensor& catalogue) {
+  const int64_t B = in.song.size(0), T = in.song.size(1);
+  const Tensor songs = catalogue.index_select(0, in.song.reshape({-1})).view({B, T, song_dim_});
+  return in_song_(songs) + in_small_(in.small);
+}
+
+Tensor WorldNetImpl::ProjectSongs(const Tensor& catalogue) { return in_song_(catalogue); }
+
+Tensor WorldNetImpl::EmbedProjected(const TokenInputs& in, const Tensor& proj) {
+  const int64_t B = in.song.size(0), T = in.song.size(1);
+  return proj.index_select(0, in.song.reshape({-1})).view({B, T, config_.d_model}) + in_small_(in.small);
+}
+
+Tensor WorldNetImpl::Mask(int64_t s) const {
+  std::vector<float> m(static_cast<std::size_t>(s * s), -std::numeric_limits<float>::infinity());
+  const auto& a = config_.ablation;
+  for (int64_t i = 0; i < s; ++i)
+    for (int64_t j = 0; j <= i; ++j) {
+      bool ok;
+      if (a.no_user_history) ok = (j == 0);
+      else if (a.max_lookback > 0) ok = (j == 0) || (i - j < a.max_lookback);
+      else ok = true;
+      if (ok) m[static_cast<std::size_t>(i * s + j)] = 0.f;
+    }
+  return torch::from_blob(m.data(), {s, s}, torch::kFloat).clone();
+}
+
+Tensor WorldNetImpl::Encode(const Tensor& x, KvCache* cache) {
+  const int64_t B = x.size(0), S = x.size(1) + 1;
+  Tensor h = torch::cat({bos_.expand({B, 1, config_.d_model}), x}, 1);
+  const Tensor mask = Mask(S);
+  const auto drop = [this](Tensor t) { return Dropout(std::move(t)); };
+  if (cache) {
+    cache->k.assign(blocks_->size(), Tensor());
+    cache->v.assign(blocks_->size(), Tensor());
+    cache->capacity = S + 16;
+  }
+  for (std::size_t l = 0; l < blocks_->size(); ++l) {
+    Tensor k, v;
+    h = blocks_[l]->as<BlockImpl>()->Full(h, mask, cache ? &k : nullptr, cache ? &v : nullptr, drop);
+    if (cache) {
+      const int64_t H = k.size(2), dh = k.size(3);
+      cache->k[l] = torch::zeros({B, cache->capacity, H, dh});
+      cache->v[l] = torch::zeros({B, cache->capacity, H, dh});
+      cache->k[l].narrow(1, 0, S).copy_(k);
+      cache->v[l].narrow(1, 0, S).copy_(v);
+    }
+  }
+  return ln_f_(h);
+}
+
+Tensor WorldNetImpl::StepEncode(const Tensor& x, KvCache& cache, bool commit) {
+  const int64_t B = x.size(0);
+  if (static_cast<int64_t>(cache.length.size()) != B)
+    throw ArgumentError("world model: cache has " + std::to_string(cache.length.size()) +
+                        " rows, step has " + std::to_string(B));
+  const int64_t span = *std::max_element(cache.length.begin(), cache.length.end());
+  if (commit && span + 1 > cache.capacity) {
+    const int64_t cap = std::max<int64_t>(2 * cache.capacity, span + 16);
+    for (std::size_t l = 0; l < cache.k.size(); ++l) {
+      auto grow = [&](Tensor& t) {
+        Tensor n = torch::zeros({t.size(0), cap, t.size(2), t.size(3)});
+        n.narrow(1, 0, cache.capacity).copy_(t);
+        t = n;
+      };
+      grow(cache.k[l]);
+      grow(cache.v[l]);
+    }
+    cache.capacity = cap;
+  }
+  // Keys [0, span) from the cache plus the new token itself (last column).
+  std::vector<float> m(static_cast<std::size_t>(B * (span + 1)), -std::numeric_limits<float>::infinity());
+  const auto& a = config_.ablation;
+  for (int64_t b = 0; b < B; ++b) {
+    const int64_t i = cache.length[b];  // the new token's position
+    for (int64_t j = 0; j < i; ++j) {
+      bool ok;
+      if (a.no_user_history) ok = (j == 0);
+      else if (a.max_lookback > 0) ok = (j == 0) || (i - j < a.max_lookback);
+      else ok = true;
+      if (ok) m[static_cast<std::size_t>(b * (span + 1) + j)] = 0.f;
+    }
+    if (!a.no_user_history) m[static_cast<std::size_t>(b * (span + 1) + span)] = 0.f;
+  }
+  const Tensor key_mask = torch::from_blob(m.data(), {B, 1, 1, span + 1}, torch::kFloat).clone();
+  const Tensor pos = torch::tensor(cache.length, torch::kLong);
+  const Tensor rows = torch::arange(B, torch::kLong);
+  Tensor h = x;
+  for (std::size_t l = 0; l < blocks_->size(); ++l) {
+    Tensor k, v;
+    h = blocks_[l]->as<BlockImpl>()->Step(h, pos, cache.k[l], cache.v[l], span, key_mask, &k, &v);
+    if (commit) {
+      cache.k[l].index_put_({rows, pos}, k);
+      cache.v[l].index_put_({rows, pos}, v);
+    }
+  }
+  if (commit)
+    for (auto& len : cache.length) ++len;
+  return ln_f_(h);
+}
+
+Tensor WorldNetImpl::HeadSongs(const Tensor& songs) {
+  if (!head_s_) throw Error("world model: the standard architecture has no song head");
+  return head_s_(songs);
+}
+
+Tensor WorldNetImpl::Head(const Tensor& z, const Tensor& song_head) {
+  Tensor h = head_z_(z);
+  if (config_.arch == Arch::kFactorized && !config_.ablation.no_candidate_song) h = h + song_head;
+  return head_out_(torch::relu(h));
+}
+
+// ---------------------------------------------------------------------------------------------
+
+SequenceBatch MakeSequenceBatch(const std::vector<std::pair<const Token*, int64_t>>& spans,
+                                const ModelConfig& config, std::int32_t num_songs) {
+  const int64_t B = static_cast<int64_t>(spans.size());
+  int64_t T = 1;
+  for (const auto& s : spans) T = std::max(T, s.second);
+  std::vector<int64_t> song(static_cast<std::size_t>(B * T), num_songs), cand(song);
+  std::vector<float> small(static_cast<std::size_t>(B * T * kSmallFeatures), 0.f);
+  std::vector<float> tgt(static_cast<std::size_t>(B * T * 4), 0.f), msk(tgt);
+  const bool factorized = config.arch == Arch::kFactorized;
+  const auto& a = config.ablation;
+  SequenceBatch out;
+  for (int64_t b = 0; b < B; ++b) {
+    const Token* tok = spans[b].first;
+    const int64_t len = spans[b].second;
+    out.lengths.push_back(len);
+    for (int64_t t = 0; t < len; ++t) {
+      const Token& x = tok[t];
+      const std::size_t i = static_cast<std::size_t>(b * T + t);
+      float* f = &small[i * kSmallFeatures];
+      if (factorized) {
+        song[i] = (x.IsBoundary() || a.no_history_songs) ? num_songs : x.song;
+        FeedbackFeatures(x, a.no_feedback, f);
+      } else {
+        song[i] = x.IsBoundary() ? num_songs : x.song;
+        if (t > 0) FeedbackFeatures(tok[t - 1], false, f);
+        else std::fill(f, f + kFeedbackFeatures, 0.f);
+      }
+      TypeFeatures(x, f + kFeedbackFeatures);
+      if (!x.IsBoundary()) {
+        cand[i] = x.song;
+        float* y = &tgt[i * 4];
+        float* m = &msk[i * 4];
+        if (x.has_engagement) y[0] = x.engagement, m[0] = 1.f;
+        if (x.has_rating) y[1] = x.rating, m[1] = 1.f;
+        if (x.has_affect) y[2] = x.valence, y[3] = x.arousal, m[2] = m[3] = 1.f;
+      }
+    }
+  }
+  auto as = [](auto& v, std::vector<int64_t> shape, torch::ScalarType t) {
+    return torch::from_blob(v.data(), shape, t).clone();
+  };
+  out.inputs.song = as(song, {B, T}, torch::kLong);
+  out.inputs.small = as(small, {B, T, kSmallFeatures}, torch::kFloat);
+  out.candidates = as(cand, {B, T}, torch::kLong);
+  out.targets = as(tgt, {B, T, 4}, torch::kFloat);
+  out.mask = as(msk, {B, T, 4}, torch::kFloat);
+  return out;
+}
+
+Tensor ForwardBatch(WorldNet& net, const SequenceBatch& b, const Tensor& catalogue) {
+  const int64_t B = b.inputs.song.size(0), T = b.inputs.song.size(1);
+  const Tensor x = net->Embed(b.inputs, catalogue);
+  const Tensor z = net->Encode(x, nullptr);  // [B,T+1,d]
+  if (net->config().arch == Arch::kFactorized) {
+    const Tensor songs = catalogue.index_select(0, b.candidates.reshape({-1})).view({B, T, -1});
+    return net->Head(z.narrow(1, 0, T), net->HeadSongs(songs));
+  }
+  return net->Head(z.narrow(1, 1, T), Tensor());
+}
+
+std::pair<Tensor, Tensor> MaskedLosses(const Tensor& logits, const SequenceBatch& b) {
+  const Tensor p = torch::sigmoid(logits);
+  const Tensor se = (p - b.targets).pow(2);
+  const Tensor bce = torch::binary_cross_entropy_with_logits(
+      logits.select(-1, 1), b.targets.select(-1, 1), {}, {}, at::Reduction::None);
+  const Tensor per = torch::stack({se.select(-1, 0), bce, se.select(-1, 2), se.select(-1, 3)}, -1);
+  const Tensor counts = b.mask.sum(std::vector<int64_t>{0, 1});
+  const Tensor sums = (per * b.mask).sum(std::vector<int64_t>{0, 1});
+  return {sums / counts.clamp_min(1.0), counts};
+}
+
+Tensor CatalogueTensor(const Catalogue& c) {
+  Tensor t = torch::from_blob(const_cast<float*>(c.embedding.data()), {c.size(), c.dim}, torch::kFloat);
+  return torch::cat({t, torch::zeros({1, c.dim})}, 0);
+}
+
+SongReduction FitReduction(const Catalogue& c, int k) {
+  SongReduction r;
+  if (k <= 0 || k >= c.dim) return r;
+  torch::NoGradGuard g;
+  const Tensor x = torch::from_blob(const_cast<float*>(c.embedding.data()), {c.size(), c.dim}, torch::kFloat)
+                       .to(torch::kDouble);
+  const Tensor mean = x.mean(0);
+  const Tensor xc = x - mean;
+  const Tensor cov = torch::matmul(xc.t(), xc) / static_cast<double>(std::max(1, c.size() - 1));
+  const auto [evals, evecs] = torch::linalg_eigh(cov);  // ascending
+  Tensor basis = evecs.narrow(1, c.dim - k, k).flip({1});
+  // Fix each component's sign (largest |entry| positive) so the basis is reproducible.
+  const Tensor idx = basis.abs().argmax(0);
+  const Tensor sign = torch::sign(basis.gather(0, idx.unsqueeze(0))).squeeze(0);
+  basis = basis * torch::where(sign == 0, torch::ones_like(sign), sign);
+  r.mean = mean.to(torch::kFloat);
+  r.basis = basis.to(torch::kFloat).contiguous();
+  return r;
+}
+
+Tensor SongInputs(const Catalogue& c, const SongReduction& r) {
+  const Tensor cat = CatalogueTensor(c);
+  if (!r.active()) return cat;
+  const Tensor raw = cat.narrow(0, 0, c.size());
+  const Tensor red = torch::matmul(raw - r.mean, r.basis);
+  return torch::cat({red, torch::zeros({1, r.basis.size(1)})}, 0);
+}
+
+int SongInputDim(const Catalogue& c, const ModelConfig& m) {
+  return (m.song_components > 0 && m.song_components < c.dim) ? m.song_components : c.dim;
+}
+
+}  // namespace amrs::worldmodel

@@ -1,0 +1,336 @@
+#include "amrs/worldmodel/train.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iomanip>
+#include <limits>
+#include <nlohmann/json.hpp>
+#include <ostream>
+#include <sstream>
+
+#include "amrs/core/error.h"
+#include "amrs/core/rng.h"
+#include "amrs/data/splits.h"
+#include "amrs/data/tokens.h"
+#include "checkpoint.h"
+#include "net.h"
+
+namespace amrs::worldmodel {
+
+using torch::Tensor;
+using Span = std::pair<const Token*, int64_t>;
+
+void TrainOptions::Validate() const {
+  model.Validate();
+  if (epochs < 1) throw ArgumentError("train-world: 'epochs' must be at least 1");
+  if (batch_tokens < 64) throw ArgumentError("train-world: 'batch-tokens' must be at least 64");
+  if (!(lr > 0.f) || !std::isfinite(lr)) throw ArgumentError("train-world: 'lr' must be positive");
+  if (out.empty()) throw ArgumentError("train-world: an output checkpoint path is required");
+  if (split < 0) throw ArgumentError("train-world: 'split' must be >= 0");
+}
+
+namespace {
+
+// Groups spans of similar length into batches bounded in padded tokens and attention size.
+std::vector<std::vector<Span>> MakeBatches(std::vector<Span> spans, int64_t batch_tokens, int heads) {
+  std::stable_sort(spans.begin(), spans.end(), [](const Span& a, const Span& b) { return a.second < b.second; });
+  std::vector<std::vector<Span>> out;
+  std::vector<Span> cur;
+  for (const auto& s : spans) {
+    const int64_t t = std::max<int64_t>(1, s.second);
+    const int64_t n = static_cast<int64_t>(cur.size()) + 1;
+    if (!cur.empty() && (n * t > batch_tokens || n * (t + 1) * (t + 1) * heads > 40'000'000)) {
+      out.push_back(std::move(cur));
+      cur.clear();
+    }
+    cur.push_back(s);
+  }
+  if (!cur.empty()) out.push_back(std::move(cur));
+  return out;
+}
+
+struct SignalSums {
+  double sum[kNumSignals] = {0, 0, 0, 0};
+  double count[kNumSignals] = {0, 0, 0, 0};
+  void Add(const Tensor& losses, const Tensor& counts) {
+    for (int s = 0; s < kNumSignals; ++s) {
+      const double c = counts[s].item<double>();
+      sum[s] += losses[s].item<double>() * c;
+      count[s] += c;
+    }
+  }
+  double Mean(int s) const { return count[s] > 0 ? sum[s] / count[s] : std::numeric_limits<double>::quiet_NaN(); }
+};
+
+std::string Losses(const SignalSums& s) {
+  std::ostringstream os;
+  os << std::fixed << std::setprecision(4) << "eng " << s.Mean(0) << " rat " << s.Mean(1) << " val "
+     << s.Mean(2) << " aro " << s.Mean(3);
+  return os.str();
+}
+
+SignalSums ValidationLoss(WorldNet& net, const std::vector<Span>& spans, const Tensor& cat,
+                          const ModelConfig& cfg, std::int32_t n_songs) {
+  torch::NoGradGuard g;
+  net->eval();
+  SignalSums s;
+  for (const auto& batch : MakeBatches(spans, 16384, cfg.heads)) {
+    const SequenceBatch b = MakeSequenceBatch(batch, cfg, n_songs);
+    const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat), b);
+    s.Add(losses, counts);
+  }
+  return s;
+}
+
+std::vector<Tensor> CloneParams(WorldNet& net) {
+  std::vector<Tensor> v;
+  for (const auto& p : net->parameters()) v.push_back(p.detach().clone());
+  return v;
+}
+
+void LoadParams(WorldNet& net, const std::vector<Tensor>& v) {
+  torch::NoGradGuard g;
+  auto ps = net->parameters();
+  for (std::size_t i = 0; i < ps.size(); ++i) ps[i].copy_(v[i]);
+}
+
+struct ResumeState {
+  int epoch = 0;
+  std::array<double, kNumSignals> best_loss{};
+  std::array<std::int32_t, kNumSignals> best_epoch{};
+  std::int64_t train_tokens = 0;
+  double seconds = 0;
+};
+
+std::string ResumeJson(const TrainOptions& o, const std::string& fp, const ResumeState& r) {
+  nlohmann::json j;
+  j["config"] = nlohmann::json::parse(o.model.ToJson());
+  j["fingerprint"] = fp;
+  j["split"] = o.split;
+  j["seed"] = o.seed;
+  j["epochs"] = o.epochs;
+  j["batch_tokens"] = o.batch_tokens;
+  j["lr"] = o.lr;
+  j["weight_decay"] = o.weight_decay;
+  j["max_train_users"] = o.max_train_users;
+  j["epoch"] = r.epoch;
+  j["best_loss"] = r.best_loss;
+  j["best_epoch"] = r.best_epoch;
+  j["train_tokens"] = r.train_tokens;
+  j["seconds"] = r.seconds;
+  return j.dump();
+}
+
+}  // namespace
+
+TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::ostream* log) {
+  o.Validate();
+  if (d.splits.empty()) throw InputError("dataset has no MCCV splits (run `amrs split`)");
+  if (o.split >= static_cast<std::int32_t>(d.splits.size()))
+    throw ArgumentError("split " + std::to_string(o.split) + " does not exist (the dataset has " +
+                        std::to_string(d.splits.size()) + ")");
+  const auto t0 = std::chrono::steady_clock::now();
+  const Catalogue catalogue = d.MakeCatalogue(o.model.family);
+  const SongReduction reduction = FitReduction(catalogue, o.model.song_components);
+  const Tensor cat = SongInputs(catalogue, reduction);
+  const int in_dim = SongInputDim(catalogue, o.model);
+  const std::int32_t N = catalogue.size();
+  const data::TokenView view(d);
+  const auto& split = d.splits[static_cast<std::size_t>(o.split)];
+  std::vector<std::int32_t> train_users = split.train;
+  if (o.max_train_users > 0 && static_cast<std::int32_t>(train_users.size()) > o.max_train_users)
+    train_users.resize(static_cast<std::size_t>(o.max_train_users));
+  std::vector<Span> val_spans;
+  for (auto u : split.val)
+    if (!view.User(u).empty()) val_spans.emplace_back(view.User(u).data(), static_cast<int64_t>(view.User(u).size()));
+  const std::string fp = data::Fingerprint(d);
+
+  WorldNet net(o.model, in_dim);
+  net->Initialize(o.seed);
+  at::Generator gen = at::detail::createCPUGenerator(o.seed);
+  net->SetGenerator(gen);
+  torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
+  // Each signal's loss is divided by the variance of its training targets (the rating BCE by
+  // its Bernoulli entropy scale, p(1-p)) so that the sparse, low-variance affect targets are not
+  // drowned by engagement and rating: every term then reads as 1 - R^2 up to a constant.
+  Tensor weights = torch::ones({kNumSignals});
+  {
+    double sum[kNumSignals] = {0, 0, 0, 0}, sq[kNumSignals] = {0, 0, 0, 0}, n[kNumSignals] = {0, 0, 0, 0};
+    for (auto u : train_users)
+      for (const Token& t : view.User(u)) {
+        if (t.IsBoundary()) continue;
+        const float v[kNumSignals] = {t.engagement, t.rating, t.valence, t.arousal};
+        const bool m[kNumSignals] = {t.has_engagement, t.has_rating, t.has_affect, t.has_affect};
+        for (int s = 0; s < kNumSignals; ++s)
+          if (m[s]) sum[s] += v[s], sq[s] += double(v[s]) * v[s], n[s] += 1;
+      }
+    for (int s = 0; s < kNumSignals; ++s) {
+      if (n[s] < 2) continue;
+      const double mean = sum[s] / n[s], var = std::max(1e-4, sq[s] / n[s] - mean * mean);
+      weights[s] = static_cast<float>(s == 1 ? 1.0 : 0.25 / var);
+    }
+  }
+
+  ResumeState rs;
+  rs.best_loss.fill(std::numeric_limits<double>::infinity());
+  std::array<std::vector<Tensor>, kNumSignals> best;
+  const std::string resume_path = o.out + ".resume";
+  TrainResult result;
+  if (o.resume && std::filesystem::exists(resume_path)) {
+    torch::serialize::InputArchive a;
+    try {
+      a.load_from(resume_path);
+    } catch (const c10::Error&) {
+      throw InputError(resume_path + ": unreadable resume file (delete it to start over)");
+    }
+    c10::IValue meta;
+    a.read("meta", meta);
+    const auto j = nlohmann::json::parse(meta.toStringRef());
+    const auto expect = nlohmann::json::parse(ResumeJson(o, fp, rs));
+    for (const char* k : {"config", "fingerprint", "split", "seed", "epochs", "batch_tokens", "lr", "weight_decay", "max_train_users"})
+      if (j.at(k) != expect.at(k))
+        throw InputError(resume_path + ": was started with a different '" + k + "' (" + j.at(k).dump() +
+                         " vs " + expect.at(k).dump() + "); delete it or use --no-resume");
+    rs.epoch = j.at("epoch").get<int>();
+    rs.best_loss = j.at("best_loss").get<std::array<double, kNumSignals>>();
+    rs.best_epoch = j.at("best_epoch").get<std::array<std::int32_t, kNumSignals>>();
+    rs.train_tokens = j.at("train_tokens").get<std::int64_t>();
+    rs.seconds = j.at("seconds").get<double>();
+    ReadParams(a, "current", net, resume_path);
+    for (int s = 0; s < kNumSignals; ++s) {
+      WorldNet tmp(o.model, in_dim);
+      ReadParams(a, std::string("best_") + kSignalNames[s], tmp, resume_path);
+      best[s] = CloneParams(tmp);
+    }
+    torch::serialize::InputArchive oa;
+    a.read("optimizer", oa);
+    opt.load(oa);
+    result.resumed = true;
+    if (log) *log << "resuming from " << resume_path << " after epoch " << rs.epoch << "\n";
+  }
+
+  const auto& cfg = o.model;
+  for (int epoch = rs.epoch + 1; epoch <= o.epochs; ++epoch) {
+    const auto te = std::chrono::steady_clock::now();
+    gen.set_current_seed(Mix64(o.seed ^ (0x5eedULL + static_cast<std::uint64_t>(epoch))));
+    std::vector<Span> spans;
+    const std::string purpose = "world-train/epoch-" + std::to_string(epoch);
+    for (auto u : train_users) {
+      const History& h = view.User(u);
+      for (const auto& w : data::SampleWindows(static_cast<std::int32_t>(h.size()), data::WindowSpec::WorldModel(),
+                                               o.seed, purpose, u))
+        if (w.length > 0) spans.emplace_back(h.data() + w.start, w.length);
+    }
+    auto batches = MakeBatches(spans, o.batch_tokens, cfg.heads);
+    Rng order(o.seed, "world-train/batch-order", static_cast<std::uint64_t>(epoch));
+    for (std::size_t i = batches.size(); i > 1; --i) std::swap(batches[i - 1], batches[order.UniformInt(i)]);
+
+    net->train();
+    SignalSums train_sums;
+    std::int64_t epoch_tokens = 0;
+    for (std::size_t bi = 0; bi < batches.size(); ++bi) {
+      const SequenceBatch b = MakeSequenceBatch(batches[bi], cfg, N);
+      const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat), b);
+      const Tensor loss = (losses * weights).sum();
+      if (!std::isfinite(loss.item<double>()))
+        throw Error("train-world: loss became non-finite at epoch " + std::to_string(epoch) +
+                    " (try a smaller --lr)");
+      opt.zero_grad();
+      loss.backward();
+      torch::nn::utils::clip_grad_norm_(net->parameters(), o.grad_clip);
+      opt.step();
+      train_sums.Add(losses.detach(), counts);
+      for (auto l : b.lengths) epoch_tokens += l;
+      if (log && (bi % 8 == 0 || bi + 1 == batches.size())) {
+        const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
+        const int width = 24, done = static_cast<int>(width * (bi + 1) / batches.size());
+        *log << "\r  epoch " << epoch << "/" << o.epochs << " [" << std::string(done, '=')
+             << std::string(width - done, ' ') << "] " << std::setw(3) << (100 * (bi + 1) / batches.size())
+             << "%  " << Losses(train_sums) << "  " << static_cast<int>(epoch_tokens / std::max(el, 1e-9))
+             << " tok/s   " << std::flush;
+      }
+    }
+    rs.train_tokens += epoch_tokens;
+    const SignalSums val = ValidationLoss(net, val_spans, cat, cfg, N);
+    std::string improved;
+    for (int s = 0; s < kNumSignals; ++s) {
+      const double v = val.Mean(s);
+      if (std::isfinite(v) && v < rs.best_loss[s]) {
+        rs.best_loss[s] = v;
+        rs.best_epoch[s] = epoch;
+        best[s] = CloneParams(net);
+        improved += std::string(improved.empty() ? "" : ",") + kSignalNames[s];
+      } else if (best[s].empty()) {
+        best[s] = CloneParams(net);
+        rs.best_epoch[s] = epoch;
+      }
+    }
+    rs.epoch = epoch;
+    rs.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
+    if (log)
+      *log << "\r  epoch " << epoch << "/" << o.epochs << "  train " << Losses(train_sums) << " | val "
+           << Losses(val) << (improved.empty() ? "" : " | best: " + improved) << std::string(8, ' ') << "\n";
+
+    // Resume point: current weights, optimizer, per-signal bests (written atomically).
+    torch::serialize::OutputArchive a;
+    a.write("meta", c10::IValue(ResumeJson(o, fp, rs)));
+    WriteParams(a, "current", net);
+    for (int s = 0; s < kNumSignals; ++s) {
+      WorldNet tmp(o.model, in_dim);
+      LoadParams(tmp, best[s]);
+      WriteParams(a, std::string("best_") + kSignalNames[s], tmp);
+    }
+    torch::serialize::OutputArchive oa;
+    opt.save(oa);
+    a.write("optimizer", oa);
+    const std::string tmp_path = resume_path + ".tmp" + std::to_string(::getpid());
+    a.save_to(tmp_path);
+    std::filesystem::rename(tmp_path, resume_path);
+    if (o.stop_after > 0 && epoch >= o.stop_after && epoch < o.epochs) {
+      result.finished = false;
+      result.train_tokens = rs.train_tokens;
+      result.seconds = rs.seconds;
+      if (log) *log << "  stopped after epoch " << epoch << "; rerun to resume from " << resume_path << "\n";
+      return result;
+    }
+  }
+
+  CheckpointInfo info;
+  info.config = o.model;
+  info.dataset_fingerprint = fp;
+  info.split = o.split;
+  info.song_dim = catalogue.dim;
+  info.num_songs = N;
+  info.epochs = o.epochs;
+  info.seed = o.seed;
+  info.best_epoch = rs.best_epoch;
+  info.best_val_loss = rs.best_loss;
+  std::array<WorldNet, kNumSignals> nets{WorldNet(nullptr), WorldNet(nullptr), WorldNet(nullptr), WorldNet(nullptr)};
+  for (int s = 0; s < kNumSignals; ++s) {
+    nets[s] = WorldNet(o.model, in_dim);
+    LoadParams(nets[s], best[s]);
+  }
+  SaveCheckpoint(o.out, info, nets, reduction);
+  std::filesystem::remove(resume_path);
+  result.info = info;
+  result.train_tokens = rs.train_tokens;
+  result.seconds = rs.seconds;
+  result.train_tokens_per_second = rs.train_tokens / std::max(rs.seconds, 1e-9);
+  (void)t0;
+  return result;
+}
+
+metrics::SignalScores Evaluate(const WorldModel& m, const data::Dataset& d,
+                               const std::vector<std::int32_t>& users) {
+  const data::UserIndex index(d);
+  std::vector<History> hs;
+  for (auto u : users) hs.push_back(data::UserHistory(d, index, u));
+  return metrics::ScoreFeedback(hs, m.PredictSequences(hs));
+}
+
+}  // namespace amrs::worldmodel

@@ -1,0 +1,515 @@
+#include "amrs/worldmodel/world_model.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <cmath>
+#include <filesystem>
+#include <limits>
+#include <nlohmann/json.hpp>
+
+#include "amrs/core/error.h"
+#include "checkpoint.h"
+#include "net.h"
+
+namespace amrs::worldmodel {
+
+using torch::Tensor;
+
+// ---------------------------------------------------------------------------------------------
+// Checkpoint files
+
+std::string InfoToJson(const CheckpointInfo& i) {
+  nlohmann::json j;
+  j["format"] = "amrs-world-model";
+  j["version"] = 1;
+  j["config"] = nlohmann::json::parse(i.config.ToJson());
+  j["dataset_fingerprint"] = i.dataset_fingerprint;
+  j["split"] = i.split;
+  j["song_dim"] = i.song_dim;
+  j["num_songs"] = i.num_songs;
+  j["epochs"] = i.epochs;
+  j["seed"] = i.seed;
+  j["best_epoch"] = i.best_epoch;
+  j["best_val_loss"] = i.best_val_loss;
+  return j.dump();
+}
+
+CheckpointInfo InfoFromJson(const std::string& s, const std::string& source) {
+  try {
+    const auto j = nlohmann::json::parse(s);
+    if (j.value("format", "") != "amrs-world-model")
+      throw InputError(source + ": not an AMRS world-model checkpoint");
+    if (j.at("version").get<int>() != 1)
+      throw InputError(source + ": unsupported checkpoint version " + j.at("version").dump());
+    CheckpointInfo i;
+    i.config = ModelConfig::FromJson(j.at("config").dump());
+    i.dataset_fingerprint = j.at("dataset_fingerprint").get<std::string>();
+    i.split = j.at("split").get<std::int32_t>();
+    i.song_dim = j.at("song_dim").get<std::int32_t>();
+    i.num_songs = j.at("num_songs").get<std::int32_t>();
+    i.epochs = j.at("epochs").get<std::int32_t>();
+    i.seed = j.at("seed").get<std::uint64_t>();
+    i.best_epoch = j.at("best_epoch").get<std::array<std::int32_t, kNumSignals>>();
+    i.best_val_loss = j.at("best_val_loss").get<std::array<double, kNumSignals>>();
+    return i;
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(source + ": bad checkpoint metadata: " + e.what());
+  } catch (const InputError& e) {
+    const std::string w = e.what();
+    throw InputError(w.rfind(source, 0) == 0 ? w : source + ": " + w);
+  }
+}
+
+namespace {
+
+std::string Key(const std::string& prefix, std::string name) {
+  for (std::size_t p; (p = name.find('.')) != std::string::npos;) name.replace(p, 1, "__");
+  return prefix + "__" + name;
+}
+
+torch::serialize::InputArchive OpenArchive(const std::string& path) {
+  if (!std::filesystem::exists(path)) throw InputError(path + ": no such file");
+  torch::serialize::InputArchive a;
+  try {
+    a.load_from(path);
+  } catch (const c10::Error&) {
+    throw InputError(path + ": not a world-model checkpoint (cannot read it as a torch archive)");
+  }
+  return a;
+}
+
+}  // namespace
+
+void WriteParams(torch::serialize::OutputArchive& a, const std::string& prefix, WorldNet& net) {
+  for (const auto& p : net->named_parameters()) a.write(Key(prefix, p.key()), p.value().detach());
+}
+
+void ReadParams(torch::serialize::InputArchive& a, const std::string& prefix, WorldNet& net,
+                const std::string& source) {
+  torch::NoGradGuard guard;
+  for (auto& p : net->named_parameters()) {
+    Tensor t;
+    if (!a.try_read(Key(prefix, p.key()), t))
+      throw InputError(source + ": parameter '" + prefix + "." + p.key() + "' is missing");
+    if (t.sizes() != p.value().sizes()) {
+      std::ostringstream os;
+      os << source << ": parameter '" << prefix << "." << p.key() << "' has shape " << t.sizes()
+         << ", the configuration needs " << p.value().sizes();
+      throw InputError(os.str());
+    }
+    p.value().copy_(t);
+  }
+}
+
+void SaveCheckpoint(const std::string& path, const CheckpointInfo& info,
+                    const std::array<WorldNet, kNumSignals>& nets, const SongReduction& reduction) {
+  torch::serialize::OutputArchive a;
+  a.write("meta", c10::IValue(InfoToJson(info)));
+  if (reduction.active()) {
+    a.write("song_pca_mean", reduction.mean);
+    a.write("song_pca_basis", reduction.basis);
+  }
+  for (int s = 0; s < kNumSignals; ++s) {
+    auto net = nets[s];
+    WriteParams(a, std::string("net_") + kSignalNames[s], net);
+  }
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  try {
+    a.save_to(tmp);
+  } catch (const c10::Error& e) {
+    std::remove(tmp.c_str());
+    throw InputError(path + ": cannot write checkpoint");
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw InputError(path + ": cannot move checkpoint into place: " + ec.message());
+  }
+}
+
+CheckpointInfo ReadCheckpointInfo(const std::string& path) {
+  auto a = OpenArchive(path);
+  c10::IValue meta;
+  if (!a.try_read("meta", meta) || !meta.isString())
+    throw InputError(path + ": not a world-model checkpoint (no metadata)");
+  return InfoFromJson(meta.toStringRef(), path);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The facade
+
+struct WorldModel::Impl {
+  CheckpointInfo info;
+  Catalogue catalogue;
+  SongReduction reduction;
+  Tensor cat;  // [N+1, song inputs], trailing zero row
+  std::vector<WorldNet> nets;  // distinct networks
+  std::array<int, kNumSignals> net_of_signal{};
+  std::vector<Tensor> proj;        // per net: projected songs [N+1, d]
+  std::vector<Tensor> head_songs;  // per net (factorized): head projection of songs [N, H]
+
+  void Prepare() {
+    torch::NoGradGuard g;
+    cat = SongInputs(catalogue, reduction);
+    for (auto& n : nets) {
+      n->eval();
+      proj.push_back(n->ProjectSongs(cat));
+      head_songs.push_back(n->config().arch == Arch::kFactorized
+                               ? n->HeadSongs(cat.narrow(0, 0, catalogue.size()))
+                               : Tensor());
+    }
+  }
+  bool factorized() const { return info.config.arch == Arch::kFactorized; }
+};
+
+struct WorldModel::State::Impl {
+  std::vector<KvCache> caches;  // per net
+  std::vector<Tensor> z_last;   // per net [B, d]
+  std::vector<Token> last;      // last token per row (standard arch: its feedback is shifted in)
+  std::vector<bool> has_last;
+  std::vector<SessionMode> mode;
+  std::int32_t rows = 0;
+};
+
+WorldModel::State::State(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+WorldModel::State::~State() = default;
+std::int32_t WorldModel::State::size() const { return impl_->rows; }
+
+WorldModel::WorldModel(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+WorldModel::~WorldModel() = default;
+const CheckpointInfo& WorldModel::info() const { return impl_->info; }
+const Catalogue& WorldModel::catalogue() const { return impl_->catalogue; }
+std::int32_t WorldModel::num_songs() const { return impl_->catalogue.size(); }
+
+void WorldModel::Save(const std::string& path) const {
+  std::array<WorldNet, kNumSignals> nets{WorldNet(nullptr), WorldNet(nullptr), WorldNet(nullptr), WorldNet(nullptr)};
+  for (int s = 0; s < kNumSignals; ++s) nets[s] = impl_->nets[impl_->net_of_signal[s]];
+  SaveCheckpoint(path, impl_->info, nets, impl_->reduction);
+}
+
+CheckpointInfo WorldModel::ReadInfo(const std::string& path) { return ReadCheckpointInfo(path); }
+
+std::shared_ptr<const WorldModel> WorldModel::Load(const std::string& path, const data::Dataset& d) {
+  auto a = OpenArchive(path);
+  c10::IValue meta;
+  if (!a.try_read("meta", meta) || !meta.isString())
+    throw InputError(path + ": not a world-model checkpoint (no metadata)");
+  auto impl = std::make_unique<Impl>();
+  impl->info = InfoFromJson(meta.toStringRef(), path);
+  const auto& info = impl->info;
+  const std::string fp = data::Fingerprint(d);
+  if (info.dataset_fingerprint != fp)
+    throw InputError(path + ": trained on dataset fingerprint " + info.dataset_fingerprint +
+                     ", but this dataset's fingerprint is " + fp + " (wrong dataset?)");
+  try {
+    impl->catalogue = d.MakeCatalogue(info.config.family);
+  } catch (const ArgumentError& e) {
+    throw InputError(path + ": " + e.what());
+  }
+  if (impl->catalogue.dim != info.song_dim || impl->catalogue.size() != info.num_songs)
+    throw InputError(path + ": expects " + std::to_string(info.num_songs) + " songs of dimension " +
+                     std::to_string(info.song_dim) + " ('" + info.config.family + "'), the dataset has " +
+                     std::to_string(impl->catalogue.size()) + " of dimension " +
+                     std::to_string(impl->catalogue.dim));
+  const int in_dim = SongInputDim(impl->catalogue, info.config);
+  if (in_dim != impl->catalogue.dim) {
+    Tensor mean, basis;
+    if (!a.try_read("song_pca_mean", mean) || !a.try_read("song_pca_basis", basis))
+      throw InputError(path + ": the song reduction (song_pca_mean/basis) is missing");
+    if (mean.dim() != 1 || mean.size(0) != impl->catalogue.dim || basis.dim() != 2 ||
+        basis.size(0) != impl->catalogue.dim || basis.size(1) != in_dim)
+      throw InputError(path + ": the song reduction does not match " + std::to_string(impl->catalogue.dim) +
+                       "-d embeddings and " + std::to_string(in_dim) + " components");
+    impl->reduction.mean = mean;
+    impl->reduction.basis = basis;
+  }
+  // Signals whose best epoch coincides share one network.
+  for (int s = 0; s < kNumSignals; ++s) {
+    int found = -1;
+    for (int r = 0; r < s; ++r)
+      if (info.best_epoch[r] == info.best_epoch[s]) found = impl->net_of_signal[r];
+    if (found >= 0) {
+      impl->net_of_signal[s] = found;
+      continue;
+    }
+    WorldNet net(info.config, in_dim);
+    ReadParams(a, std::string("net_") + kSignalNames[s], net, path);
+    impl->net_of_signal[s] = static_cast<int>(impl->nets.size());
+    impl->nets.push_back(net);
+  }
+  impl->Prepare();
+  return std::shared_ptr<const WorldModel>(new WorldModel(std::move(impl)));
+}
+
+std::shared_ptr<const WorldModel> WorldModel::CreateUntrained(const ModelConfig& config,
+                                                              const data::Dataset& d,
+                                                              std::uint64_t seed) {
+  config.Validate();
+  auto impl = std::make_unique<Impl>();
+  impl->catalogue = d.MakeCatalogue(config.family);
+  impl->info.config = config;
+  impl->info.dataset_fingerprint = data::Fingerprint(d);
+  impl->info.song_dim = impl->catalogue.dim;
+  impl->info.num_songs = impl->catalogue.size();
+  impl->info.seed = seed;
+  impl->reduction = FitReduction(impl->catalogue, config.song_components);
+  WorldNet net(config, SongInputDim(impl->catalogue, config));
+  net->Initialize(seed);
+  impl->nets.push_back(net);
+  impl->net_of_signal = {0, 0, 0, 0};
+  impl->Prepare();
+  return std::shared_ptr<const WorldModel>(new WorldModel(std::move(impl)));
+}
+
+namespace {
+
+void CheckSong(std::int32_t song, std::int32_t n) {
+  if (song < 0 || song >= n)
+    throw ArgumentError("world model: song index " + std::to_string(song) + " is outside [0, " +
+                        std::to_string(n) + ")");
+}
+
+}  // namespace
+
+std::unique_ptr<WorldModel::State> WorldModel::Encode(const std::vector<History>& hs) const {
+  torch::NoGradGuard g;
+  const auto& I = *impl_;
+  const std::int32_t N = num_songs();
+  auto st = std::make_unique<State::Impl>();
+  st->rows = static_cast<std::int32_t>(hs.size());
+  std::vector<std::pair<const Token*, int64_t>> spans;
+  for (const auto& h : hs) {
+    for (const auto& t : h)
+      if (!t.IsBoundary()) CheckSong(t.song, N);
+    spans.emplace_back(h.data(), static_cast<int64_t>(h.size()));
+    st->has_last.push_back(!h.empty());
+    st->last.push_back(h.empty() ? Token() : h.back());
+    SessionMode m = SessionMode::kNone;
+    for (auto it = h.rbegin(); it != h.rend(); ++it)
+      if (it->mode != SessionMode::kNone || it->IsBoundary()) {
+        m = it->mode;
+        break;
+      }
+    st->mode.push_back(m);
+  }
+  if (hs.empty()) return std::unique_ptr<State>(new State(std::move(st)));
+  const SequenceBatch b = MakeSequenceBatch(spans, I.info.config, N);
+  std::vector<int64_t> lens;
+  for (const auto& s : spans) lens.push_back(s.second);
+  const Tensor rows = torch::arange(static_cast<int64_t>(hs.size()), torch::kLong);
+  const Tensor last_pos = torch::tensor(lens, torch::kLong);  // BOS at 0: last token at len
+  for (std::size_t k = 0; k < I.nets.size(); ++k) {
+    auto net = I.nets[k];
+    KvCache cache;
+    const Tensor z = net->Encode(net->EmbedProjected(b.inputs, I.proj[k]), &cache);
+    cache.length.clear();
+    for (auto l : lens) cache.length.push_back(l + 1);
+    st->z_last.push_back(z.index({rows, last_pos}));
+    st->caches.push_back(std::move(cache));
+  }
+  return std::unique_ptr<State>(new State(std::move(st)));
+}
+
+void WorldModel::Append(State& state, const std::vector<Token>& tokens) const {
+  torch::NoGradGuard g;
+  auto& st = *state.impl_;
+  const auto& I = *impl_;
+  const std::int32_t N = num_songs();
+  if (static_cast<std::int32_t>(tokens.size()) != st.rows)
+    throw ArgumentError("world model: Append got " + std::to_string(tokens.size()) + " tokens for " +
+                        std::to_string(st.rows) + " histories");
+  if (st.rows == 0) return;
+  const int64_t B = st.rows;
+  std::vector<int64_t> song(static_cast<std::size_t>(B));
+  std::vector<float> small(static_cast<std::size_t>(B * kSmallFeatures), 0.f);
+  const auto& cfg = I.info.config;
+  for (int64_t b = 0; b < B; ++b) {
+    const Token& t = tokens[b];
+    if (!t.IsBoundary()) CheckSong(t.song, N);
+    float* f = &small[static_cast<std::size_t>(b * kSmallFeatures)];
+    if (I.factorized()) {
+      song[b] = (t.IsBoundary() || cfg.ablation.no_history_songs) ? N : t.song;
+      FeedbackFeatures(t, cfg.ablation.no_feedback, f);
+    } else {
+      song[b] = t.IsBoundary() ? N : t.song;
+      if (st.has_last[b]) FeedbackFeatures(st.last[b], false, f);
+    }
+    TypeFeatures(t, f + kFeedbackFeatures);
+  }
+  TokenInputs in{torch::tensor(song, torch::kLong).view({B, 1}),
+                 torch::from_blob(small.data(), {B, 1, kSmallFeatures}, torch::kFloat).clone()};
+  for (std::size_t k = 0; k < I.nets.size(); ++k) {
+    auto net = I.nets[k];
+    const Tensor z = net->StepEncode(net->EmbedProjected(in, I.proj[k]), st.caches[k], true);
+    st.z_last[k] = z.squeeze(1);
+  }
+  for (int64_t b = 0; b < B; ++b) {
+    st.last[b] = tokens[b];
+    st.has_last[b] = true;
+    if (tokens[b].IsBoundary() || tokens[b].mode != SessionMode::kNone) st.mode[b] = tokens[b].mode;
+  }
+}
+
+namespace {
+
+// Logits [B,4] of the standard architecture for one candidate per row (cache not modified).
+Tensor StandardCandidates(WorldNet& net, const Tensor& proj, KvCache& cache,
+                          const WorldModel::State::Impl& st, const std::vector<int64_t>& rows,
+                          const std::vector<int64_t>& songs) {
+  const int64_t B = static_cast<int64_t>(rows.size());
+  std::vector<float> small(static_cast<std::size_t>(B * kSmallFeatures), 0.f);
+  for (int64_t i = 0; i < B; ++i) {
+    const auto r = rows[i];
+    float* f = &small[static_cast<std::size_t>(i * kSmallFeatures)];
+    if (st.has_last[r]) FeedbackFeatures(st.last[r], false, f);
+    Token cand;
+    cand.mode = st.mode[r];
+    TypeFeatures(cand, f + kFeedbackFeatures);
+  }
+  TokenInputs in{torch::tensor(songs, torch::kLong).view({B, 1}),
+                 torch::from_blob(small.data(), {B, 1, kSmallFeatures}, torch::kFloat).clone()};
+  const Tensor z = net->StepEncode(net->EmbedProjected(in, proj), cache, false);
+  return net->Head(z.squeeze(1), Tensor());
+}
+
+// A cache whose rows are `rows` of `c` (views, no copy when rows are repeated via expand).
+KvCache SelectRows(const KvCache& c, int64_t row, int64_t count) {
+  KvCache out;
+  out.capacity = c.capacity;
+  for (std::size_t l = 0; l < c.k.size(); ++l) {
+    out.k.push_back(c.k[l].narrow(0, row, 1).expand({count, -1, -1, -1}));
+    out.v.push_back(c.v[l].narrow(0, row, 1).expand({count, -1, -1, -1}));
+  }
+  out.length.assign(static_cast<std::size_t>(count), c.length[static_cast<std::size_t>(row)]);
+  return out;
+}
+
+}  // namespace
+
+std::vector<Feedback> WorldModel::Predict(const State& state, const std::vector<std::int32_t>& songs) const {
+  torch::NoGradGuard g;
+  const auto& st = *state.impl_;
+  const auto& I = *impl_;
+  if (static_cast<std::int32_t>(songs.size()) != st.rows)
+    throw ArgumentError("world model: Predict got " + std::to_string(songs.size()) + " songs for " +
+                        std::to_string(st.rows) + " histories");
+  std::vector<Feedback> out(songs.size());
+  if (st.rows == 0) return out;
+  std::vector<int64_t> idx(songs.begin(), songs.end()), rows(songs.size());
+  for (std::size_t b = 0; b < songs.size(); ++b) CheckSong(songs[b], num_songs()), rows[b] = static_cast<int64_t>(b);
+  std::vector<Tensor> probs;
+  for (std::size_t k = 0; k < I.nets.size(); ++k) {
+    auto net = I.nets[k];
+    Tensor logits;
+    if (I.factorized()) {
+      logits = net->Head(st.z_last[k], I.head_songs[k].index_select(0, torch::tensor(idx, torch::kLong)));
+    } else {
+      auto& cache = const_cast<KvCache&>(st.caches[k]);  // not modified (commit = false)
+      logits = StandardCandidates(net, I.proj[k], cache, st, rows, idx);
+    }
+    probs.push_back(torch::sigmoid(logits).contiguous());
+  }
+  for (int s = 0; s < kNumSignals; ++s) {
+    const auto acc = probs[I.net_of_signal[s]].accessor<float, 2>();
+    for (std::size_t b = 0; b < songs.size(); ++b) {
+      float* f = &out[b].engagement;
+      f[s] = acc[static_cast<int64_t>(b)][s];
+    }
+  }
+  return out;
+}
+
+std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
+  torch::NoGradGuard g;
+  const auto& st = *state.impl_;
+  const auto& I = *impl_;
+  const int64_t N = num_songs(), B = st.rows;
+  std::vector<Feedback> out(static_cast<std::size_t>(B * N));
+  for (std::size_t k = 0; k < I.nets.size(); ++k) {
+    auto net = I.nets[k];
+    std::vector<int> signals;
+    for (int s = 0; s < kNumSignals; ++s)
+      if (I.net_of_signal[s] == static_cast<int>(k)) signals.push_back(s);
+    auto emit = [&](const Tensor& p, int64_t row0) {  // p [rows, N, 4] probabilities
+      const auto acc = p.accessor<float, 3>();
+      for (int64_t r = 0; r < p.size(0); ++r)
+        for (int64_t j = 0; j < N; ++j) {
+          float* f = &out[static_cast<std::size_t>((row0 + r) * N + j)].engagement;
+          for (int s : signals) f[s] = acc[r][j][s];
+        }
+    };
+    if (I.factorized()) {
+      const int64_t chunk = std::max<int64_t>(1, 4'000'000 / std::max<int64_t>(1, N * I.info.config.head_hidden));
+      for (int64_t r0 = 0; r0 < B; r0 += chunk) {
+        const int64_t rc = std::min(chunk, B - r0);
+        const Tensor z = st.z_last[k].narrow(0, r0, rc).unsqueeze(1);          // [rc,1,d]
+        const Tensor p = torch::sigmoid(net->Head(z, I.head_songs[k].unsqueeze(0))).contiguous();
+        emit(p, r0);
+      }
+    } else {
+      const int64_t chunk = 512;
+      for (int64_t r = 0; r < B; ++r) {
+        std::vector<Tensor> parts;
+        for (int64_t j0 = 0; j0 < N; j0 += chunk) {
+          const int64_t jc = std::min(chunk, N - j0);
+          KvCache view = SelectRows(st.caches[k], r, jc);
+          std::vector<int64_t> rows(static_cast<std::size_t>(jc), r), songs(static_cast<std::size_t>(jc));
+          for (int64_t j = 0; j < jc; ++j) songs[j] = j0 + j;
+          parts.push_back(torch::sigmoid(StandardCandidates(net, I.proj[k], view, st, rows, songs)));
+        }
+        emit(torch::cat(parts, 0).unsqueeze(0).contiguous(), r);
+      }
+    }
+  }
+  return out;
+}
+
+std::vector<std::vector<Feedback>> WorldModel::PredictSequences(const std::vector<History>& hs) const {
+  torch::NoGradGuard g;
+  const auto& I = *impl_;
+  const std::int32_t N = num_songs();
+  std::vector<std::vector<Feedback>> out(hs.size());
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  for (std::size_t u = 0; u < hs.size(); ++u) {
+    out[u].assign(hs[u].size(), Feedback{nan, nan, nan, nan});
+    for (const auto& t : hs[u])
+      if (!t.IsBoundary()) CheckSong(t.song, N);
+  }
+  // Batches of similar length, bounded in tokens and in attention size.
+  std::vector<std::size_t> order(hs.size());
+  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
+  std::stable_sort(order.begin(), order.end(), [&](auto a, auto b) { return hs[a].size() < hs[b].size(); });
+  std::size_t i = 0;
+  while (i < order.size()) {
+    std::vector<std::size_t> members;
+    int64_t tmax = 0;
+    while (i < order.size()) {
+      const int64_t t = std::max<int64_t>(1, static_cast<int64_t>(hs[order[i]].size()));
+      const int64_t n = static_cast<int64_t>(members.size()) + 1;
+      if (!members.empty() && (n * t > 16384 || n * (t + 1) * (t + 1) * I.info.config.heads > 40'000'000)) break;
+      members.push_back(order[i++]);
+      tmax = t;
+    }
+    (void)tmax;
+    std::vector<std::pair<const Token*, int64_t>> spans;
+    for (auto m : members) spans.emplace_back(hs[m].data(), static_cast<int64_t>(hs[m].size()));
+    const SequenceBatch b = MakeSequenceBatch(spans, I.info.config, N);
+    std::vector<Tensor> probs;
+    for (auto net : I.nets) probs.push_back(torch::sigmoid(ForwardBatch(net, b, I.cat)).contiguous());
+    for (int s = 0; s < kNumSignals; ++s) {
+      const auto acc = probs[I.net_of_signal[s]].accessor<float, 3>();
+      for (std::size_t r = 0; r < members.size(); ++r) {
+        const auto& h = hs[members[r]];
+        for (std::size_t t = 0; t < h.size(); ++t) {
+          if (h[t].IsBoundary()) continue;
+          (&out[members[r]][t].engagement)[s] = acc[static_cast<int64_t>(r)][static_cast<int64_t>(t)][s];
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace amrs::worldmodel
