@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <functional>
 #include <iostream>
@@ -18,6 +19,8 @@
 #include "amrs/data/splits.h"
 #include "amrs/data/summary.h"
 #include "amrs/data/synthetic.h"
+#include "amrs/worldmodel/bench.h"
+#include "amrs/worldmodel/sweep.h"
 #include "amrs/worldmodel/train.h"
 #include "amrs/worldmodel/world_model.h"
 
@@ -189,14 +192,14 @@ void AddModelOptions(po::options_description& desc, amrs::worldmodel::ModelConfi
   desc.add_options()
     ("arch", po::value(&arch)->default_value("factorized"), "factorized | standard")
     ("family", po::value(&m.family)->default_value(m.family), "embedding family")
-    ("pe", po::bool_switch(&m.rope), "rotary positional encoding (+PE)")
+    ("pe", po::value(&m.rope)->default_value(m.rope), "rotary positional encoding (+PE): true | false")
     ("ablation", po::value(&ablation)->default_value("base"), "base | -user-history | -feedback | -history-songs | -lookback-N | -candidate-song")
     ("d-model", po::value(&m.d_model)->default_value(m.d_model), "transformer width")
     ("heads", po::value(&m.heads)->default_value(m.heads), "attention heads")
     ("layers", po::value(&m.layers)->default_value(m.layers), "transformer layers")
     ("ff", po::value(&m.ff)->default_value(m.ff), "feed-forward width")
     ("head-hidden", po::value(&m.head_hidden)->default_value(m.head_hidden), "prediction-head width")
-    ("dropout", po::value(&m.dropout)->default_value(m.dropout, "0.1"), "dropout")
+    ("dropout", po::value(&m.dropout)->default_value(m.dropout, "0.2"), "dropout")
     ("song-components", po::value(&m.song_components)->default_value(m.song_components), "principal components of song embeddings fed to the network (0 = raw)");
 }
 
@@ -211,7 +214,7 @@ int TrainWorld(const std::vector<std::string>& args) {
     ("splits", po::value(&splits)->default_value("0"), "comma-separated split indices")
     ("epochs", po::value(&o.epochs)->default_value(o.epochs), "epochs")
     ("batch-tokens", po::value(&o.batch_tokens)->default_value(o.batch_tokens), "padded tokens per batch")
-    ("lr", po::value(&o.lr)->default_value(o.lr, "0.002"), "Adam learning rate")
+    ("lr", po::value(&o.lr)->default_value(o.lr, "0.001"), "Adam learning rate")
     ("seed", po::value(&o.seed)->default_value(o.seed), "seed")
     ("weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay, "0.01"), "AdamW weight decay")
     ("no-resume", po::bool_switch(&no_resume), "ignore an existing resume file");
@@ -245,6 +248,72 @@ int TrainWorld(const std::vector<std::string>& args) {
   return 0;
 }
 
+int SweepWorld(const std::vector<std::string>& args) {
+  amrs::worldmodel::SweepOptions o;
+  std::string data, arch, ablation, splits, tables;
+  bool no_baselines = false;
+  po::options_description desc("amrs sweep-world: Tables 2 and 3 on shared MCCV splits, with baselines and the oracle");
+  desc.add_options()
+    ("data", po::value(&data)->required(), "dataset (.h5)")
+    ("out,o", po::value(&o.out_dir)->default_value(o.out_dir), "output folder")
+    ("splits", po::value(&splits)->default_value("0,1,2"), "comma-separated split indices")
+    ("tables", po::value(&tables)->default_value("all"), "all | table2 | table3")
+    ("jobs", po::value(&o.jobs)->default_value(o.jobs), "trainings in parallel")
+    ("epochs", po::value(&o.train.epochs)->default_value(o.train.epochs), "epochs per model")
+    ("batch-tokens", po::value(&o.train.batch_tokens)->default_value(o.train.batch_tokens), "padded tokens per batch")
+    ("lr", po::value(&o.train.lr)->default_value(o.train.lr, "0.001"), "AdamW learning rate")
+    ("seed", po::value(&o.train.seed)->default_value(o.train.seed), "seed")
+    ("fidelity-histories", po::value(&o.fidelity_histories)->default_value(o.fidelity_histories), "sampled histories for ranking fidelity")
+    ("no-baselines", po::bool_switch(&no_baselines), "skip the baselines and the oracle");
+  AddModelOptions(desc, o.train.model, arch, ablation);
+  po::variables_map vm;
+  if (!Parse("sweep-world", args, desc, vm, nullptr, "--data D.h5 [--splits 0,1,2] [--tables all]")) return 0;
+  o.train.model.arch = amrs::worldmodel::ParseArch(arch);
+  o.train.model.ablation = amrs::worldmodel::Ablation::Parse(ablation);
+  o.splits = ParseList(splits, "splits");
+  if (tables != "all" && tables != "table2" && tables != "table3")
+    throw amrs::ArgumentError("--tables must be all, table2 or table3, not '" + tables + "'");
+  o.table2 = tables != "table3";
+  o.table3 = tables != "table2";
+  o.baselines = !no_baselines;
+  const auto d = amrs::data::ReadDataset(data);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto rep = amrs::worldmodel::RunSweep(d, o, &std::cerr);
+  std::cout << rep.markdown;
+  std::cerr << "sweep-world: done in " << Seconds(t0) << " s; tables " << rep.tables_path << ", results "
+            << rep.results_path << "\n";
+  return 0;
+}
+
+int Bench(const std::vector<std::string>& args) {
+  amrs::worldmodel::WorldBenchOptions w;
+  std::string data, arch, ablation;
+  po::options_description desc("amrs bench: speed benchmark (prints measured numbers)");
+  desc.add_options()
+    ("data", po::value(&data)->required(), "dataset (.h5)")
+    ("world", po::value(&w.checkpoint), "world-model checkpoint to time (default: untrained default config)")
+    ("batch", po::value(&w.batch)->default_value(w.batch), "histories per batch for append/re-encode")
+    ("history", po::value(&w.history)->default_value(w.history), "tokens per history");
+  AddModelOptions(desc, w.model, arch, ablation);
+  po::variables_map vm;
+  if (!Parse("bench", args, desc, vm, nullptr, "--data D.h5 [--world W.pt]")) return 0;
+  w.model.arch = amrs::worldmodel::ParseArch(arch);
+  w.model.ablation = amrs::worldmodel::Ablation::Parse(ablation);
+  const auto d = amrs::data::ReadDataset(data);
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  std::printf("bench: OPENBLAS_CORETYPE=%s\n", coretype ? coretype : "(unset)");
+  const auto b = amrs::worldmodel::RunWorldBench(d, w);
+  std::printf("torch intra-op threads: %d\n", b.torch_threads);
+  std::printf("world model (%s)\n", (w.checkpoint.empty() ? w.model.Name() + ", untrained weights" : w.checkpoint).c_str());
+  std::printf("  append one token, cached, batch %d:          %8.3f ms\n", w.batch, b.append_ms);
+  std::printf("  re-encode %d-token histories, batch %d:     %8.3f ms\n", w.history + 1, w.batch, b.reencode_ms);
+  std::printf("  speed-up of the cached append:              %8.1fx\n", b.speedup);
+  std::printf("  score the whole catalogue (%d songs), 1 history: %8.3f ms\n", b.catalogue_songs, b.catalogue_ms_b1);
+  std::printf("  score the whole catalogue, batch %d, per history: %8.3f ms\n", w.batch, b.catalogue_ms_per_history_b32);
+  std::printf("  training throughput (1 epoch, %d users):     %8.0f tokens/s\n", w.train_users, b.train_tokens_per_second);
+  return 0;
+}
+
 const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> commands = {
       {"generate", {"sample the synthetic listener population (Table-1 sizes by default)", Generate}},
@@ -252,6 +321,8 @@ const std::map<std::string, Command>& Commands() {
       {"import", {"import CSV logs and embeddings (CSV or .npy) into a dataset", Import}},
       {"split", {"(re)make the MCCV splits by user stored in a dataset", Split}},
       {"train-world", {"train and test a world model on MCCV splits", TrainWorld}},
+      {"bench", {"speed benchmark: cached append vs re-encode, catalogue scoring, training throughput", Bench}},
+      {"sweep-world", {"Tables 2 and 3: all configurations and ablations on shared splits, with baselines and oracle", SweepWorld}},
   };
   return commands;
 }
@@ -259,7 +330,7 @@ const std::map<std::string, Command>& Commands() {
 void Usage(std::ostream& os) {
   os << "amrs " << kVersion << ": offline affective music recommendation simulator\n\n"
      << "usage: amrs <command> [options]   (amrs <command> --help for its options)\n\ncommands:\n";
-  for (const auto& [name, c] : Commands()) os << "  " << name << std::string(12 - name.size(), ' ') << c.summary << "\n";
+  for (const auto& [name, c] : Commands()) os << "  " << name << std::string(name.size() < 13 ? 13 - name.size() : 1, ' ') << c.summary << "\n";
 }
 
 }  // namespace

@@ -181,3 +181,28 @@ TEST_CASE("Unknown embedding family lists the known ones") {
   CHECK(c.size() == 4);
   CHECK(c.Row(1)[1] == 1.f);
 }
+
+#include "amrs/data/results.h"
+
+TEST_CASE("Results files merge rows and sections and round-trip") {
+  TempDir tmp;
+  const auto path = tmp.File("r.h5");
+  CHECK(data::ReadResults(path).empty());
+  data::ResultSection s1;
+  s1["model-a"].values["mse"] = {0.1, 0.2};
+  s1["model-a"].attrs["kind"] = "world-model";
+  data::UpdateResults(path, "world", s1);
+  data::ResultSection s2;
+  s2["model-b"].values["mse"] = {0.3};
+  data::UpdateResults(path, "world", s2);
+  data::UpdateResults(path, "other", s2);
+  const auto r = data::ReadResults(path);
+  CHECK(r.size() == 2);
+  CHECK(r.at("world").at("model-a").values.at("mse") == std::vector<double>{0.1, 0.2});
+  CHECK(r.at("world").at("model-a").attrs.at("kind") == "world-model");
+  CHECK(r.at("world").at("model-b").values.at("mse") == std::vector<double>{0.3});
+  CHECK(FilesIn(tmp.path()) == 1);
+  data::ResultSection bad;
+  bad["a/b"].values["x"] = {1};
+  CHECK_THROWS_AS(data::UpdateResults(path, "world", bad), ArgumentError);
+}

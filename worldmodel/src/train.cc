@@ -246,7 +246,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
       opt.step();
       train_sums.Add(losses.detach(), counts);
       for (auto l : b.lengths) epoch_tokens += l;
-      if (log && (bi % 8 == 0 || bi + 1 == batches.size())) {
+      if (log && o.progress_bar && (bi % 8 == 0 || bi + 1 == batches.size())) {
         const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
         const int width = 24, done = static_cast<int>(width * (bi + 1) / batches.size());
         *log << "\r  epoch " << epoch << "/" << o.epochs << " [" << std::string(done, '=')
@@ -273,7 +273,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     rs.epoch = epoch;
     rs.seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
     if (log)
-      *log << "\r  epoch " << epoch << "/" << o.epochs << "  train " << Losses(train_sums) << " | val "
+      *log << (o.progress_bar ? "\r" : "") << "  epoch " << epoch << "/" << o.epochs << "  train " << Losses(train_sums) << " | val "
            << Losses(val) << (improved.empty() ? "" : " | best: " + improved) << std::string(8, ' ') << "\n";
 
     // Resume point: current weights, optimizer, per-signal bests (written atomically).

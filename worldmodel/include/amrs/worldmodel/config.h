@@ -32,13 +32,14 @@ struct Ablation {
 struct ModelConfig {
   Arch arch = Arch::kFactorized;
   std::string family = "mert";  // embedding family of the dataset
-  bool rope = false;            // rotary positional encoding (+PE)
+  bool rope = true;             // rotary positional encoding (+PE); on by default: it wins on
+                                // the synthetic data (docs/world-model.md)
   std::int32_t d_model = 64;    // transformer width
   std::int32_t heads = 4;
   std::int32_t layers = 2;
   std::int32_t ff = 128;          // feed-forward width
   std::int32_t head_hidden = 64;  // prediction-head hidden width
-  float dropout = 0.1f;
+  float dropout = 0.2f;
   // Songs enter the network through the top principal components of the catalogue's embedding
   // family (computed once per catalogue, stored in the checkpoint); 0 = the raw embedding.
   std::int32_t song_components = 32;

@@ -18,15 +18,16 @@ namespace amrs::worldmodel {
 struct TrainOptions {
   ModelConfig model;
   std::int32_t split = 0;             // MCCV split stored in the dataset
-  std::int32_t epochs = 12;
+  std::int32_t epochs = 8;
   std::int32_t batch_tokens = 4096;   // padded tokens per training batch
-  float lr = 2e-3f;                   // Adam learning rate
+  float lr = 1e-3f;                   // AdamW learning rate
   float weight_decay = 0.01f;         // AdamW decoupled weight decay
   float grad_clip = 1.0f;             // max gradient norm
   std::uint64_t seed = 0;             // initialization, windows, batch order, dropout
   std::string out;                    // checkpoint path (required)
   bool resume = true;                 // continue from `out`.resume if it exists and matches
   std::int32_t max_train_users = 0;   // 0 = all (smaller for tests)
+  bool progress_bar = true;           // redraw a bar with \r (off for parallel jobs)
   std::int32_t stop_after = 0;        // >0: stop after this epoch, leaving the resume file
                                       // (an interruption on purpose; rerun to continue)
   void Validate() const;

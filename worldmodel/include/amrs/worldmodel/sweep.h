@@ -1,0 +1,50 @@
+// The world-model study of the paper's Tables 2 and 3 on shared MCCV splits, plus validation
+// against simple baselines and (synthetic data) the oracle: `amrs sweep-world`.
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "amrs/data/dataset.h"
+#include "amrs/data/results.h"
+#include "amrs/metrics/world.h"
+#include "amrs/worldmodel/train.h"
+
+namespace amrs::worldmodel {
+
+struct SweepOptions {
+  std::vector<std::int32_t> splits{0, 1, 2};  // the same splits for every configuration
+  TrainOptions train;         // template: model sizes, epochs, lr, seed (out is set per job)
+  bool table2 = true;         // standard/factorized x mert/clamp3 x with/without PE
+  bool table3 = true;         // leave-one-feature-out ablations of the base configuration
+  bool baselines = true;      // song mean, user mean, pooled MLP (+ oracle on synthetic data)
+  std::int32_t jobs = 2;      // trainings in parallel (each single-threaded)
+  std::int32_t fidelity_histories = 50;  // sampled test histories for ranking fidelity
+  std::string out_dir = "out/world";     // <config>/split-<k>.pt, world-results.h5, world-tables.md
+};
+
+struct SweepReport {
+  std::string markdown;       // Tables 2 and 3 and the validation section
+  std::string chosen;         // Table 2 configuration chosen by average rank
+  std::string results_path, tables_path;
+};
+
+// The configurations of Table 2 and Table 3 (base = options.train.model with family mert).
+std::vector<ModelConfig> Table2Configs(const ModelConfig& base);
+std::vector<ModelConfig> Table3Configs(const ModelConfig& base);
+
+// Per-split scores as a results row (metric -> values over splits).
+data::ResultRow ScoresRow(const std::vector<metrics::SignalScores>& per_split,
+                          const std::vector<std::int32_t>& splits, const std::string& kind);
+
+// Trains every missing checkpoint (existing ones with matching metadata are reused), evaluates
+// all on the test users of each split, writes results and tables, and returns the tables.
+SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream* log);
+
+// Renders Tables 2/3 and the validation section from a results file's "world" section.
+SweepReport RenderWorldTables(const data::ResultSection& world, const ModelConfig& base,
+                              bool table2, bool table3);
+
+}  // namespace amrs::worldmodel
