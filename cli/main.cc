@@ -12,7 +12,18 @@
 #include <string>
 #include <vector>
 
+#include <tbb/global_control.h>
+
+#include <atomic>
+#include <mutex>
+
+#include "amrs/agents/agent.h"
 #include "amrs/core/error.h"
+#include "amrs/env/env.h"
+#include "amrs/env/episode_log.h"
+#include "amrs/env/rollout.h"
+#include "amrs/env/world.h"
+#include "amrs/metrics/stats.h"
 #include "amrs/data/csv_import.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/oracle.h"
@@ -314,6 +325,131 @@ int Bench(const std::vector<std::string>& args) {
   return 0;
 }
 
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    const auto comma = s.find(',', pos);
+    out.push_back(s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+// A progress bar on stderr, safe to update from several threads.
+class ProgressBar {
+ public:
+  explicit ProgressBar(std::string label) : label_(std::move(label)), t0_(std::chrono::steady_clock::now()) {}
+  void Update(std::int64_t done, std::int64_t total) {
+    std::lock_guard<std::mutex> lock(mu_);
+    const int width = 30, n = total > 0 ? static_cast<int>(width * done / total) : width;
+    std::fprintf(stderr, "\r  %-28s [%s%s] %3d%% %6.1f s", label_.c_str(), std::string(n, '=').c_str(),
+                 std::string(width - n, ' ').c_str(), total > 0 ? static_cast<int>(100 * done / total) : 100,
+                 Seconds(t0_));
+    if (done >= total) std::fprintf(stderr, "\n");
+    std::fflush(stderr);
+  }
+
+ private:
+  std::string label_;
+  std::chrono::steady_clock::time_point t0_;
+  std::mutex mu_;
+};
+
+int Rollout(const std::vector<std::string>& args) {
+  std::string data, world, agents, part, out, utility, params_s;
+  std::int32_t split = 0, n_seeds = 5, horizon = 5, threads = 0;
+  std::uint64_t window_seed = 0;
+  bool new_session = false;
+  amrs::env::RolloutOptions ro;
+  po::options_description desc("amrs rollout: run agents in the env and log every episode (HDF5)");
+  desc.add_options()
+    ("data", po::value(&data)->required(), "dataset (.h5)")
+    ("world", po::value(&world)->required(), "world-model checkpoint, or 'oracle' (synthetic data)")
+    ("agents", po::value(&agents)->default_value("random,greedy"), "comma-separated registered agents")
+    ("split", po::value(&split)->default_value(split), "MCCV split")
+    ("part", po::value(&part)->default_value("test"), "train | val | test")
+    ("seeds", po::value(&n_seeds)->default_value(n_seeds), "seeds 0..N-1, shared by all agents (paired)")
+    ("horizon,L", po::value(&horizon)->default_value(horizon), "steps per episode (L)")
+    ("topk", po::value(&ro.topk)->default_value(ro.topk), "length of the logged top-k lists")
+    ("batch", po::value(&ro.batch)->default_value(ro.batch), "envs per batch (one TBB task)")
+    ("max-users", po::value(&ro.max_users)->default_value(0), "limit the users of the part (0: all)")
+    ("utility", po::value(&utility)->default_value("affect"), "reward weights, e.g. valence=0.5,arousal=0.5")
+    ("new-session", po::bool_switch(&new_session), "open a new session (boundary token) before the first step")
+    ("window-seed", po::value(&window_seed)->default_value(0), "seed of the users' windows")
+    ("param", po::value(&params_s)->default_value(""), "agent parameters KEY=VALUE,... (e.g. checkpoint paths)")
+    ("threads", po::value(&threads)->default_value(0), "TBB worker threads (0: all cores)")
+    ("out,o", po::value(&out)->default_value("out/run.h5"), "episode log (.h5)");
+  po::variables_map vm;
+  if (!Parse("rollout", args, desc, vm, nullptr, "--data D.h5 --world W.pt|oracle [--agents random,greedy]")) return 0;
+  std::unique_ptr<tbb::global_control> gc;
+  if (threads > 0) gc = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+  amrs::worldmodel::SetTorchThreads(1);
+  ro.part = amrs::data::ParsePart(part);
+  ro.reset.utility = amrs::Utility::Parse(utility);
+  ro.reset.new_session = new_session;
+  const auto names = SplitCommas(agents);
+  for (const auto& n : names)
+    if (!amrs::agents::AgentRegistry::Has(n)) amrs::agents::AgentRegistry::Create(n, {});  // throws, listing names
+  std::map<std::string, std::string> params;
+  if (!params_s.empty())
+    for (const auto& kv : SplitCommas(params_s)) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos) throw amrs::ArgumentError("--param '" + kv + "' is not KEY=VALUE");
+      params[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  auto d = std::make_shared<const amrs::data::Dataset>(amrs::data::ReadDataset(data));
+  const auto w = amrs::env::LoadWorld(world, d);
+  amrs::env::EnvConfig cfg;
+  cfg.split = split;
+  cfg.horizon = horizon;
+  cfg.window_seed = window_seed;
+  const auto ctx = amrs::env::EnvContext::Create(d, w, cfg);
+  amrs::env::RunMetadata meta;
+  meta.world = w->Name();
+  meta.world_id = w->Id();
+  meta.dataset_fingerprint = amrs::data::Fingerprint(*d);
+  meta.part = part;
+  meta.split = split;
+  meta.horizon = horizon;
+  meta.topk = ro.topk;
+  meta.utility = ro.reset.utility;
+  meta.version = kVersion;
+  meta.config = "{\"agents\": \"" + agents + "\", \"seeds\": " + std::to_string(n_seeds) + ", \"batch\": " +
+                std::to_string(ro.batch) + ", \"new_session\": " + (new_session ? "true" : "false") +
+                ", \"window_seed\": " + std::to_string(window_seed) + ", \"utility\": \"" + ro.reset.utility.ToString() + "\"}";
+  amrs::env::EpisodeLogWriter writer(out, meta);
+  std::cerr << "rollout: " << names.size() << " agents x " << n_seeds << " seeds on " << part << " users of split "
+            << split << ", world " << w->Name() << ", L = " << horizon << "\n";
+  std::printf("%-12s %6s %10s %10s %10s %10s %10s\n", "agent", "seeds", "reward", "valence", "arousal", "rating",
+              "engagement");
+  for (const auto& name : names) {
+    std::vector<double> rw, va, ar, ra, en;
+    for (std::int32_t s = 0; s < n_seeds; ++s) {
+      amrs::agents::AgentContext ac{ctx, ro.reset.utility, params, static_cast<std::uint64_t>(s)};
+      ProgressBar bar(name + " seed " + std::to_string(s));
+      const auto block = amrs::env::RunRollouts(
+          ctx, [&] { return amrs::agents::AgentRegistry::Create(name, ac); }, name, static_cast<std::uint64_t>(s), ro,
+          [&](std::int64_t done, std::int64_t total) { bar.Update(done, total); });
+      writer.Write(block);
+      auto mean = [](const std::vector<float>& v) {
+        double m = 0;
+        for (float x : v) m += x;
+        return v.empty() ? 0.0 : m / v.size();
+      };
+      rw.push_back(mean(block.reward)), va.push_back(mean(block.valence)), ar.push_back(mean(block.arousal));
+      ra.push_back(mean(block.rating)), en.push_back(mean(block.engagement));
+    }
+    using amrs::metrics::Mean;
+    std::printf("%-12s %6d %10.4f %10.4f %10.4f %10.4f %10.4f\n", name.c_str(), n_seeds, Mean(rw), Mean(va), Mean(ar),
+                Mean(ra), Mean(en));
+  }
+  writer.Finalize();
+  std::cerr << "rollout: wrote " << out << "\n";
+  return 0;
+}
+
 const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> commands = {
       {"generate", {"sample the synthetic listener population (Table-1 sizes by default)", Generate}},
@@ -322,6 +458,7 @@ const std::map<std::string, Command>& Commands() {
       {"split", {"(re)make the MCCV splits by user stored in a dataset", Split}},
       {"train-world", {"train and test a world model on MCCV splits", TrainWorld}},
       {"bench", {"speed benchmark: cached append vs re-encode, catalogue scoring, training throughput", Bench}},
+      {"rollout", {"run agents in the env (learned world or oracle) and log every episode to HDF5", Rollout}},
       {"sweep-world", {"Tables 2 and 3: all configurations and ablations on shared splits, with baselines and oracle", SweepWorld}},
   };
   return commands;

@@ -1,6 +1,7 @@
 #include "amrs/core/types.h"
 
 #include <cmath>
+#include <cstdio>
 
 #include "amrs/core/error.h"
 
@@ -62,6 +63,42 @@ void Utility::Validate() const {
       throw ArgumentError(std::string("utility weight '") + name + "' = " + std::to_string(v) +
                           " is outside [-1, 1]");
   }
+}
+
+Utility Utility::Parse(const std::string& spec) {
+  if (spec == "affect" || spec.empty()) return Utility{};
+  Utility u{0.f, 0.f, 0.f, 0.f};
+  std::size_t pos = 0;
+  while (pos < spec.size()) {
+    const auto comma = spec.find(',', pos);
+    const std::string item = spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    const auto eq = item.find('=');
+    if (eq == std::string::npos) throw ArgumentError("utility '" + spec + "': '" + item + "' is not KEY=VALUE");
+    const std::string key = item.substr(0, eq), val = item.substr(eq + 1);
+    float v = 0.f;
+    try {
+      std::size_t used = 0;
+      v = std::stof(val, &used);
+      if (used != val.size()) throw std::invalid_argument(val);
+    } catch (const std::exception&) {
+      throw ArgumentError("utility '" + spec + "': weight of '" + key + "' is not a number: '" + val + "'");
+    }
+    if (key == "rating") u.rating = v;
+    else if (key == "engagement") u.engagement = v;
+    else if (key == "valence") u.valence = v;
+    else if (key == "arousal") u.arousal = v;
+    else throw ArgumentError("utility '" + spec + "': unknown key '" + key + "' (known: rating, engagement, valence, arousal)");
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  u.Validate();
+  return u;
+}
+
+std::string Utility::ToString() const {
+  char buf[160];
+  std::snprintf(buf, sizeof buf, "rating=%g,engagement=%g,valence=%g,arousal=%g", rating, engagement, valence, arousal);
+  return buf;
 }
 
 }  // namespace amrs

@@ -512,4 +512,10 @@ std::vector<std::vector<Feedback>> WorldModel::PredictSequences(const std::vecto
   return out;
 }
 
+void SetTorchThreads(int n) {
+  if (n < 1) throw ArgumentError("torch threads must be >= 1");
+  torch::set_num_threads(n);
+}
+int TorchThreads() { return torch::get_num_threads(); }
+
 }  // namespace amrs::worldmodel

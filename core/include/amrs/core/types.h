@@ -69,6 +69,10 @@ struct Utility {
   }
   // Throws ArgumentError naming the weight that is outside [-1, 1] or not finite.
   void Validate() const;
+  // "valence=0.5,arousal=0.5" (unnamed weights are 0; keys rating, engagement, valence,
+  // arousal); "affect" is the paper's default. Throws ArgumentError naming a bad key or value.
+  static Utility Parse(const std::string& spec);
+  std::string ToString() const;
 };
 
 // Song ids plus one embedding family, row-major (size() x dim()). Immutable once built.

@@ -85,4 +85,8 @@ class WorldModel {
   std::unique_ptr<Impl> impl_;
 };
 
+// Torch's intra-op threads (keep 1 inside TBB tasks; parallelism comes from batching episodes).
+void SetTorchThreads(int n);
+int TorchThreads();
+
 }  // namespace amrs::worldmodel

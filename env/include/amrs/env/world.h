@@ -1,0 +1,60 @@
+// The World interface: what the env and the agents ask of a simulated listener population.
+// Two implementations: the learned world model and the synthetic data's oracle (ground truth),
+// so that any env, agent or metric runs on either (docs/env.md).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "amrs/core/types.h"
+#include "amrs/data/dataset.h"
+
+namespace amrs::worldmodel {
+class WorldModel;
+}
+
+namespace amrs::env {
+
+// Per-episode world state for a batch of histories (KV caches for the learned model, affect
+// state for the oracle). Not thread-safe; one per worker.
+class WorldState {
+ public:
+  virtual ~WorldState() = default;
+  virtual std::int32_t size() const = 0;
+};
+
+// Immutable; const methods are safe for concurrent use from several threads.
+class World {
+ public:
+  virtual ~World() = default;
+  virtual std::string Name() const = 0;  // "oracle" or "learned:<configuration>"
+  virtual std::string Id() const = 0;    // identifies the exact world (for logs)
+  // Songs and the content embeddings agents and diversity metrics use.
+  virtual const Catalogue& catalogue() const = 0;
+  std::int32_t num_songs() const { return catalogue().size(); }
+
+  // users[i] is the dataset user index of histories[i] (the oracle needs it; the learned model
+  // ignores it). Histories may be empty.
+  virtual std::unique_ptr<WorldState> Encode(const std::vector<std::int32_t>& users,
+                                             const std::vector<History>& histories) const = 0;
+  virtual void Append(WorldState& state, const std::vector<Token>& tokens) const = 0;
+  virtual std::vector<Feedback> Predict(const WorldState& state,
+                                        const std::vector<std::int32_t>& songs) const = 0;
+  // out[row * num_songs() + song]
+  virtual std::vector<Feedback> ScoreCatalogue(const WorldState& state) const = 0;
+  // Multiply-adds of one Append plus one Predict per row (0 if unknown), for benchmarks.
+  virtual double FlopsPerStep(std::int32_t history_length) const { (void)history_length; return 0; }
+};
+
+std::shared_ptr<const World> MakeLearnedWorld(std::shared_ptr<const worldmodel::WorldModel> model);
+// The oracle of a synthetic dataset; `family` names the catalogue embeddings agents see.
+// Throws InputError if the dataset has no oracle.
+std::shared_ptr<const World> MakeOracleWorld(std::shared_ptr<const data::Dataset> dataset,
+                                             const std::string& family = "mert");
+// "oracle" (optionally "oracle:<family>") or a world-model checkpoint path.
+std::shared_ptr<const World> LoadWorld(const std::string& spec,
+                                       std::shared_ptr<const data::Dataset> dataset);
+
+}  // namespace amrs::env

@@ -1,0 +1,100 @@
+#include "amrs/env/rollout.h"
+
+#include <tbb/parallel_for.h>
+
+#include <atomic>
+
+#include "amrs/core/error.h"
+#include "amrs/core/rng.h"
+
+namespace amrs::env {
+
+void RolloutOptions::Validate() const {
+  if (batch < 1) throw ArgumentError("rollout: 'batch' must be at least 1");
+  if (topk < 0) throw ArgumentError("rollout: 'topk' must be >= 0");
+  if (max_users < 0) throw ArgumentError("rollout: 'max_users' must be >= 0");
+  reset.utility.Validate();
+}
+
+EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFactory& make_policy,
+                         const std::string& agent, std::uint64_t seed, const RolloutOptions& o,
+                         const RolloutProgress& progress) {
+  o.Validate();
+  if (!ctx) throw ArgumentError("rollout: no env context");
+  auto users = ctx->Users(o.part);
+  if (o.max_users > 0 && static_cast<std::int32_t>(users.size()) > o.max_users) users.resize(static_cast<std::size_t>(o.max_users));
+  struct Episode {
+    std::int32_t user, window;
+  };
+  std::vector<Episode> episodes;
+  for (auto u : users)
+    for (std::int32_t w = 0; w < static_cast<std::int32_t>(ctx->Windows(u).size()); ++w) episodes.push_back({u, w});
+  const std::int32_t E = static_cast<std::int32_t>(episodes.size());
+  const std::int32_t L = ctx->config().horizon, K = o.topk;
+  EpisodeBlock b;
+  b.agent = agent;
+  b.seed = seed;
+  b.horizon = L;
+  b.topk = K;
+  b.episode_seed.resize(static_cast<std::size_t>(E));
+  b.user.resize(static_cast<std::size_t>(E));
+  b.window_index.resize(static_cast<std::size_t>(E));
+  b.window_start.resize(static_cast<std::size_t>(E));
+  b.window_length.resize(static_cast<std::size_t>(E));
+  b.actions.resize(static_cast<std::size_t>(E) * L);
+  b.ranked.assign(static_cast<std::size_t>(E) * L * K, -1);
+  for (auto* v : {&b.engagement, &b.rating, &b.valence, &b.arousal, &b.reward}) v->resize(static_cast<std::size_t>(E) * L);
+  const std::int32_t n_batches = (E + o.batch - 1) / o.batch;
+  std::atomic<std::int64_t> done{0};
+  tbb::parallel_for(0, n_batches, 1, [&](std::int32_t bi) {
+    const std::int32_t e0 = bi * o.batch, n = std::min(o.batch, E - e0);
+    VectorEnv env(ctx, n);
+    std::vector<std::uint64_t> seeds(static_cast<std::size_t>(n));
+    std::vector<ResetOptions> opts(static_cast<std::size_t>(n), o.reset);
+    for (std::int32_t i = 0; i < n; ++i) {
+      seeds[i] = seed + static_cast<std::uint64_t>(e0 + i);
+      opts[i].part = o.part;
+      opts[i].user = episodes[e0 + i].user;
+      opts[i].window = episodes[e0 + i].window;
+    }
+    const auto first = env.Reset(seeds, opts);
+    auto policy = make_policy();
+    policy->Reset(Mix64(seed ^ Mix64(0xa11ce5eedULL + static_cast<std::uint64_t>(bi))));
+    for (std::int32_t i = 0; i < n; ++i) {
+      const std::size_t e = static_cast<std::size_t>(e0 + i);
+      b.episode_seed[e] = seeds[i];
+      b.user[e] = first[i].second.user;
+      b.window_index[e] = first[i].second.window_index;
+      b.window_start[e] = first[i].second.window.start;
+      b.window_length[e] = first[i].second.window.length;
+    }
+    for (std::int32_t t = 0; t < L; ++t) {
+      const ObservationBatch obs = env.Batch();
+      const auto actions = policy->Act(obs);
+      if (static_cast<std::int32_t>(actions.size()) != n)
+        throw Error("rollout: agent '" + agent + "' returned " + std::to_string(actions.size()) + " actions for " +
+                    std::to_string(n) + " observations");
+      if (K > 0) {
+        const auto ranks = policy->Rank(obs, K);
+        for (std::int32_t i = 0; i < n && i < static_cast<std::int32_t>(ranks.size()); ++i)
+          for (std::int32_t r = 0; r < K && r < static_cast<std::int32_t>(ranks[i].size()); ++r)
+            b.ranked[(static_cast<std::size_t>(e0 + i) * L + t) * K + r] = ranks[i][r];
+      }
+      const auto res = env.Step(actions);
+      for (std::int32_t i = 0; i < n; ++i) {
+        const std::size_t at = static_cast<std::size_t>(e0 + i) * L + t;
+        b.actions[at] = actions[i];
+        b.engagement[at] = res[i].info.predicted.engagement;
+        b.rating[at] = res[i].info.predicted.rating;
+        b.valence[at] = res[i].info.predicted.valence;
+        b.arousal[at] = res[i].info.predicted.arousal;
+        b.reward[at] = res[i].reward;
+      }
+    }
+    const auto d = done += n;
+    if (progress) progress(d, E);
+  });
+  return b;
+}
+
+}  // namespace amrs::env

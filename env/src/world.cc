@@ -1,0 +1,150 @@
+#include "amrs/env/world.h"
+
+#include "amrs/core/error.h"
+#include "amrs/data/oracle.h"
+#include "amrs/worldmodel/world_model.h"
+
+namespace amrs::env {
+namespace {
+
+class LearnedState : public WorldState {
+ public:
+  explicit LearnedState(std::unique_ptr<worldmodel::WorldModel::State> s) : s_(std::move(s)) {}
+  std::int32_t size() const override { return s_->size(); }
+  worldmodel::WorldModel::State& get() const { return *s_; }
+
+ private:
+  std::unique_ptr<worldmodel::WorldModel::State> s_;
+};
+
+const LearnedState& AsLearned(const WorldState& s) {
+  const auto* p = dynamic_cast<const LearnedState*>(&s);
+  if (!p) throw ArgumentError("world: state was not made by this (learned) world");
+  return *p;
+}
+
+class LearnedWorld : public World {
+ public:
+  explicit LearnedWorld(std::shared_ptr<const worldmodel::WorldModel> m) : m_(std::move(m)) {}
+  std::string Name() const override { return "learned:" + m_->info().config.Name(); }
+  std::string Id() const override {
+    const auto& i = m_->info();
+    return "learned:" + i.config.ToJson() + "@" + i.dataset_fingerprint + "/split-" + std::to_string(i.split) +
+           "/seed-" + std::to_string(i.seed);
+  }
+  const Catalogue& catalogue() const override { return m_->catalogue(); }
+  std::unique_ptr<WorldState> Encode(const std::vector<std::int32_t>& users,
+                                     const std::vector<History>& hs) const override {
+    if (users.size() != hs.size()) throw ArgumentError("world: users and histories differ in length");
+    return std::make_unique<LearnedState>(m_->Encode(hs));
+  }
+  void Append(WorldState& s, const std::vector<Token>& t) const override { m_->Append(AsLearned(s).get(), t); }
+  std::vector<Feedback> Predict(const WorldState& s, const std::vector<std::int32_t>& songs) const override {
+    return m_->Predict(AsLearned(s).get(), songs);
+  }
+  std::vector<Feedback> ScoreCatalogue(const WorldState& s) const override {
+    return m_->ScoreCatalogue(AsLearned(s).get());
+  }
+  double FlopsPerStep(std::int32_t len) const override {
+    // Multiply-adds of one factorized step: input projection, per layer qkv/out/ff and attention
+    // over the cache, then the head for one candidate (song part precomputed).
+    const auto& c = m_->info().config;
+    const double d = c.d_model, L = c.layers, T = len + 1;
+    const double per_layer = 4 * d * d + 2 * d * c.ff + 2 * T * d;
+    const double head = d * c.head_hidden + c.head_hidden * 4;
+    const double models = 4;  // at most one network per signal
+    return 2 * models * (14 * d + L * per_layer + head);
+  }
+
+ private:
+  std::shared_ptr<const worldmodel::WorldModel> m_;
+};
+
+class OracleState : public WorldState {
+ public:
+  std::int32_t size() const override { return static_cast<std::int32_t>(states.size()); }
+  std::vector<data::OracleState> states;
+};
+
+const OracleState& AsOracle(const WorldState& s) {
+  const auto* p = dynamic_cast<const OracleState*>(&s);
+  if (!p) throw ArgumentError("world: state was not made by this (oracle) world");
+  return *p;
+}
+
+class OracleWorld : public World {
+ public:
+  OracleWorld(std::shared_ptr<const data::Dataset> d, const std::string& family)
+      : d_(std::move(d)), oracle_(d_->oracle), catalogue_(d_->MakeCatalogue(family)) {}
+  std::string Name() const override { return "oracle"; }
+  std::string Id() const override { return "oracle@" + data::Fingerprint(*d_) + "/" + catalogue_.family; }
+  const Catalogue& catalogue() const override { return catalogue_; }
+  std::unique_ptr<WorldState> Encode(const std::vector<std::int32_t>& users,
+                                     const std::vector<History>& hs) const override {
+    if (users.size() != hs.size()) throw ArgumentError("world: users and histories differ in length");
+    auto s = std::make_unique<OracleState>();
+    for (std::size_t i = 0; i < hs.size(); ++i) {
+      for (const auto& t : hs[i]) CheckToken(t);
+      s->states.push_back(oracle_.Encode(users[i], hs[i]));
+    }
+    return s;
+  }
+  void Append(WorldState& s, const std::vector<Token>& tokens) const override {
+    auto& st = const_cast<OracleState&>(AsOracle(s));
+    if (tokens.size() != st.states.size())
+      throw ArgumentError("world: Append got " + std::to_string(tokens.size()) + " tokens for " +
+                          std::to_string(st.states.size()) + " histories");
+    for (std::size_t i = 0; i < tokens.size(); ++i) {
+      CheckToken(tokens[i]);
+      oracle_.Append(st.states[i], tokens[i]);
+    }
+  }
+  std::vector<Feedback> Predict(const WorldState& s, const std::vector<std::int32_t>& songs) const override {
+    const auto& st = AsOracle(s);
+    if (songs.size() != st.states.size())
+      throw ArgumentError("world: Predict got " + std::to_string(songs.size()) + " songs for " +
+                          std::to_string(st.states.size()) + " histories");
+    std::vector<Feedback> out(songs.size());
+    for (std::size_t i = 0; i < songs.size(); ++i) out[i] = oracle_.Predict(st.states[i], songs[i]);
+    return out;
+  }
+  std::vector<Feedback> ScoreCatalogue(const WorldState& s) const override {
+    const auto& st = AsOracle(s);
+    const std::int32_t n = num_songs();
+    std::vector<Feedback> out(st.states.size() * static_cast<std::size_t>(n));
+    for (std::size_t i = 0; i < st.states.size(); ++i)
+      for (std::int32_t j = 0; j < n; ++j) out[i * static_cast<std::size_t>(n) + j] = oracle_.Predict(st.states[i], j);
+    return out;
+  }
+
+ private:
+  void CheckToken(const Token& t) const {
+    if (!t.IsBoundary() && (t.song < 0 || t.song >= num_songs()))
+      throw ArgumentError("world: song index " + std::to_string(t.song) + " is outside [0, " +
+                          std::to_string(num_songs()) + ")");
+  }
+  std::shared_ptr<const data::Dataset> d_;
+  data::Oracle oracle_;
+  Catalogue catalogue_;
+};
+
+}  // namespace
+
+std::shared_ptr<const World> MakeLearnedWorld(std::shared_ptr<const worldmodel::WorldModel> m) {
+  if (!m) throw ArgumentError("world: no world model");
+  return std::make_shared<LearnedWorld>(std::move(m));
+}
+
+std::shared_ptr<const World> MakeOracleWorld(std::shared_ptr<const data::Dataset> d, const std::string& family) {
+  if (!d || !d->oracle)
+    throw InputError("the oracle world needs a synthetic dataset (this dataset has no ground truth)");
+  return std::make_shared<OracleWorld>(std::move(d), family);
+}
+
+std::shared_ptr<const World> LoadWorld(const std::string& spec, std::shared_ptr<const data::Dataset> d) {
+  if (spec == "oracle") return MakeOracleWorld(d);
+  if (spec.rfind("oracle:", 0) == 0) return MakeOracleWorld(d, spec.substr(7));
+  return MakeLearnedWorld(worldmodel::WorldModel::Load(spec, *d));
+}
+
+}  // namespace amrs::env
