@@ -1,8 +1,34 @@
-// Uses the installed library: generates a tiny population and checks its size.
+// An outside project using the installed package: it registers its own agent, then runs it in
+// the env on a tiny synthetic population through the registry.
 #include <iostream>
 
+#include "amrs/agents/agent.h"
 #include "amrs/data/summary.h"
 #include "amrs/data/synthetic.h"
+#include "amrs/env/rollout.h"
+#include "amrs/env/world.h"
+
+namespace {
+
+// Always recommends the first song of the catalogue.
+class FirstSongAgent : public amrs::agents::Agent {
+ public:
+  std::string Name() const override { return "first-song"; }
+  void Reset(std::uint64_t) override {}
+  std::vector<std::int32_t> Act(const amrs::env::ObservationBatch& b) override {
+    return std::vector<std::int32_t>(b.size(), 0);
+  }
+  std::vector<std::vector<std::int32_t>> Rank(const amrs::env::ObservationBatch& b, std::int32_t k) override {
+    std::vector<std::int32_t> top;
+    for (std::int32_t i = 0; i < k; ++i) top.push_back(i);
+    return std::vector<std::vector<std::int32_t>>(b.size(), top);
+  }
+};
+
+AMRS_REGISTER_AGENT("first-song", "an outside agent",
+                    [](const amrs::agents::AgentContext&) { return std::make_unique<FirstSongAgent>(); });
+
+}  // namespace
 
 int main() {
   amrs::data::GeneratorConfig c;
@@ -12,7 +38,16 @@ int main() {
   c.num_songs = 50;
   c.embedding_dim = 8;
   c.num_splits = 1;
-  const auto s = amrs::data::Summarize(amrs::data::Generate(c));
+  auto d = std::make_shared<const amrs::data::Dataset>(amrs::data::Generate(c));
+  const auto s = amrs::data::Summarize(*d);
   std::cout << "consumer: " << s.users << " users, " << s.interactions << " interactions\n";
-  return (s.users == 10 && s.interactions == 120) ? 0 : 1;
+  const auto ctx = amrs::env::EnvContext::Create(d, amrs::env::MakeOracleWorld(d));
+  amrs::agents::AgentContext ac{ctx, {}, {}, 0};
+  const auto block = amrs::env::RunRollouts(
+      ctx, [&] { return amrs::agents::AgentRegistry::Create("first-song", ac); }, "first-song", 0, {});
+  bool all_first = !block.actions.empty();
+  for (auto a : block.actions) all_first = all_first && a == 0;
+  std::cout << "consumer agent: " << block.episodes() << " episodes, " << (all_first ? "all actions 0" : "WRONG")
+            << "\n";
+  return (s.users == 10 && all_first) ? 0 : 1;
 }
