@@ -31,6 +31,7 @@
 #include "amrs/data/summary.h"
 #include "amrs/data/synthetic.h"
 #include "amrs/worldmodel/bench.h"
+#include "bench.h"
 #include "amrs/worldmodel/sweep.h"
 #include "amrs/worldmodel/train.h"
 #include "amrs/worldmodel/world_model.h"
@@ -299,21 +300,35 @@ int SweepWorld(const std::vector<std::string>& args) {
 int Bench(const std::vector<std::string>& args) {
   amrs::worldmodel::WorldBenchOptions w;
   std::string data, arch, ablation;
+  double min_seconds = 2.0;
+  bool skip_world = false, skip_env = false;
   po::options_description desc("amrs bench: speed benchmark (prints measured numbers)");
   desc.add_options()
     ("data", po::value(&data)->required(), "dataset (.h5)")
     ("world", po::value(&w.checkpoint), "world-model checkpoint to time (default: untrained default config)")
     ("batch", po::value(&w.batch)->default_value(w.batch), "histories per batch for append/re-encode")
-    ("history", po::value(&w.history)->default_value(w.history), "tokens per history");
+    ("history", po::value(&w.history)->default_value(w.history), "tokens per history")
+    ("seconds", po::value(&min_seconds)->default_value(min_seconds), "minimum timed seconds per env measurement")
+    ("skip-world", po::bool_switch(&skip_world), "skip the world-model part")
+    ("skip-env", po::bool_switch(&skip_env), "skip the env part");
   AddModelOptions(desc, w.model, arch, ablation);
   po::variables_map vm;
   if (!Parse("bench", args, desc, vm, nullptr, "--data D.h5 [--world W.pt]")) return 0;
   w.model.arch = amrs::worldmodel::ParseArch(arch);
   w.model.ablation = amrs::worldmodel::Ablation::Parse(ablation);
-  const auto d = amrs::data::ReadDataset(data);
+  auto d = std::make_shared<const amrs::data::Dataset>(amrs::data::ReadDataset(data));
+  amrs::worldmodel::SetTorchThreads(1);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("bench: OPENBLAS_CORETYPE=%s\n", coretype ? coretype : "(unset)");
-  const auto b = amrs::worldmodel::RunWorldBench(d, w);
+  if (!skip_env) {
+    const auto learned = amrs::env::MakeLearnedWorld(
+        w.checkpoint.empty() ? amrs::worldmodel::WorldModel::CreateUntrained(w.model, *d, 0)
+                             : amrs::worldmodel::WorldModel::Load(w.checkpoint, *d));
+    const auto oracle = d->oracle ? amrs::env::MakeOracleWorld(d) : nullptr;
+    amrs::cli::PrintEnvBench(d, learned, oracle, min_seconds);
+  }
+  if (skip_world) return 0;
+  const auto b = amrs::worldmodel::RunWorldBench(*d, w);
   std::printf("torch intra-op threads: %d\n", b.torch_threads);
   std::printf("world model (%s)\n", (w.checkpoint.empty() ? w.model.Name() + ", untrained weights" : w.checkpoint).c_str());
   std::printf("  append one token, cached, batch %d:          %8.3f ms\n", w.batch, b.append_ms);

@@ -50,9 +50,10 @@ class LearnedWorld : public World {
     // over the cache, then the head for one candidate (song part precomputed).
     const auto& c = m_->info().config;
     const double d = c.d_model, L = c.layers, T = len + 1;
+    // Songs enter through precomputed projections (input and head), so they cost no work here.
     const double per_layer = 4 * d * d + 2 * d * c.ff + 2 * T * d;
     const double head = d * c.head_hidden + c.head_hidden * 4;
-    const double models = 4;  // at most one network per signal
+    const double models = m_->num_networks();
     return 2 * models * (14 * d + L * per_layer + head);
   }
 

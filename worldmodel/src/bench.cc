@@ -73,4 +73,15 @@ WorldBench RunWorldBench(const data::Dataset& d, const WorldBenchOptions& o) {
   return b;
 }
 
+double MatmulGflops(std::int32_t n) {
+  torch::NoGradGuard g;
+  const auto a = torch::rand({n, n}), b = torch::rand({n, n});
+  torch::mm(a, b);  // warm-up
+  const int reps = 10;
+  const auto t0 = std::chrono::steady_clock::now();
+  for (int i = 0; i < reps; ++i) torch::mm(a, b);
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  return 2.0 * n * n * static_cast<double>(n) * reps / s / 1e9;
+}
+
 }  // namespace amrs::worldmodel

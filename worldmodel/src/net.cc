@@ -31,19 +31,38 @@ void TypeFeatures(const Token& t, float* o) {
 
 AttentionImpl::AttentionImpl(int d_model, int heads, bool rope)
     : heads_(heads), head_dim_(d_model / heads), rope_(rope) {
+  if (rope) {  // angle table for positions [0, 4096): not parameters, not saved
+    const int64_t half = head_dim_ / 2;
+    const Tensor inv_freq =
+        torch::exp(torch::arange(half, torch::kFloat) * (-std::log(10000.0) / static_cast<double>(half)));
+    const Tensor ang = torch::arange(4096, torch::kFloat).unsqueeze(-1) * inv_freq;
+    rope_cos_ = ang.cos();
+    rope_sin_ = ang.sin();
+  }
   qkv_ = register_module("qkv", torch::nn::Linear(d_model, 3 * d_model));
   out_ = register_module("out", torch::nn::Linear(d_model, d_model));
 }
 
 Tensor AttentionImpl::Rotate(const Tensor& x, const Tensor& pos) const {
-  // Rotary encoding (Su et al.) on the two halves of each head: pos [T] or [B,T].
+  // Rotary encoding (Su et al.) on the two halves of each head: pos [T] or [B,T]. Angles come
+  // from a table built at construction (positions beyond it are computed directly).
   const int64_t half = head_dim_ / 2;
-  const Tensor inv_freq =
-      torch::exp(torch::arange(half, torch::kFloat) * (-std::log(10000.0) / static_cast<double>(half)));
-  Tensor ang = pos.to(torch::kFloat).unsqueeze(-1) * inv_freq;  // [..T, half]
-  if (ang.dim() == 2) ang = ang.unsqueeze(0);
-  ang = ang.unsqueeze(2);  // [B|1, T, 1, half]
-  const Tensor c = ang.cos(), s = ang.sin();
+  Tensor c, s;
+  if (pos.numel() > 0 && pos.max().item<int64_t>() < rope_cos_.size(0)) {
+    std::vector<int64_t> shape = pos.sizes().vec();
+    shape.push_back(half);
+    c = rope_cos_.index_select(0, pos.reshape({-1})).view(shape);
+    s = rope_sin_.index_select(0, pos.reshape({-1})).view(shape);
+  } else {
+    const Tensor inv_freq =
+        torch::exp(torch::arange(half, torch::kFloat) * (-std::log(10000.0) / static_cast<double>(half)));
+    const Tensor ang = pos.to(torch::kFloat).unsqueeze(-1) * inv_freq;  // [..T, half]
+    c = ang.cos();
+    s = ang.sin();
+  }
+  if (c.dim() == 2) c = c.unsqueeze(0), s = s.unsqueeze(0);
+  c = c.unsqueeze(2);  // [B|1, T, 1, half]
+  s = s.unsqueeze(2);
   const Tensor x1 = x.narrow(-1, 0, half), x2 = x.narrow(-1, half, half);
   return torch::cat({x1 * c - x2 * s, x1 * s + x2 * c}, -1);
 }
@@ -66,24 +85,53 @@ Tensor AttentionImpl::Full(const Tensor& x, const Tensor& mask, Tensor* k_out, T
   return out_(o.permute({0, 2, 1, 3}).reshape({B, T, heads_ * head_dim_}));
 }
 
-Tensor AttentionImpl::Step(const Tensor& x, const Tensor& pos, const Tensor& kc, const Tensor& vc,
-                           int64_t span, const Tensor& key_mask, Tensor* k_new, Tensor* v_new) {
+Tensor AttentionImpl::Step(const Tensor& x, const Tensor& pos, Tensor& kc, Tensor& vc,
+                           const std::vector<std::vector<std::int32_t>>& keys, bool commit) {
   const int64_t B = x.size(0);
-  const Tensor qkv = qkv_(x).view({B, 1, 3, heads_, head_dim_});
-  Tensor q = qkv.select(2, 0), k = qkv.select(2, 1), v = qkv.select(2, 2);  // [B,1,H,dh]
-  if (rope_) {
-    q = Rotate(q, pos.unsqueeze(1));
-    k = Rotate(k, pos.unsqueeze(1));
+  if (!kc.is_contiguous() || !vc.is_contiguous()) {  // expanded views (standard-arch scoring)
+    if (commit) throw Error("world model: cannot commit into a shared cache view");
+    Tensor kk = kc.contiguous(), vv = vc.contiguous();
+    return Step(x, pos, kk, vv, keys, false);
   }
-  const Tensor K = torch::cat({kc.narrow(1, 0, span), k}, 1);  // [B,S+1,H,dh]
-  const Tensor V = torch::cat({vc.narrow(1, 0, span), v}, 1);
-  Tensor att = torch::matmul(q.permute({0, 2, 1, 3}), K.permute({0, 2, 3, 1})) /
-               std::sqrt(static_cast<double>(head_dim_));
-  att = torch::softmax(att + key_mask, -1);
-  const Tensor o = torch::matmul(att, V.permute({0, 2, 1, 3}));  // [B,H,1,dh]
-  if (k_new) *k_new = k.squeeze(1);
-  if (v_new) *v_new = v.squeeze(1);
-  return out_(o.permute({0, 2, 1, 3}).reshape({B, 1, heads_ * head_dim_}));
+  // Inference only: the projections are worked on in place as raw floats (RoPE, cache write,
+  // attention over the allowed keys), which avoids dozens of small tensor operations per step.
+  Tensor qkv = qkv_(x).reshape({B, 3 * heads_ * head_dim_}).contiguous();
+  const Tensor p = pos.contiguous();
+  float* P = qkv.data_ptr<float>();
+  const int64_t* pp = p.data_ptr<int64_t>();
+  const int64_t d = heads_ * head_dim_;
+  if (rope_) {
+    const int64_t half = head_dim_ / 2;
+    const float* tc = rope_cos_.data_ptr<float>();
+    const float* ts = rope_sin_.data_ptr<float>();
+    std::vector<float> cs(static_cast<std::size_t>(half)), sn(static_cast<std::size_t>(half));
+    for (int64_t b = 0; b < B; ++b) {
+      const int64_t at = pp[b];
+      for (int64_t e = 0; e < half; ++e) {
+        if (at < rope_cos_.size(0)) {
+          cs[e] = tc[at * half + e], sn[e] = ts[at * half + e];
+        } else {
+          const double ang = static_cast<double>(at) * std::exp(-std::log(10000.0) * static_cast<double>(e) / half);
+          cs[e] = static_cast<float>(std::cos(ang)), sn[e] = static_cast<float>(std::sin(ang));
+        }
+      }
+      for (int part = 0; part < 2; ++part)  // q then k
+        for (int64_t h = 0; h < heads_; ++h) {
+          float* v = P + b * 3 * d + part * d + h * head_dim_;
+          for (int64_t e = 0; e < half; ++e) {
+            const float x1 = v[e], x2 = v[e + half];
+            v[e] = x1 * cs[e] - x2 * sn[e];
+            v[e + half] = x1 * sn[e] + x2 * cs[e];
+          }
+        }
+    }
+  }
+  if (commit)
+    WriteCacheStrided(kc.data_ptr<float>(), vc.data_ptr<float>(), P, pp, kc.size(2), B, heads_, head_dim_);
+  Tensor o = torch::empty({B, heads_, head_dim_});
+  StepAttention(P, 3 * d, kc.data_ptr<float>(), vc.data_ptr<float>(), kc.size(2), B, heads_, head_dim_, keys,
+                o.data_ptr<float>());
+  return out_(o.reshape({B, 1, d}));
 }
 
 BlockImpl::BlockImpl(int d_model, int heads, int ff, bool rope) {
@@ -100,9 +148,9 @@ Tensor BlockImpl::Full(Tensor x, const Tensor& mask, Tensor* k, Tensor* v,
   return x + dropout(fc2_(torch::gelu(fc1_(ln2_(x)))));
 }
 
-Tensor BlockImpl::Step(Tensor x, const Tensor& pos, const Tensor& kc, const Tensor& vc,
-                       int64_t span, const Tensor& key_mask, Tensor* k, Tensor* v) {
-  x = x + attn_->Step(ln1_(x), pos, kc, vc, span, key_mask, k, v);
+Tensor BlockImpl::Step(Tensor x, const Tensor& pos, Tensor& kc, Tensor& vc,
+                       const std::vector<std::vector<std::int32_t>>& keys, bool commit) {
+  x = x + attn_->Step(ln1_(x), pos, kc, vc, keys, commit);
   return x + fc2_(torch::gelu(fc1_(ln2_(x))));
 }
 
@@ -196,10 +244,10 @@ Tensor WorldNetImpl::Encode(const Tensor& x, KvCache* cache) {
     h = blocks_[l]->as<BlockImpl>()->Full(h, mask, cache ? &k : nullptr, cache ? &v : nullptr, drop);
     if (cache) {
       const int64_t H = k.size(2), dh = k.size(3);
-      cache->k[l] = torch::zeros({B, cache->capacity, H, dh});
-      cache->v[l] = torch::zeros({B, cache->capacity, H, dh});
-      cache->k[l].narrow(1, 0, S).copy_(k);
-      cache->v[l].narrow(1, 0, S).copy_(v);
+      cache->k[l] = torch::zeros({B, H, cache->capacity, dh});
+      cache->v[l] = torch::zeros({B, H, cache->capacity, dh});
+      cache->k[l].narrow(2, 0, S).copy_(k.permute({0, 2, 1, 3}));
+      cache->v[l].narrow(2, 0, S).copy_(v.permute({0, 2, 1, 3}));
     }
   }
   return ln_f_(h);
@@ -215,8 +263,8 @@ Tensor WorldNetImpl::StepEncode(const Tensor& x, KvCache& cache, bool commit) {
     const int64_t cap = std::max<int64_t>(2 * cache.capacity, span + 16);
     for (std::size_t l = 0; l < cache.k.size(); ++l) {
       auto grow = [&](Tensor& t) {
-        Tensor n = torch::zeros({t.size(0), cap, t.size(2), t.size(3)});
-        n.narrow(1, 0, cache.capacity).copy_(t);
+        Tensor n = torch::zeros({t.size(0), t.size(1), cap, t.size(3)});
+        n.narrow(2, 0, cache.capacity).copy_(t);
         t = n;
       };
       grow(cache.k[l]);
@@ -224,32 +272,28 @@ Tensor WorldNetImpl::StepEncode(const Tensor& x, KvCache& cache, bool commit) {
     }
     cache.capacity = cap;
   }
-  // Keys [0, span) from the cache plus the new token itself (last column).
-  std::vector<float> m(static_cast<std::size_t>(B * (span + 1)), -std::numeric_limits<float>::infinity());
+  // Allowed keys per row: cache positions before the new token (honouring the ablations), then
+  // the token itself (its cache position when committing, -1 otherwise).
   const auto& a = config_.ablation;
+  std::vector<std::vector<std::int32_t>> keys(static_cast<std::size_t>(B));
   for (int64_t b = 0; b < B; ++b) {
     const int64_t i = cache.length[b];  // the new token's position
+    auto& ks = keys[static_cast<std::size_t>(b)];
+    ks.reserve(static_cast<std::size_t>(i + 1));
     for (int64_t j = 0; j < i; ++j) {
       bool ok;
       if (a.no_user_history) ok = (j == 0);
       else if (a.max_lookback > 0) ok = (j == 0) || (i - j < a.max_lookback);
       else ok = true;
-      if (ok) m[static_cast<std::size_t>(b * (span + 1) + j)] = 0.f;
+      if (ok) ks.push_back(static_cast<std::int32_t>(j));
     }
-    if (!a.no_user_history) m[static_cast<std::size_t>(b * (span + 1) + span)] = 0.f;
+    if (!a.no_user_history) ks.push_back(commit ? static_cast<std::int32_t>(i) : -1);
   }
-  const Tensor key_mask = torch::from_blob(m.data(), {B, 1, 1, span + 1}, torch::kFloat).clone();
+  (void)span;
   const Tensor pos = torch::tensor(cache.length, torch::kLong);
-  const Tensor rows = torch::arange(B, torch::kLong);
   Tensor h = x;
-  for (std::size_t l = 0; l < blocks_->size(); ++l) {
-    Tensor k, v;
-    h = blocks_[l]->as<BlockImpl>()->Step(h, pos, cache.k[l], cache.v[l], span, key_mask, &k, &v);
-    if (commit) {
-      cache.k[l].index_put_({rows, pos}, k);
-      cache.v[l].index_put_({rows, pos}, v);
-    }
-  }
+  for (std::size_t l = 0; l < blocks_->size(); ++l)
+    h = blocks_[l]->as<BlockImpl>()->Step(h, pos, cache.k[l], cache.v[l], keys, commit);
   if (commit)
     for (auto& len : cache.length) ++len;
   return ln_f_(h);

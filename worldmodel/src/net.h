@@ -23,10 +23,19 @@ void TypeFeatures(const Token& t, float* out);
 
 // Key/value cache of one network for a batch of sequences.
 struct KvCache {
-  std::vector<torch::Tensor> k, v;  // per layer [B, capacity, heads, head_dim]
+  std::vector<torch::Tensor> k, v;  // per layer [B, heads, capacity, head_dim]
   std::vector<std::int64_t> length;  // sequence positions filled per row (BOS included)
   std::int64_t capacity = 0;
 };
+
+// Attention of one new query per (row, head) over keys[b] (cache positions; -1 = the row's own
+// new key, read from qkv). qkv holds per row [q | k | v] (stride floats apart).
+void StepAttention(const float* qkv, std::int64_t stride, const float* kc, const float* vc, std::int64_t cap,
+                   std::int64_t B, std::int64_t H, std::int64_t D,
+                   const std::vector<std::vector<std::int32_t>>& keys, float* out);
+// Writes each row's new key/value (from qkv rows) into the cache [B,H,cap,D] at position pos[b].
+void WriteCacheStrided(float* kc, float* vc, const float* qkv, const std::int64_t* pos, std::int64_t cap,
+                       std::int64_t B, std::int64_t H, std::int64_t D);
 
 class AttentionImpl : public torch::nn::Module {
  public:
@@ -34,16 +43,17 @@ class AttentionImpl : public torch::nn::Module {
   // Full causal pass: x [B,T,d], additive mask [T,T]. Returns [B,T,d]; k/v [B,T,H,dh] if asked.
   torch::Tensor Full(const torch::Tensor& x, const torch::Tensor& mask, torch::Tensor* k_out,
                      torch::Tensor* v_out);
-  // One new token per row at position pos[b], attending cache[b, :pos[b]] (subject to key_mask,
-  // additive [B,1,1,S]) and itself. Returns [B,1,d] and the new k/v [B,H,dh].
-  torch::Tensor Step(const torch::Tensor& x, const torch::Tensor& pos, const torch::Tensor& kc,
-                     const torch::Tensor& vc, std::int64_t span, const torch::Tensor& key_mask,
-                     torch::Tensor* k_new, torch::Tensor* v_new);
+  // One new token per row at position pos[b], attending keys[b] (cache positions; -1 = the new
+  // token's own key when it is not committed). commit: the new key/value are first written into
+  // the cache at pos[b]; otherwise the cache is untouched.
+  torch::Tensor Step(const torch::Tensor& x, const torch::Tensor& pos, torch::Tensor& kc,
+                     torch::Tensor& vc, const std::vector<std::vector<std::int32_t>>& keys, bool commit);
 
  private:
   torch::Tensor Rotate(const torch::Tensor& x, const torch::Tensor& pos) const;  // x [B,T,H,dh]
   int heads_, head_dim_;
   bool rope_;
+  torch::Tensor rope_cos_, rope_sin_;  // [4096, head_dim/2]
   torch::nn::Linear qkv_{nullptr}, out_{nullptr};
 };
 TORCH_MODULE(Attention);
@@ -53,9 +63,8 @@ class BlockImpl : public torch::nn::Module {
   BlockImpl(int d_model, int heads, int ff, bool rope);
   torch::Tensor Full(torch::Tensor x, const torch::Tensor& mask, torch::Tensor* k, torch::Tensor* v,
                      const std::function<torch::Tensor(torch::Tensor)>& dropout);
-  torch::Tensor Step(torch::Tensor x, const torch::Tensor& pos, const torch::Tensor& kc,
-                     const torch::Tensor& vc, std::int64_t span, const torch::Tensor& key_mask,
-                     torch::Tensor* k, torch::Tensor* v);
+  torch::Tensor Step(torch::Tensor x, const torch::Tensor& pos, torch::Tensor& kc, torch::Tensor& vc,
+                     const std::vector<std::vector<std::int32_t>>& keys, bool commit);
 
  private:
   torch::nn::LayerNorm ln1_{nullptr}, ln2_{nullptr};

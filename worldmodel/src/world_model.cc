@@ -151,7 +151,7 @@ struct WorldModel::Impl {
   std::vector<Tensor> head_songs;  // per net (factorized): head projection of songs [N, H]
 
   void Prepare() {
-    torch::NoGradGuard g;
+    c10::InferenceMode g;
     cat = SongInputs(catalogue, reduction);
     for (auto& n : nets) {
       n->eval();
@@ -182,6 +182,7 @@ WorldModel::~WorldModel() = default;
 const CheckpointInfo& WorldModel::info() const { return impl_->info; }
 const Catalogue& WorldModel::catalogue() const { return impl_->catalogue; }
 std::int32_t WorldModel::num_songs() const { return impl_->catalogue.size(); }
+std::int32_t WorldModel::num_networks() const { return static_cast<std::int32_t>(impl_->nets.size()); }
 
 void WorldModel::Save(const std::string& path) const {
   std::array<WorldNet, kNumSignals> nets{WorldNet(nullptr), WorldNet(nullptr), WorldNet(nullptr), WorldNet(nullptr)};
@@ -274,7 +275,7 @@ void CheckSong(std::int32_t song, std::int32_t n) {
 }  // namespace
 
 std::unique_ptr<WorldModel::State> WorldModel::Encode(const std::vector<History>& hs) const {
-  torch::NoGradGuard g;
+  c10::InferenceMode g;
   const auto& I = *impl_;
   const std::int32_t N = num_songs();
   auto st = std::make_unique<State::Impl>();
@@ -313,7 +314,7 @@ std::unique_ptr<WorldModel::State> WorldModel::Encode(const std::vector<History>
 }
 
 void WorldModel::Append(State& state, const std::vector<Token>& tokens) const {
-  torch::NoGradGuard g;
+  c10::InferenceMode g;
   auto& st = *state.impl_;
   const auto& I = *impl_;
   const std::int32_t N = num_songs();
@@ -389,7 +390,7 @@ KvCache SelectRows(const KvCache& c, int64_t row, int64_t count) {
 }  // namespace
 
 std::vector<Feedback> WorldModel::Predict(const State& state, const std::vector<std::int32_t>& songs) const {
-  torch::NoGradGuard g;
+  c10::InferenceMode g;
   const auto& st = *state.impl_;
   const auto& I = *impl_;
   if (static_cast<std::int32_t>(songs.size()) != st.rows)
@@ -422,7 +423,7 @@ std::vector<Feedback> WorldModel::Predict(const State& state, const std::vector<
 }
 
 std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
-  torch::NoGradGuard g;
+  c10::InferenceMode g;
   const auto& st = *state.impl_;
   const auto& I = *impl_;
   const int64_t N = num_songs(), B = st.rows;
@@ -467,7 +468,7 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
 }
 
 std::vector<std::vector<Feedback>> WorldModel::PredictSequences(const std::vector<History>& hs) const {
-  torch::NoGradGuard g;
+  c10::InferenceMode g;
   const auto& I = *impl_;
   const std::int32_t N = num_songs();
   std::vector<std::vector<Feedback>> out(hs.size());

@@ -32,4 +32,7 @@ struct WorldBench {
 
 WorldBench RunWorldBench(const data::Dataset& d, const WorldBenchOptions& o);
 
+// This machine's single-precision matrix-multiply throughput through torch (n x n, GFLOP/s).
+double MatmulGflops(std::int32_t n = 1024);
+
 }  // namespace amrs::worldmodel

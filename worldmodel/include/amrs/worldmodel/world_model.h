@@ -65,6 +65,8 @@ class WorldModel {
   const CheckpointInfo& info() const;
   const Catalogue& catalogue() const;
   std::int32_t num_songs() const;
+  // Distinct networks behind the four signals (1 to 4: signals whose best epoch coincide share).
+  std::int32_t num_networks() const;
 
   // Encodes each history (may be empty) in one batched pass.
   std::unique_ptr<State> Encode(const std::vector<History>& histories) const;

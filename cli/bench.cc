@@ -1,0 +1,111 @@
+// `amrs bench`: the env part (steps per second, FLOPs, batched cached step vs naive re-encode).
+#include "bench.h"
+
+#include <chrono>
+#include <cstdio>
+
+#include "amrs/agents/agent.h"
+#include "amrs/env/env.h"
+#include "amrs/worldmodel/bench.h"
+#include "amrs/worldmodel/world_model.h"
+
+namespace amrs::cli {
+namespace {
+
+double Now() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+EnvBench TimeEnv(std::shared_ptr<const env::EnvContext> ctx, const std::string& agent, std::int32_t batch,
+                 double min_seconds) {
+  agents::AgentContext ac{ctx, Utility{}, {}, 0};
+  auto policy = agents::AgentRegistry::Create(agent, ac);
+  env::VectorEnv v(ctx, batch);
+  EnvBench b;
+  double t_steps = 0;
+  std::int64_t steps = 0, hist = 0, hist_n = 0;
+  const double start = Now();
+  std::uint64_t seed = 1;
+  while (Now() - start < min_seconds || steps == 0) {
+    v.Reset(seed);
+    policy->Reset(seed);
+    seed += static_cast<std::uint64_t>(batch);
+    for (std::int32_t t = 0; t < ctx->config().horizon; ++t) {
+      const auto obs = v.Batch();
+      for (const auto& o : obs.obs) hist += static_cast<std::int64_t>(o.history->size()), ++hist_n;
+      const double t0 = Now();
+      const auto a = policy->Act(obs);
+      v.Step(a);
+      t_steps += Now() - t0;
+      steps += batch;
+    }
+  }
+  b.steps_per_second = steps / t_steps;
+  b.mean_history = hist_n ? static_cast<double>(hist) / hist_n : 0;
+  return b;
+}
+
+double NaiveStepsPerSecond(std::shared_ptr<const env::EnvContext> ctx, std::int32_t batch, double min_seconds) {
+  // Every step re-encodes each env's whole history on its own (no batching, no cache).
+  const auto& world = ctx->world();
+  env::VectorEnv v(ctx, batch);
+  std::int64_t steps = 0;
+  double t = 0;
+  std::uint64_t seed = 1;
+  const double start = Now();
+  while (Now() - start < min_seconds || steps == 0) {
+    const auto first = v.Reset(seed);
+    seed += static_cast<std::uint64_t>(batch);
+    std::vector<History> hs;
+    std::vector<std::int32_t> users;
+    for (const auto& [o, info] : first) hs.push_back(*o.history), users.push_back(o.user);
+    for (std::int32_t s = 0; s < ctx->config().horizon; ++s) {
+      const double t0 = Now();
+      for (std::size_t i = 0; i < hs.size(); ++i) {
+        const auto st = world.Encode({users[i]}, {hs[i]});
+        const std::int32_t song = static_cast<std::int32_t>((i * 7 + static_cast<std::size_t>(s)) % static_cast<std::size_t>(world.num_songs()));
+        const auto fb = world.Predict(*st, {song});
+        hs[i].push_back(Token::Song(song, fb[0], false, false, hs[i].empty() ? SessionMode::kNone : hs[i].back().mode));
+      }
+      t += Now() - t0;
+      steps += batch;
+      if (Now() - start > 4 * min_seconds) break;
+    }
+  }
+  return steps / t;
+}
+
+void PrintEnvBench(std::shared_ptr<const data::Dataset> d, std::shared_ptr<const env::World> learned,
+                   std::shared_ptr<const env::World> oracle, double min_seconds) {
+  std::printf("env (L = 5, test users of split 0, window strategy; env-steps per second = envs x steps / time)\n");
+  std::printf("  %-10s %-8s %6s %14s\n", "world", "agent", "batch", "steps/s");
+  double learned_256_random = 0, mean_hist = 0;
+  for (const auto& [wname, w] : {std::pair{"learned", learned}, std::pair{"oracle", oracle}}) {
+    if (!w) continue;
+    const auto ctx = env::EnvContext::Create(d, w);
+    for (const char* agent : {"random", "greedy"})
+      for (std::int32_t batch : {1, 256}) {
+        const auto b = TimeEnv(ctx, agent, batch, min_seconds);
+        std::printf("  %-10s %-8s %6d %14.1f\n", wname, agent, batch, b.steps_per_second);
+        if (std::string(wname) == "learned" && std::string(agent) == "random" && batch == 256)
+          learned_256_random = b.steps_per_second, mean_hist = b.mean_history;
+      }
+  }
+  if (learned) {
+    const auto ctx = env::EnvContext::Create(d, learned);
+    const double flops = learned->FlopsPerStep(static_cast<std::int32_t>(mean_hist));
+    const double gflops = flops * learned_256_random / 1e9;
+    const double peak = worldmodel::MatmulGflops(1024);
+    std::printf("  learned world: %.0f FLOPs per env-step (history %.0f tokens); achieved %.2f GFLOP/s at batch 256\n",
+                flops, mean_hist, gflops);
+    std::printf("  this machine's matrix multiply (1024^3, torch, %d thread(s)): %.1f GFLOP/s -> %.1f%% of it\n",
+                worldmodel::TorchThreads(), peak, 100 * gflops / peak);
+    const double naive = NaiveStepsPerSecond(ctx, 256, min_seconds);
+    std::printf("  naive loop re-encoding each env's history every step, batch 256: %.1f steps/s\n", naive);
+    std::printf("  speed-up of the batched cached step over the naive loop: %.1fx\n", learned_256_random / naive);
+  }
+}
+
+}  // namespace amrs::cli

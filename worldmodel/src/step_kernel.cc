@@ -1,0 +1,44 @@
+// Runtime dispatch of the cached-step kernels: AVX2+FMA where the CPU has them (same results up
+// to float rounding), the baseline x86-64 build otherwise.
+#include <cstdint>
+#include <cstring>
+#include <vector>
+
+#include "net.h"
+
+namespace amrs::worldmodel {
+namespace base {
+void StepAttention(const float*, std::int64_t, const float*, const float*, std::int64_t, std::int64_t, std::int64_t,
+                   std::int64_t, const std::vector<std::vector<std::int32_t>>&, float*);
+}
+namespace avx2 {
+void StepAttention(const float*, std::int64_t, const float*, const float*, std::int64_t, std::int64_t, std::int64_t,
+                   std::int64_t, const std::vector<std::vector<std::int32_t>>&, float*);
+}
+
+namespace {
+bool HasAvx2() {
+  static const bool yes = __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+  return yes;
+}
+}  // namespace
+
+void StepAttention(const float* qkv, std::int64_t stride, const float* kc, const float* vc, std::int64_t cap,
+                   std::int64_t B, std::int64_t H, std::int64_t D, const std::vector<std::vector<std::int32_t>>& keys,
+                   float* out) {
+  if (HasAvx2()) return avx2::StepAttention(qkv, stride, kc, vc, cap, B, H, D, keys, out);
+  return base::StepAttention(qkv, stride, kc, vc, cap, B, H, D, keys, out);
+}
+
+void WriteCacheStrided(float* kc, float* vc, const float* qkv, const std::int64_t* pos, std::int64_t cap,
+                       std::int64_t B, std::int64_t H, std::int64_t D) {
+  const std::int64_t dm = H * D;
+  for (std::int64_t b = 0; b < B; ++b)
+    for (std::int64_t h = 0; h < H; ++h) {
+      const std::int64_t at = ((b * H + h) * cap + pos[b]) * D;
+      std::memcpy(kc + at, qkv + b * 3 * dm + dm + h * D, static_cast<std::size_t>(D) * sizeof(float));
+      std::memcpy(vc + at, qkv + b * 3 * dm + 2 * dm + h * D, static_cast<std::size_t>(D) * sizeof(float));
+    }
+}
+
+}  // namespace amrs::worldmodel

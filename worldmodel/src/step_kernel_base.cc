@@ -1,0 +1,2 @@
+#define AMRS_KERNEL_NS base
+#include "step_kernel_impl.inc"
