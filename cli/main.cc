@@ -249,13 +249,7 @@ int TrainWorld(const std::vector<std::string>& args) {
                 r.info.best_epoch[2], r.info.best_epoch[3]);
     const auto model = amrs::worldmodel::WorldModel::Load(o.out, d);
     PrintScores("test (split " + std::to_string(k) + ")", amrs::worldmodel::Evaluate(*model, d, d.splits.at(k).test));
-    if (d.oracle) {
-      const auto c = amrs::data::EvaluateOracle(d, d.splits.at(k).test);
-      amrs::metrics::SignalScores s;
-      s.engagement_mse = c.engagement_mse, s.engagement_r2 = c.engagement_r2, s.rating_auc = c.rating_auc;
-      s.valence_mse = c.valence_mse, s.valence_r2 = c.valence_r2, s.arousal_mse = c.arousal_mse, s.arousal_r2 = c.arousal_r2;
-      PrintScores("oracle ceiling (same users)", s);
-    }
+    if (d.oracle) PrintScores("oracle ceiling (same users)", amrs::data::EvaluateOracle(d, d.splits.at(k).test));
   }
   return 0;
 }

@@ -135,6 +135,6 @@ TEST_CASE("Oracle parameters survive the dataset file, and the ceilings are repr
   const auto c1 = data::EvaluateOracle(d), c2 = data::EvaluateOracle(r);
   CHECK(c1.valence_r2 == doctest::Approx(c2.valence_r2));
   CHECK(c1.rating_auc == doctest::Approx(c2.rating_auc));
-  CHECK(c1.engagement_n == 2000);
+  CHECK(c1.n_engagement == 2000);
   CHECK_THROWS_AS(data::EvaluateOracle(testing::TinyDataset()), InputError);
 }

@@ -172,9 +172,9 @@ Ceiling EvaluateOracle(const Dataset& d, const std::vector<std::int32_t>& users_
     }
   }
   Ceiling c;
-  c.engagement_n = static_cast<std::int64_t>(pe.size());
-  c.rating_n = static_cast<std::int64_t>(pr.size());
-  c.affect_n = static_cast<std::int64_t>(pv.size());
+  c.n_engagement = static_cast<std::int64_t>(pe.size());
+  c.n_rating = static_cast<std::int64_t>(pr.size());
+  c.n_affect = static_cast<std::int64_t>(pv.size());
   c.engagement_mse = metrics::Mse(pe, oe);
   c.engagement_r2 = metrics::R2(pe, oe);
   c.rating_auc = metrics::RocAuc(pr, orat);

@@ -91,15 +91,15 @@ std::string FormatSummary(const Dataset& d, const Summary& s, const std::optiona
     os << std::setprecision(1);
     os << "  engagement  R^2 " << std::setw(5) << 100 * c->engagement_r2 << "%  MSE "
        << std::setprecision(4) << c->engagement_mse << std::setprecision(1) << "  (band 20-50%: "
-       << band(c->engagement_r2, 0.2, 0.5) << ", n=" << c->engagement_n << ")\n";
+       << band(c->engagement_r2, 0.2, 0.5) << ", n=" << c->n_engagement << ")\n";
     os << "  rating      AUC " << std::setw(5) << 100 * c->rating_auc << "%  (band 75-90%: "
-       << band(c->rating_auc, 0.75, 0.9) << ", n=" << c->rating_n << ")\n";
+       << band(c->rating_auc, 0.75, 0.9) << ", n=" << c->n_rating << ")\n";
     os << "  valence     R^2 " << std::setw(5) << 100 * c->valence_r2 << "%  MSE "
        << std::setprecision(4) << c->valence_mse << std::setprecision(1) << "  (band 45-75%: "
-       << band(c->valence_r2, 0.45, 0.75) << ", n=" << c->affect_n << ")\n";
+       << band(c->valence_r2, 0.45, 0.75) << ", n=" << c->n_affect << ")\n";
     os << "  arousal     R^2 " << std::setw(5) << 100 * c->arousal_r2 << "%  MSE "
        << std::setprecision(4) << c->arousal_mse << std::setprecision(1) << "  (band 45-75%: "
-       << band(c->arousal_r2, 0.45, 0.75) << ", n=" << c->affect_n << ")\n";
+       << band(c->arousal_r2, 0.45, 0.75) << ", n=" << c->n_affect << ")\n";
   }
   return os.str();
 }

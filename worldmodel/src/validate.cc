@@ -256,13 +256,7 @@ RankingFidelity MeasureRankingFidelity(const WorldModel& model, const data::Data
 }
 
 metrics::SignalScores OracleScores(const data::Dataset& d, const std::vector<std::int32_t>& users) {
-  const auto c = data::EvaluateOracle(d, users);
-  metrics::SignalScores s;
-  s.engagement_mse = c.engagement_mse, s.engagement_r2 = c.engagement_r2, s.rating_auc = c.rating_auc;
-  s.valence_mse = c.valence_mse, s.valence_r2 = c.valence_r2;
-  s.arousal_mse = c.arousal_mse, s.arousal_r2 = c.arousal_r2;
-  s.n_engagement = c.engagement_n, s.n_rating = c.rating_n, s.n_affect = c.affect_n;
-  return s;
+  return data::EvaluateOracle(d, users);
 }
 
 }  // namespace amrs::worldmodel

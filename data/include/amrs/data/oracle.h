@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "amrs/core/types.h"
+#include "amrs/metrics/world.h"
 
 namespace amrs::data {
 
@@ -108,14 +109,9 @@ class Oracle {
   float skip_mean_, partial_mean_;
 };
 
-// The oracle's own fit to the logged observations it generated: the achievable ceiling.
-struct Ceiling {
-  double engagement_mse = 0, engagement_r2 = 0;
-  double rating_auc = 0;
-  double valence_mse = 0, valence_r2 = 0;
-  double arousal_mse = 0, arousal_r2 = 0;
-  std::int64_t engagement_n = 0, rating_n = 0, affect_n = 0;
-};
+// The oracle's own fit to the logged observations it generated: the achievable ceiling, in the
+// same form as any world model's scores.
+using Ceiling = metrics::SignalScores;
 
 // Replays each listed user's logged history through the oracle and scores its predictions
 // against the observations (all users when `users` is empty). Throws InputError if the dataset
