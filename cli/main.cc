@@ -236,7 +236,13 @@ int TrainWorld(const std::vector<std::string>& args) {
   o.model.arch = amrs::worldmodel::ParseArch(arch);
   o.model.ablation = amrs::worldmodel::Ablation::Parse(ablation);
   o.resume = !no_resume;
+  o.model.Validate();
   const auto d = amrs::data::ReadDataset(data);
+  d.Family(o.model.family);  // fail before creating anything for an unknown family
+  for (auto k : ParseList(splits, "splits"))
+    if (k < 0 || k >= static_cast<std::int32_t>(d.splits.size()))
+      throw amrs::ArgumentError("split " + std::to_string(k) + " does not exist (the dataset has " +
+                                std::to_string(d.splits.size()) + ")");
   const std::string dir = out_dir + "/" + o.model.Name();
   std::filesystem::create_directories(dir);
   for (auto k : ParseList(splits, "splits")) {
