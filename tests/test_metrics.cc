@@ -90,3 +90,62 @@ TEST_CASE("ScoreFeedback scores each signal only where observed") {
   CHECK(s.arousal_r2 == doctest::Approx(1 - 0.02 / 0.08));
   CHECK_THROWS_AS(ScoreFeedback({h}, {}), amrs::ArgumentError);
 }
+
+#include <cmath>
+
+#include "amrs/metrics/recommender.h"
+
+TEST_CASE("Coverage, normalized entropy and Gini against hand-computed values") {
+  // Catalogue of 4; recommended {0, 0, 1, 2}: counts {2, 1, 1, 0}.
+  const std::vector<std::int32_t> rec{0, 0, 1, 2};
+  CHECK(Coverage(rec, 4) == doctest::Approx(0.75));
+  const double h = -(0.5 * std::log(0.5) + 2 * 0.25 * std::log(0.25));
+  CHECK(NormalizedEntropy(rec, 4) == doctest::Approx(h / std::log(4.0)));
+  // sorted counts {0, 1, 1, 2}: sum (2i - n - 1) c_i = -3*0 - 1*1 + 1*1 + 3*2 = 6; / (4 * 4)
+  CHECK(Gini(rec, 4) == doctest::Approx(6.0 / 16.0));
+  // All identical: one song throughout.
+  const std::vector<std::int32_t> same{3, 3, 3};
+  CHECK(Coverage(same, 4) == doctest::Approx(0.25));
+  CHECK(NormalizedEntropy(same, 4) == doctest::Approx(0.0));
+  CHECK(Gini(same, 4) == doctest::Approx(0.75));  // (3*3) / (4*3)
+  // Uniform over the catalogue.
+  CHECK(NormalizedEntropy({0, 1, 2, 3}, 4) == doctest::Approx(1.0));
+  CHECK(Gini({0, 1, 2, 3}, 4) == doctest::Approx(0.0));
+  // One item catalogue.
+  CHECK(NormalizedEntropy({0}, 1) == 0.0);
+  CHECK_THROWS_AS(Coverage({}, 4), amrs::ArgumentError);
+  CHECK_THROWS_WITH_AS(Gini({5}, 4), doctest::Contains("song index 5"), amrs::ArgumentError);
+}
+
+TEST_CASE("ILD is normalized by the catalogue's mean pairwise cosine distance") {
+  // Three songs in 2-d: e0 = (1,0), e1 = (0,1), e2 = (1,0) (same direction as e0).
+  const std::vector<float> e{1, 0, 0, 1, 2, 0};
+  // pairs: (0,1) d=1, (0,2) d=0, (1,2) d=1 -> mean 2/3
+  CHECK(CatalogueMeanCosineDistance(e, 2) == doctest::Approx(2.0 / 3.0));
+  // rollout {0,1}: 1; rollout {0,2}: 0; mean 0.5, normalized 0.5 / (2/3) = 0.75
+  CHECK(IntraListDiversity({{0, 1}, {0, 2}}, e, 2) == doctest::Approx(0.75));
+  CHECK(IntraListDiversity({{0, 0, 0}}, e, 2) == doctest::Approx(0.0));  // all identical
+  CHECK_THROWS_AS(IntraListDiversity({{1}}, e, 2), amrs::ArgumentError);  // no pair
+  CHECK_THROWS_AS(CatalogueMeanCosineDistance({1, 0}, 2), amrs::ArgumentError);
+}
+
+TEST_CASE("Hit@k, MRR and NDCG@k with binary relevance") {
+  // Relevant {3, 7}; ranking [5, 3, 9, 7]: hits at ranks 2 and 4.
+  const auto s = ScoreRanking({5, 3, 9, 7}, {3, 7}, 10);
+  CHECK(s.hit == 1.0);
+  CHECK(s.mrr == doctest::Approx(0.5));
+  const double dcg = 1 / std::log2(3.0) + 1 / std::log2(5.0), idcg = 1 + 1 / std::log2(3.0);
+  CHECK(s.ndcg == doctest::Approx(dcg / idcg));
+  // Cutoff: with k = 1 nothing relevant is in the top 1.
+  const auto s1 = ScoreRanking({5, 3, 9, 7}, {3, 7}, 1);
+  CHECK(s1.hit == 0.0);
+  CHECK(s1.ndcg == 0.0);
+  // Nothing relevant at all.
+  const auto s0 = ScoreRanking({1, 2}, {}, 10);
+  CHECK(s0.hit == 0.0);
+  CHECK(s0.mrr == 0.0);
+  CHECK(s0.ndcg == 0.0);
+  // Perfect single relevant item (Level 3 style).
+  CHECK(ScoreRanking({4, 1}, {4}, 10).ndcg == doctest::Approx(1.0));
+  CHECK_THROWS_AS(ScoreRanking({}, {1}, 10), amrs::ArgumentError);
+}
