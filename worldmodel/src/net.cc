@@ -148,10 +148,28 @@ Tensor BlockImpl::Full(Tensor x, const Tensor& mask, Tensor* k, Tensor* v,
   return x + dropout(fc2_(torch::gelu(fc1_(ln2_(x)))));
 }
 
+Tensor LayerNormStep(const torch::nn::LayerNorm& ln, const Tensor& x) {
+  const Tensor xc = x.contiguous();
+  Tensor out = torch::empty_like(xc);
+  const int64_t d = xc.size(-1);
+  LayerNormRows(xc.data_ptr<float>(), ln->weight.data_ptr<float>(), ln->bias.data_ptr<float>(), out.data_ptr<float>(),
+                xc.numel() / d, d, static_cast<float>(ln->options.eps()));
+  return out;
+}
+
 Tensor BlockImpl::Step(Tensor x, const Tensor& pos, Tensor& kc, Tensor& vc,
                        const std::vector<std::vector<std::int32_t>>& keys, bool commit) {
-  x = x + attn_->Step(ln1_(x), pos, kc, vc, keys, commit);
-  return x + fc2_(torch::gelu(fc1_(ln2_(x))));
+  // Inference only: layer norms, GELU and residual adds run in the step kernels; the four
+  // projections stay torch matrix products. Agrees with Full() within float rounding.
+  const int64_t B = x.size(0), d = x.size(-1);
+  Tensor r = x.reshape({B, d}).contiguous().clone();  // the residual stream, updated in place
+  const Tensor a = attn_->Step(LayerNormStep(ln1_, r).view({B, 1, d}), pos, kc, vc, keys, commit).reshape({B, d}).contiguous();
+  AddInPlace(r.data_ptr<float>(), a.data_ptr<float>(), B * d);
+  Tensor f = fc1_(LayerNormStep(ln2_, r)).contiguous();
+  GeluInPlace(f.data_ptr<float>(), f.numel());
+  const Tensor g = fc2_(f).contiguous();
+  AddInPlace(r.data_ptr<float>(), g.data_ptr<float>(), B * d);
+  return r.view({B, 1, d});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -296,7 +314,7 @@ Tensor WorldNetImpl::StepEncode(const Tensor& x, KvCache& cache, bool commit) {
     h = blocks_[l]->as<BlockImpl>()->Step(h, pos, cache.k[l], cache.v[l], keys, commit);
   if (commit)
     for (auto& len : cache.length) ++len;
-  return ln_f_(h);
+  return LayerNormStep(ln_f_, h);
 }
 
 Tensor WorldNetImpl::HeadSongs(const Tensor& songs) {

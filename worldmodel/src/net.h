@@ -37,6 +37,14 @@ void StepAttention(const float* qkv, std::int64_t stride, const float* kc, const
 void WriteCacheStrided(float* kc, float* vc, const float* qkv, const std::int64_t* pos, std::int64_t cap,
                        std::int64_t B, std::int64_t H, std::int64_t D);
 
+// Inference-path elementwise kernels (rows x d, row-major, contiguous).
+void LayerNormRows(const float* x, const float* w, const float* b, float* out, std::int64_t rows, std::int64_t d,
+                   float eps);
+void GeluInPlace(float* x, std::int64_t n);
+void AddInPlace(float* x, const float* y, std::int64_t n);
+// LayerNorm of a [B, d] tensor through the inference kernel.
+torch::Tensor LayerNormStep(const torch::nn::LayerNorm& ln, const torch::Tensor& x);
+
 class AttentionImpl : public torch::nn::Module {
  public:
   AttentionImpl(int d_model, int heads, bool rope);

@@ -10,10 +10,16 @@ namespace amrs::worldmodel {
 namespace base {
 void StepAttention(const float*, std::int64_t, const float*, const float*, std::int64_t, std::int64_t, std::int64_t,
                    std::int64_t, const std::vector<std::vector<std::int32_t>>&, float*);
+void LayerNormRows(const float*, const float*, const float*, float*, std::int64_t, std::int64_t, float);
+void GeluInPlace(float*, std::int64_t);
+void AddInPlace(float*, const float*, std::int64_t);
 }
 namespace avx2 {
 void StepAttention(const float*, std::int64_t, const float*, const float*, std::int64_t, std::int64_t, std::int64_t,
                    std::int64_t, const std::vector<std::vector<std::int32_t>>&, float*);
+void LayerNormRows(const float*, const float*, const float*, float*, std::int64_t, std::int64_t, float);
+void GeluInPlace(float*, std::int64_t);
+void AddInPlace(float*, const float*, std::int64_t);
 }
 
 namespace {
@@ -28,6 +34,22 @@ void StepAttention(const float* qkv, std::int64_t stride, const float* kc, const
                    float* out) {
   if (HasAvx2()) return avx2::StepAttention(qkv, stride, kc, vc, cap, B, H, D, keys, out);
   return base::StepAttention(qkv, stride, kc, vc, cap, B, H, D, keys, out);
+}
+
+void LayerNormRows(const float* x, const float* w, const float* b, float* out, std::int64_t rows, std::int64_t d,
+                   float eps) {
+  if (HasAvx2()) return avx2::LayerNormRows(x, w, b, out, rows, d, eps);
+  return base::LayerNormRows(x, w, b, out, rows, d, eps);
+}
+
+void GeluInPlace(float* x, std::int64_t n) {
+  if (HasAvx2()) return avx2::GeluInPlace(x, n);
+  return base::GeluInPlace(x, n);
+}
+
+void AddInPlace(float* x, const float* y, std::int64_t n) {
+  if (HasAvx2()) return avx2::AddInPlace(x, y, n);
+  return base::AddInPlace(x, y, n);
 }
 
 void WriteCacheStrided(float* kc, float* vc, const float* qkv, const std::int64_t* pos, std::int64_t cap,
