@@ -1,0 +1,57 @@
+// The policy losses against hand-computed values on tiny tensors. Torch before doctest.
+#include <torch/torch.h>
+
+#include "../agents/src/losses.h"
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+
+#include "amrs/core/error.h"
+
+using namespace amrs::agents;
+
+TEST_CASE("InfoNCE (eq. 1) on a hand-computed example") {
+  // pred (1,0); positive (1,0): cos 1; negatives (0,1): cos 0 and (-1,0): cos -1; tau 0.5.
+  const auto pred = torch::tensor({{1.f, 0.f}});
+  const auto pos = torch::tensor({{2.f, 0.f}});  // scale does not matter (cosine)
+  const auto neg = torch::tensor({{{0.f, 3.f}, {-1.f, 0.f}}});
+  const double l = InfoNceLoss(pred, pos, neg, 0.5).item<double>();
+  const double e = -std::log(std::exp(2.0) / (std::exp(2.0) + std::exp(0.0) + std::exp(-2.0)));
+  CHECK(l == doctest::Approx(e).epsilon(1e-6));
+  // Batch mean of two rows; the second row's positive is its worst candidate.
+  const auto pred2 = torch::tensor({{1.f, 0.f}, {0.f, 1.f}});
+  const auto pos2 = torch::tensor({{1.f, 0.f}, {0.f, -1.f}});
+  const auto neg2 = torch::tensor({{{0.f, 1.f}}, {{0.f, 1.f}}});
+  const double l2 = InfoNceLoss(pred2, pos2, neg2, 1.0).item<double>();
+  const double r1 = -std::log(std::exp(1.0) / (std::exp(1.0) + std::exp(0.0)));
+  const double r2 = -std::log(std::exp(-1.0) / (std::exp(-1.0) + std::exp(1.0)));
+  CHECK(l2 == doctest::Approx((r1 + r2) / 2).epsilon(1e-6));
+  CHECK_THROWS_AS(InfoNceLoss(pred, pos, neg, 0.0), amrs::ArgumentError);
+  CHECK_THROWS_AS(InfoNceLoss(pred, pos2, neg, 1.0), amrs::ArgumentError);
+}
+
+TEST_CASE("pi(y|x) is a softmax of cosine / tau over the catalogue") {
+  const auto cat = torch::tensor({{1.f, 0.f}, {0.f, 1.f}, {-1.f, 0.f}});
+  const auto pred = torch::tensor({{1.f, 0.f}});
+  const auto lp = PolicyLogProb(pred, cat, torch::tensor({0}, torch::kLong), 1.0);
+  const double z = std::exp(1.0) + std::exp(0.0) + std::exp(-1.0);
+  CHECK(lp.item<double>() == doctest::Approx(1.0 - std::log(z)).epsilon(1e-6));
+  // Probabilities over the catalogue sum to one.
+  const auto all = PolicyLogProb(pred.expand({3, 2}), cat, torch::tensor({0, 1, 2}, torch::kLong), 1.0);
+  CHECK(all.exp().sum().item<double>() == doctest::Approx(1.0).epsilon(1e-6));
+}
+
+TEST_CASE("DPO (eq. 2) loss, margin and accuracy on hand-computed values") {
+  const auto w = torch::tensor({-1.0f, -2.0f}), l = torch::tensor({-2.0f, -1.0f});
+  const auto rw = torch::tensor({-1.5f, -1.5f}), rl = torch::tensor({-1.5f, -1.5f});
+  // margins: beta * ((w - rw) - (l - rl)) = 0.1 * {1, -1}
+  const auto o = DpoLoss(w, l, rw, rl, 0.1);
+  const double expect = 0.5 * (-std::log(1 / (1 + std::exp(-0.1))) - std::log(1 / (1 + std::exp(0.1))));
+  CHECK(o.loss.item<double>() == doctest::Approx(expect).epsilon(1e-6));
+  CHECK(o.reward_margin.item<double>() == doctest::Approx(0.0).epsilon(1e-6));
+  CHECK(o.accuracy.item<double>() == doctest::Approx(0.5));
+  // At the reference the loss is log 2 whatever beta.
+  CHECK(DpoLoss(rw, rl, rw, rl, 5.0).loss.item<double>() == doctest::Approx(std::log(2.0)).epsilon(1e-6));
+  CHECK_THROWS_AS(DpoLoss(w, l, rw, rl, 0.0), amrs::ArgumentError);
+}
