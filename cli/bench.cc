@@ -47,39 +47,10 @@ EnvBench TimeEnv(std::shared_ptr<const env::EnvContext> ctx, const std::string& 
   return b;
 }
 
-double NaiveStepsPerSecond(std::shared_ptr<const env::EnvContext> ctx, std::int32_t batch, double min_seconds) {
-  // Every step re-encodes each env's whole history on its own (no batching, no cache).
-  const auto& world = ctx->world();
-  env::VectorEnv v(ctx, batch);
-  std::int64_t steps = 0;
-  double t = 0;
-  std::uint64_t seed = 1;
-  const double start = Now();
-  while (Now() - start < min_seconds || steps == 0) {
-    const auto first = v.Reset(seed);
-    seed += static_cast<std::uint64_t>(batch);
-    std::vector<History> hs;
-    std::vector<std::int32_t> users;
-    for (const auto& [o, info] : first) hs.push_back(*o.history), users.push_back(o.user);
-    for (std::int32_t s = 0; s < ctx->config().horizon; ++s) {
-      const double t0 = Now();
-      for (std::size_t i = 0; i < hs.size(); ++i) {
-        const auto st = world.Encode({users[i]}, {hs[i]});
-        const std::int32_t song = static_cast<std::int32_t>((i * 7 + static_cast<std::size_t>(s)) % static_cast<std::size_t>(world.num_songs()));
-        const auto fb = world.Predict(*st, {song});
-        hs[i].push_back(Token::Song(song, fb[0], false, false, hs[i].empty() ? SessionMode::kNone : hs[i].back().mode));
-      }
-      t += Now() - t0;
-      steps += batch;
-      if (Now() - start > 4 * min_seconds) break;
-    }
-  }
-  return steps / t;
-}
-
-double BatchedReencodeStepsPerSecond(std::shared_ptr<const env::EnvContext> ctx, std::int32_t batch,
-                                     double min_seconds) {
-  // Every step re-encodes all envs' whole histories in one batched pass (no cache).
+// Steps per second of the uncached alternatives: every step re-encodes each env's whole history,
+// one env at a time (`batched` false: the naive loop) or all envs in one batched pass.
+double ReencodeStepsPerSecond(std::shared_ptr<const env::EnvContext> ctx, std::int32_t batch, bool batched,
+                              double min_seconds) {
   const auto& world = ctx->world();
   env::VectorEnv v(ctx, batch);
   std::int64_t steps = 0;
@@ -95,8 +66,12 @@ double BatchedReencodeStepsPerSecond(std::shared_ptr<const env::EnvContext> ctx,
     for (std::int32_t s = 0; s < ctx->config().horizon; ++s) {
       const double t0 = Now();
       for (std::int32_t i = 0; i < batch; ++i) songs[i] = (i * 7 + s) % world.num_songs();
-      const auto st = world.Encode(users, hs);
-      const auto fb = world.Predict(*st, songs);
+      std::vector<Feedback> fb(static_cast<std::size_t>(batch));
+      if (batched) {
+        fb = world.Predict(*world.Encode(users, hs), songs);
+      } else {
+        for (std::int32_t i = 0; i < batch; ++i) fb[i] = world.Predict(*world.Encode({users[i]}, {hs[i]}), {songs[i]})[0];
+      }
       for (std::int32_t i = 0; i < batch; ++i)
         hs[i].push_back(Token::Song(songs[i], fb[i], false, false, hs[i].empty() ? SessionMode::kNone : hs[i].back().mode));
       t += Now() - t0;
@@ -131,10 +106,10 @@ void PrintEnvBench(std::shared_ptr<const data::Dataset> d, std::shared_ptr<const
                 flops, mean_hist, gflops);
     std::printf("  this machine's matrix multiply (1024^3, torch, %d thread(s)): %.1f GFLOP/s -> %.1f%% of it\n",
                 worldmodel::TorchThreads(), peak, 100 * gflops / peak);
-    const double naive = NaiveStepsPerSecond(ctx, 256, min_seconds);
+    const double naive = ReencodeStepsPerSecond(ctx, 256, false, min_seconds);
     std::printf("  naive loop re-encoding each env's history every step, batch 256: %.1f steps/s\n", naive);
     std::printf("  speed-up of the batched cached step over the naive loop: %.1fx\n", learned_256_random / naive);
-    const double rebatch = BatchedReencodeStepsPerSecond(ctx, 256, min_seconds);
+    const double rebatch = ReencodeStepsPerSecond(ctx, 256, true, min_seconds);
     std::printf("  (for reference: batched re-encode of all 256 histories every step, no cache: %.1f steps/s, %.1fx slower than the cached step)\n",
                 rebatch, learned_256_random / rebatch);
   }

@@ -17,7 +17,8 @@ struct EnvBench {
 
 EnvBench TimeEnv(std::shared_ptr<const env::EnvContext> ctx, const std::string& agent, std::int32_t batch,
                  double min_seconds);
-double NaiveStepsPerSecond(std::shared_ptr<const env::EnvContext> ctx, std::int32_t batch, double min_seconds);
+double ReencodeStepsPerSecond(std::shared_ptr<const env::EnvContext> ctx, std::int32_t batch, bool batched,
+                              double min_seconds);
 void PrintEnvBench(std::shared_ptr<const data::Dataset> d, std::shared_ptr<const env::World> learned,
                    std::shared_ptr<const env::World> oracle, double min_seconds);
 

@@ -134,7 +134,6 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   if (o.split >= static_cast<std::int32_t>(d.splits.size()))
     throw ArgumentError("split " + std::to_string(o.split) + " does not exist (the dataset has " +
                         std::to_string(d.splits.size()) + ")");
-  const auto t0 = std::chrono::steady_clock::now();
   const Catalogue catalogue = d.MakeCatalogue(o.model.family);
   const SongReduction reduction = FitReduction(catalogue, o.model.song_components);
   const Tensor cat = SongInputs(catalogue, reduction);
@@ -321,7 +320,6 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   result.train_tokens = rs.train_tokens;
   result.seconds = rs.seconds;
   result.train_tokens_per_second = rs.train_tokens / std::max(rs.seconds, 1e-9);
-  (void)t0;
   return result;
 }
 

@@ -485,15 +485,12 @@ std::vector<std::vector<Feedback>> WorldModel::PredictSequences(const std::vecto
   std::size_t i = 0;
   while (i < order.size()) {
     std::vector<std::size_t> members;
-    int64_t tmax = 0;
     while (i < order.size()) {
       const int64_t t = std::max<int64_t>(1, static_cast<int64_t>(hs[order[i]].size()));
       const int64_t n = static_cast<int64_t>(members.size()) + 1;
       if (!members.empty() && (n * t > 16384 || n * (t + 1) * (t + 1) * I.info.config.heads > 40'000'000)) break;
       members.push_back(order[i++]);
-      tmax = t;
     }
-    (void)tmax;
     std::vector<std::pair<const Token*, int64_t>> spans;
     for (auto m : members) spans.emplace_back(hs[m].data(), static_cast<int64_t>(hs[m].size()));
     const SequenceBatch b = MakeSequenceBatch(spans, I.info.config, N);
