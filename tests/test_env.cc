@@ -20,17 +20,8 @@ using namespace amrs;
 namespace {
 
 std::shared_ptr<const data::Dataset> Data() {
-  static std::shared_ptr<const data::Dataset> d = [] {
-    data::GeneratorConfig c;
-    c.seed = 11;
-    c.num_users = 40;
-    c.num_sessions = 200;
-    c.num_interactions = 1300;
-    c.num_songs = 150;
-    c.embedding_dim = 16;
-    c.num_splits = 2;
-    return std::make_shared<const data::Dataset>(data::Generate(c));
-  }();
+  static std::shared_ptr<const data::Dataset> d =
+      std::make_shared<const data::Dataset>(data::Generate(testing::SmallConfig(11, 40, 200, 1300, 150, 16, 2)));
   return d;
 }
 

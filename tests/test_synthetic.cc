@@ -14,17 +14,7 @@ using namespace amrs;
 
 namespace {
 
-data::GeneratorConfig Small(std::uint64_t seed = 3) {
-  data::GeneratorConfig c;
-  c.seed = seed;
-  c.num_users = 40;
-  c.num_sessions = 300;
-  c.num_interactions = 2000;
-  c.num_songs = 300;
-  c.embedding_dim = 16;
-  c.num_splits = 3;
-  return c;
-}
+data::GeneratorConfig Small(std::uint64_t seed = 3) { return testing::SmallConfig(seed, 40, 300, 2000, 300, 16, 3); }
 
 }  // namespace
 

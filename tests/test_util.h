@@ -6,6 +6,7 @@
 
 #include "amrs/core/rng.h"
 #include "amrs/data/dataset.h"
+#include "amrs/data/synthetic.h"
 
 namespace amrs::testing {
 
@@ -28,6 +29,21 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// A tiny synthetic population for tests (seconds to generate).
+inline data::GeneratorConfig SmallConfig(std::uint64_t seed, std::int32_t users, std::int32_t sessions,
+                                         std::int32_t interactions, std::int32_t songs, std::int32_t dim,
+                                         std::int32_t splits) {
+  data::GeneratorConfig c;
+  c.seed = seed;
+  c.num_users = users;
+  c.num_sessions = sessions;
+  c.num_interactions = interactions;
+  c.num_songs = songs;
+  c.embedding_dim = dim;
+  c.num_splits = splits;
+  return c;
+}
 
 // 4 songs (family "f", dim 3), 3 users, 4 sessions, 7 interactions; valid.
 inline data::Dataset TinyDataset() {

@@ -26,15 +26,7 @@ const data::Dataset& Small(std::uint64_t seed = 4) {
   static std::map<std::uint64_t, data::Dataset> cache;
   auto it = cache.find(seed);
   if (it == cache.end()) {
-    data::GeneratorConfig c;
-    c.seed = seed;
-    c.num_users = 30;
-    c.num_sessions = 150;
-    c.num_interactions = 900;
-    c.num_songs = 120;
-    c.embedding_dim = 12;
-    c.num_splits = 2;
-    it = cache.emplace(seed, data::Generate(c)).first;
+    it = cache.emplace(seed, data::Generate(testing::SmallConfig(seed, 30, 150, 900, 120, 12, 2))).first;
   }
   return it->second;
 }

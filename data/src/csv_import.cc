@@ -15,6 +15,7 @@
 #include <string_view>
 #include <unordered_map>
 #include <utility>
+#include <tuple>
 #include <vector>
 
 #include "amrs/core/error.h"
@@ -22,6 +23,15 @@
 
 namespace amrs::data {
 namespace {
+
+// Indices of `rows` ordered by key(row) (a tuple); ties keep input order via the line in the key.
+template <typename Row, typename Key>
+std::vector<std::size_t> SortedOrder(const std::vector<Row>& rows, Key key) {
+  std::vector<std::size_t> order(rows.size());
+  std::iota(order.begin(), order.end(), std::size_t{0});
+  std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return key(rows[a]) < key(rows[b]); });
+  return order;
+}
 
 constexpr std::int64_t kMaxRows = std::numeric_limits<std::int32_t>::max();
 
@@ -708,15 +718,7 @@ Dataset ImportCsv(const CsvImportSpec& spec) {
     s.user = static_cast<std::int32_t>(
         std::lower_bound(d.user_ids.begin(), d.user_ids.end(), s.user_id) - d.user_ids.begin());
   // Sort by (user, order); a repeated order within a user is an error at the later line.
-  std::vector<std::size_t> sperm(raw_sessions.size());
-  std::iota(sperm.begin(), sperm.end(), std::size_t{0});
-  std::sort(sperm.begin(), sperm.end(), [&](std::size_t a, std::size_t b) {
-    const auto& x = raw_sessions[a];
-    const auto& y = raw_sessions[b];
-    if (x.user != y.user) return x.user < y.user;
-    if (x.order != y.order) return x.order < y.order;
-    return x.line < y.line;
-  });
+  const auto sperm = SortedOrder(raw_sessions, [](const auto& x) { return std::make_tuple(x.user, x.order, x.line); });
   std::vector<std::int32_t> sorted_session(raw_sessions.size());  // raw index -> sorted index
   for (std::size_t k = 0; k < sperm.size(); ++k) {
     const auto& s = raw_sessions[sperm[k]];
@@ -786,15 +788,7 @@ Dataset ImportCsv(const CsvImportSpec& spec) {
       raw.push_back(x);
     }
   }
-  std::vector<std::size_t> iperm(raw.size());
-  std::iota(iperm.begin(), iperm.end(), std::size_t{0});
-  std::sort(iperm.begin(), iperm.end(), [&](std::size_t a, std::size_t b) {
-    const auto& x = raw[a];
-    const auto& y = raw[b];
-    if (x.session != y.session) return x.session < y.session;
-    if (x.position != y.position) return x.position < y.position;
-    return x.line < y.line;
-  });
+  const auto iperm = SortedOrder(raw, [](const auto& x) { return std::make_tuple(x.session, x.position, x.line); });
   for (std::size_t k = 1; k < iperm.size(); ++k) {
     const auto& p = raw[iperm[k - 1]];
     const auto& x = raw[iperm[k]];
