@@ -233,3 +233,25 @@ TEST_CASE("Episode logs round-trip and a failed run leaves no file") {
   for (const auto& e : std::filesystem::directory_iterator(tmp.path())) files += !e.path().empty();
   CHECK(files == 1);
 }
+
+TEST_CASE("PredictMany equals one Predict per candidate column, on both worlds") {
+  for (const auto& [wname, world] : Worlds()) {
+    CAPTURE(wname);
+    const auto ctx = env::EnvContext::Create(Data(), world);
+    const auto& users = ctx->Users(data::Part::kTrain);
+    std::vector<std::int32_t> rows = {users.at(0), users.at(1)};
+    std::vector<History> hist = {ctx->UserHistory(rows[0]), ctx->UserHistory(rows[1])};
+    hist[0].resize(std::min<std::size_t>(hist[0].size(), 12));
+    const auto state = world->Encode(rows, hist);
+    const std::vector<std::int32_t> songs = {3, 9, 0, 7, 7, 1};  // 2 rows x 3 candidates
+    const auto many = world->PredictMany(*state, songs, 3);
+    REQUIRE(many.size() == 6);
+    for (int j = 0; j < 3; ++j) {
+      const auto one = world->Predict(*state, {songs[j], songs[3 + j]});
+      CHECK(many[j].valence == one[0].valence);
+      CHECK(many[3 + j].arousal == one[1].arousal);
+      CHECK(many[3 + j].engagement == one[1].engagement);
+    }
+    CHECK_THROWS_WITH_AS(world->PredictMany(*state, songs, 4), doctest::Contains("2 rows x 4"), ArgumentError);
+  }
+}

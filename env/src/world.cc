@@ -142,6 +142,22 @@ std::shared_ptr<const World> MakeOracleWorld(std::shared_ptr<const data::Dataset
   return std::make_shared<OracleWorld>(std::move(d), family);
 }
 
+std::vector<Feedback> World::PredictMany(const WorldState& state, const std::vector<std::int32_t>& songs,
+                                        std::int32_t m) const {
+  const std::int32_t rows = state.size();
+  if (m < 1 || songs.size() != static_cast<std::size_t>(rows) * static_cast<std::size_t>(m))
+    throw ArgumentError("PredictMany: expected " + std::to_string(rows) + " rows x " + std::to_string(m) +
+                        " candidates, got " + std::to_string(songs.size()) + " songs");
+  std::vector<Feedback> out(songs.size());
+  std::vector<std::int32_t> column(static_cast<std::size_t>(rows));
+  for (std::int32_t j = 0; j < m; ++j) {
+    for (std::int32_t r = 0; r < rows; ++r) column[r] = songs[static_cast<std::size_t>(r) * m + j];
+    const auto f = Predict(state, column);
+    for (std::int32_t r = 0; r < rows; ++r) out[static_cast<std::size_t>(r) * m + j] = f[r];
+  }
+  return out;
+}
+
 std::shared_ptr<const World> LoadWorld(const std::string& spec, std::shared_ptr<const data::Dataset> d) {
   if (spec == "oracle") return MakeOracleWorld(d);
   if (spec.rfind("oracle:", 0) == 0) return MakeOracleWorld(d, spec.substr(7));

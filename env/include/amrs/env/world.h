@@ -44,6 +44,10 @@ class World {
                                         const std::vector<std::int32_t>& songs) const = 0;
   // out[row * num_songs() + song]
   virtual std::vector<Feedback> ScoreCatalogue(const WorldState& state) const = 0;
+  // Feedback of m candidate songs per row, without changing the state: songs[row * m + j] and
+  // out[row * m + j]. One Predict per candidate column.
+  std::vector<Feedback> PredictMany(const WorldState& state, const std::vector<std::int32_t>& songs,
+                                    std::int32_t m) const;
   // Multiply-adds of one Append plus one Predict per row (0 if unknown), for benchmarks.
   virtual double FlopsPerStep(std::int32_t history_length) const { (void)history_length; return 0; }
 };
