@@ -13,11 +13,14 @@
 #include <vector>
 
 #include <tbb/global_control.h>
+#include <tbb/parallel_for.h>
 
 #include <atomic>
 #include <mutex>
+#include <sstream>
 
 #include "amrs/agents/agent.h"
+#include "amrs/agents/policy.h"
 #include "amrs/core/error.h"
 #include "amrs/env/env.h"
 #include "amrs/env/episode_log.h"
@@ -372,6 +375,76 @@ class ProgressBar {
   std::mutex mu_;
 };
 
+std::map<std::string, std::string> ParseParams(const std::string& s) {
+  std::map<std::string, std::string> params;
+  if (s.empty()) return params;
+  for (const auto& kv : SplitCommas(s)) {
+    const auto eq = kv.find('=');
+    if (eq == std::string::npos || eq == 0) throw amrs::ArgumentError("--param '" + kv + "' is not KEY=VALUE");
+    params[kv.substr(0, eq)] = kv.substr(eq + 1);
+  }
+  return params;
+}
+
+void CheckAgents(const std::vector<std::string>& names) {
+  for (const auto& n : names)
+    if (!amrs::agents::AgentRegistry::Has(n)) amrs::agents::AgentRegistry::Create(n, {});  // throws, listing names
+}
+
+// Rolls out every agent for seeds 0..n-1 on one part and writes the episode log `out`.
+void RunAndLog(const std::shared_ptr<const amrs::env::EnvContext>& ctx, const std::vector<std::string>& names,
+               const std::map<std::string, std::string>& params, std::int32_t n_seeds,
+               const amrs::env::RolloutOptions& ro, const std::string& config_json, const std::string& out) {
+  const auto& w = ctx->world();
+  const std::string part = amrs::data::PartName(ro.part);
+  amrs::env::RunMetadata meta;
+  meta.world = w.Name();
+  meta.world_id = w.Id();
+  meta.dataset_fingerprint = amrs::data::Fingerprint(ctx->dataset());
+  meta.part = part;
+  meta.split = ctx->config().split;
+  meta.horizon = ctx->config().horizon;
+  meta.topk = ro.topk;
+  meta.utility = ro.reset.utility;
+  meta.version = kVersion;
+  meta.config = config_json;
+  amrs::env::EpisodeLogWriter writer(out, meta);
+  std::cerr << "rollout: " << names.size() << " agents x " << n_seeds << " seeds on " << part << " users of split "
+            << meta.split << ", world " << w.Name() << ", L = " << meta.horizon << "\n";
+  std::printf("%-12s %-6s %6s %10s %10s %10s %10s %10s\n", "agent", "part", "seeds", "reward", "valence", "arousal",
+              "rating", "engagement");
+  for (const auto& name : names) {
+    std::vector<double> rw, va, ar, ra, en;
+    for (std::int32_t s = 0; s < n_seeds; ++s) {
+      amrs::agents::AgentContext ac{ctx, ro.reset.utility, params, static_cast<std::uint64_t>(s)};
+      amrs::agents::AgentRegistry::Create(name, ac);  // fails early (e.g. a missing checkpoint)
+      ProgressBar bar(name + " " + part + " seed " + std::to_string(s));
+      const auto block = amrs::env::RunRollouts(
+          ctx, [&] { return amrs::agents::AgentRegistry::Create(name, ac); }, name, static_cast<std::uint64_t>(s), ro,
+          [&](std::int64_t done, std::int64_t total) { bar.Update(done, total); });
+      writer.Write(block);
+      using amrs::metrics::Mean;
+      auto mean = [](const std::vector<float>& v) { return Mean(std::vector<double>(v.begin(), v.end())); };
+      rw.push_back(mean(block.reward)), va.push_back(mean(block.valence)), ar.push_back(mean(block.arousal));
+      ra.push_back(mean(block.rating)), en.push_back(mean(block.engagement));
+    }
+    using amrs::metrics::Mean;
+    std::printf("%-12s %-6s %6d %10.4f %10.4f %10.4f %10.4f %10.4f\n", name.c_str(), part.c_str(), n_seeds, Mean(rw),
+                Mean(va), Mean(ar), Mean(ra), Mean(en));
+    std::fflush(stdout);
+  }
+  writer.Finalize();
+  std::cerr << "rollout: wrote " << out << "\n";
+}
+
+std::string RunConfigJson(const std::string& agents, std::int32_t n_seeds, std::int32_t batch, bool new_session,
+                          std::uint64_t window_seed, const amrs::Utility& utility, const std::string& params) {
+  return "{\"agents\": \"" + agents + "\", \"seeds\": " + std::to_string(n_seeds) + ", \"batch\": " +
+         std::to_string(batch) + ", \"new_session\": " + (new_session ? "true" : "false") +
+         ", \"window_seed\": " + std::to_string(window_seed) + ", \"utility\": \"" + utility.ToString() +
+         "\", \"params\": \"" + params + "\"}";
+}
+
 int Rollout(const std::vector<std::string>& args) {
   std::string data, world, agents, part, out, utility, params_s;
   std::int32_t split = 0, n_seeds = 5, horizon = 5, threads = 0;
@@ -393,7 +466,8 @@ int Rollout(const std::vector<std::string>& args) {
     ("utility", po::value(&utility)->default_value("affect"), "reward weights, e.g. valence=0.5,arousal=0.5")
     ("new-session", po::bool_switch(&new_session), "open a new session (boundary token) before the first step")
     ("window-seed", po::value(&window_seed)->default_value(0), "seed of the users' windows")
-    ("param", po::value(&params_s)->default_value(""), "agent parameters KEY=VALUE,... (e.g. checkpoint paths)")
+    ("param", po::value(&params_s)->default_value(""),
+     "agent parameters KEY=VALUE,... e.g. copycat=out/policy/copycat-seed-{seed}.pt")
     ("threads", po::value(&threads)->default_value(0), "TBB worker threads (0: all cores)")
     ("out,o", po::value(&out)->default_value("out/run.h5"), "episode log (.h5)");
   po::variables_map vm;
@@ -405,63 +479,228 @@ int Rollout(const std::vector<std::string>& args) {
   ro.reset.utility = amrs::Utility::Parse(utility);
   ro.reset.new_session = new_session;
   const auto names = SplitCommas(agents);
-  for (const auto& n : names)
-    if (!amrs::agents::AgentRegistry::Has(n)) amrs::agents::AgentRegistry::Create(n, {});  // throws, listing names
-  std::map<std::string, std::string> params;
-  if (!params_s.empty())
-    for (const auto& kv : SplitCommas(params_s)) {
-      const auto eq = kv.find('=');
-      if (eq == std::string::npos) throw amrs::ArgumentError("--param '" + kv + "' is not KEY=VALUE");
-      params[kv.substr(0, eq)] = kv.substr(eq + 1);
-    }
+  CheckAgents(names);
+  const auto params = ParseParams(params_s);
   auto d = std::make_shared<const amrs::data::Dataset>(amrs::data::ReadDataset(data));
-  const auto w = amrs::env::LoadWorld(world, d);
   amrs::env::EnvConfig cfg;
   cfg.split = split;
   cfg.horizon = horizon;
   cfg.window_seed = window_seed;
-  const auto ctx = amrs::env::EnvContext::Create(d, w, cfg);
-  amrs::env::RunMetadata meta;
-  meta.world = w->Name();
-  meta.world_id = w->Id();
-  meta.dataset_fingerprint = amrs::data::Fingerprint(*d);
-  meta.part = part;
-  meta.split = split;
-  meta.horizon = horizon;
-  meta.topk = ro.topk;
-  meta.utility = ro.reset.utility;
-  meta.version = kVersion;
-  meta.config = "{\"agents\": \"" + agents + "\", \"seeds\": " + std::to_string(n_seeds) + ", \"batch\": " +
-                std::to_string(ro.batch) + ", \"new_session\": " + (new_session ? "true" : "false") +
-                ", \"window_seed\": " + std::to_string(window_seed) + ", \"utility\": \"" + ro.reset.utility.ToString() + "\"}";
-  amrs::env::EpisodeLogWriter writer(out, meta);
-  std::cerr << "rollout: " << names.size() << " agents x " << n_seeds << " seeds on " << part << " users of split "
-            << split << ", world " << w->Name() << ", L = " << horizon << "\n";
-  std::printf("%-12s %6s %10s %10s %10s %10s %10s\n", "agent", "seeds", "reward", "valence", "arousal", "rating",
-              "engagement");
-  for (const auto& name : names) {
-    std::vector<double> rw, va, ar, ra, en;
-    for (std::int32_t s = 0; s < n_seeds; ++s) {
-      amrs::agents::AgentContext ac{ctx, ro.reset.utility, params, static_cast<std::uint64_t>(s)};
-      ProgressBar bar(name + " seed " + std::to_string(s));
-      const auto block = amrs::env::RunRollouts(
-          ctx, [&] { return amrs::agents::AgentRegistry::Create(name, ac); }, name, static_cast<std::uint64_t>(s), ro,
-          [&](std::int64_t done, std::int64_t total) { bar.Update(done, total); });
-      writer.Write(block);
-      auto mean = [](const std::vector<float>& v) {
-        double m = 0;
-        for (float x : v) m += x;
-        return v.empty() ? 0.0 : m / v.size();
-      };
-      rw.push_back(mean(block.reward)), va.push_back(mean(block.valence)), ar.push_back(mean(block.arousal));
-      ra.push_back(mean(block.rating)), en.push_back(mean(block.engagement));
-    }
-    using amrs::metrics::Mean;
-    std::printf("%-12s %6d %10.4f %10.4f %10.4f %10.4f %10.4f\n", name.c_str(), n_seeds, Mean(rw), Mean(va), Mean(ar),
-                Mean(ra), Mean(en));
+  const auto ctx = amrs::env::EnvContext::Create(d, amrs::env::LoadWorld(world, d), cfg);
+  RunAndLog(ctx, names, params, n_seeds, ro,
+            RunConfigJson(agents, n_seeds, ro.batch, new_session, window_seed, ro.reset.utility, params_s), out);
+  return 0;
+}
+
+// The paper's evaluation protocol (4.5, 4.6): every agent on the train, validation and test users
+// of one split under the learned world, plus the test users under the oracle (ground truth).
+int Evaluate(const std::vector<std::string>& args) {
+  std::string data, world, agents, parts, out_dir, utility, params_s, oracle;
+  std::int32_t split = 0, n_seeds = 5, horizon = 5, threads = 0;
+  std::uint64_t window_seed = 0;
+  amrs::env::RolloutOptions ro;
+  po::options_description desc(
+      "amrs evaluate: roll out every agent on each part under the learned world (and the test part under the "
+      "oracle), one episode log per part");
+  desc.add_options()
+    ("data", po::value(&data)->required(), "dataset (.h5)")
+    ("world", po::value(&world)->required(), "world-model checkpoint (or 'oracle')")
+    ("agents", po::value(&agents)->default_value("copycat,dpo,random,greedy"), "comma-separated registered agents")
+    ("param", po::value(&params_s)->default_value("copycat=out/policy/copycat-seed-{seed}.pt,dpo=out/policy/dpo-seed-{seed}.pt"),
+     "agent parameters KEY=VALUE,...")
+    ("parts", po::value(&parts)->default_value("test,val,train"), "parts to evaluate")
+    ("oracle", po::value(&oracle)->default_value("auto"),
+     "also score the test part under the oracle: auto (if the dataset has one) | yes | no")
+    ("split", po::value(&split)->default_value(split), "MCCV split")
+    ("seeds", po::value(&n_seeds)->default_value(n_seeds), "seeds 0..N-1, shared by all agents (paired)")
+    ("horizon,L", po::value(&horizon)->default_value(horizon), "steps per episode (L)")
+    ("topk", po::value(&ro.topk)->default_value(ro.topk), "length of the logged top-k lists (adherence uses 10)")
+    ("batch", po::value(&ro.batch)->default_value(ro.batch), "envs per batch (one TBB task)")
+    ("max-users", po::value(&ro.max_users)->default_value(0), "limit the users of each part (0: all)")
+    ("utility", po::value(&utility)->default_value("affect"), "reward weights")
+    ("window-seed", po::value(&window_seed)->default_value(0), "seed of the users' windows")
+    ("threads", po::value(&threads)->default_value(0), "TBB worker threads (0: all cores)")
+    ("out-dir,o", po::value(&out_dir)->default_value("out/eval"), "writes <part>.h5 and test-oracle.h5 here");
+  po::variables_map vm;
+  if (!Parse("evaluate", args, desc, vm, nullptr, "--data D.h5 --world W.pt [--agents ...] [--param ...]")) return 0;
+  std::unique_ptr<tbb::global_control> gc;
+  if (threads > 0) gc = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+  amrs::worldmodel::SetTorchThreads(1);
+  if (oracle != "auto" && oracle != "yes" && oracle != "no")
+    throw amrs::ArgumentError("--oracle must be auto, yes or no, got '" + oracle + "'");
+  ro.reset.utility = amrs::Utility::Parse(utility);
+  const auto names = SplitCommas(agents);
+  CheckAgents(names);
+  const auto params = ParseParams(params_s);
+  std::vector<amrs::data::Part> part_list;
+  for (const auto& p : SplitCommas(parts)) part_list.push_back(amrs::data::ParsePart(p));
+  auto d = std::make_shared<const amrs::data::Dataset>(amrs::data::ReadDataset(data));
+  amrs::env::EnvConfig cfg;
+  cfg.split = split;
+  cfg.horizon = horizon;
+  cfg.window_seed = window_seed;
+  const auto learned = amrs::env::EnvContext::Create(d, amrs::env::LoadWorld(world, d), cfg);
+  const bool with_oracle = oracle == "yes" || (oracle == "auto" && d->oracle && world != "oracle");
+  std::filesystem::create_directories(out_dir);
+  const std::string config = RunConfigJson(agents, n_seeds, ro.batch, false, window_seed, ro.reset.utility, params_s);
+  const auto t0 = std::chrono::steady_clock::now();
+  for (const auto p : part_list) {
+    ro.part = p;
+    RunAndLog(learned, names, params, n_seeds, ro, config, out_dir + "/" + amrs::data::PartName(p) + ".h5");
   }
-  writer.Finalize();
-  std::cerr << "rollout: wrote " << out << "\n";
+  if (with_oracle) {
+    ro.part = amrs::data::Part::kTest;
+    const auto truth = amrs::env::EnvContext::Create(d, amrs::env::LoadWorld("oracle", d), cfg);
+    RunAndLog(truth, names, params, n_seeds, ro, config, out_dir + "/test-oracle.h5");
+  }
+  std::printf("evaluate: %zu agents x %d seeds in %.1f s; logs in %s/\n", names.size(), n_seeds, Seconds(t0),
+              out_dir.c_str());
+  return 0;
+}
+
+// An ostream whose complete lines go to stderr under one lock (for parallel training jobs).
+class LineStream : public std::ostream {
+ public:
+  LineStream() : std::ostream(&buf_) {}
+
+ private:
+  struct Buf : std::stringbuf {
+    int sync() override {
+      static std::mutex mu;
+      std::lock_guard<std::mutex> lock(mu);
+      std::cerr << str() << std::flush;
+      str("");
+      return 0;
+    }
+  } buf_;
+};
+
+// Does `path` hold a policy checkpoint that this run would produce anyway?
+bool UpToDate(const std::string& path, const std::string& kind, std::uint64_t seed, const std::string& fingerprint,
+              std::int32_t split, std::uint64_t window_seed, std::int32_t epochs, const std::string& reference) {
+  if (!std::filesystem::exists(path)) return false;
+  try {
+    const auto i = amrs::agents::ReadPolicyInfo(path);
+    return i.kind == kind && i.seed == seed && i.dataset_fingerprint == fingerprint && i.split == split &&
+           i.window_seed == window_seed && i.epochs == epochs && (reference.empty() || i.reference == reference);
+  } catch (const amrs::Error&) {
+    return false;
+  }
+}
+
+int TrainPolicy(const std::vector<std::string>& args) {
+  std::string kind, data, world, reference, out_dir, utility, seeds_s;
+  std::int32_t n_seeds = 5, threads = 0;
+  bool force = false;
+  amrs::agents::CopycatOptions cc;
+  amrs::agents::DpoOptions dp;
+  double tau = cc.model.tau;
+  std::int32_t epochs = 0;
+  double lr = 0;
+  po::options_description desc(
+      "amrs train-policy: train Copycat (behaviour cloning, InfoNCE) or DPO (fine-tuning on world-scored preference "
+      "pairs) for seeds 0..N-1; seeds run in parallel, each on one torch thread");
+  desc.add_options()
+    ("kind", po::value(&kind)->required(), "copycat | dpo")
+    ("data", po::value(&data)->required(), "dataset (.h5)")
+    ("world", po::value(&world)->default_value(""), "dpo: world that scores the pairs (checkpoint or 'oracle')")
+    ("reference", po::value(&reference)->default_value(""),
+     "dpo: Copycat checkpoint pattern ({seed} = the seed); default <out-dir>/copycat-seed-{seed}.pt")
+    ("seeds", po::value(&n_seeds)->default_value(n_seeds), "seeds 0..N-1")
+    ("seed-list", po::value(&seeds_s)->default_value(""), "explicit comma-separated seeds (overrides --seeds)")
+    ("split", po::value(&cc.split)->default_value(cc.split), "MCCV split")
+    ("window-seed", po::value(&cc.window_seed)->default_value(cc.window_seed), "seed of the users' rollout windows")
+    ("epochs", po::value(&epochs)->default_value(0), "epochs (0: copycat 6, dpo 4)")
+    ("lr", po::value(&lr)->default_value(0), "AdamW learning rate (0: copycat 1e-3, dpo 1e-4)")
+    ("tau", po::value(&tau)->default_value(tau), "copycat: temperature of InfoNCE and pi(y|x)")
+    ("negatives", po::value(&cc.negatives)->default_value(cc.negatives), "copycat: unplayed songs per window")
+    ("d-model", po::value(&cc.model.d_model)->default_value(cc.model.d_model), "copycat: width")
+    ("layers", po::value(&cc.model.layers)->default_value(cc.model.layers), "copycat: transformer layers")
+    ("max-train-users", po::value(&cc.max_train_users)->default_value(0), "copycat: limit train users (0: all)")
+    ("beta", po::value(&dp.beta)->default_value(dp.beta), "dpo: KL strength beta of eq. 2")
+    ("pool", po::value(&dp.pairs.pool)->default_value(dp.pairs.pool), "dpo: candidate pool size M (even)")
+    ("max-pairs", po::value(&dp.pairs.max_pairs)->default_value(dp.pairs.max_pairs),
+     "dpo: training pairs sampled from the negative steps (0: all)")
+    ("engagement-threshold", po::value(&dp.pairs.engagement_threshold)->default_value(dp.pairs.engagement_threshold),
+     "dpo: a logged song is negative if disliked or its engagement is below this")
+    ("utility", po::value(&utility)->default_value("affect"), "dpo: utility that scores the pairs")
+    ("threads", po::value(&threads)->default_value(0), "seeds trained at once (0: all cores)")
+    ("force", po::bool_switch(&force), "retrain seeds whose checkpoint is already up to date")
+    ("out-dir,o", po::value(&out_dir)->default_value("out/policy"), "writes <kind>-seed-<s>.pt here");
+  po::variables_map vm;
+  if (!Parse("train-policy", args, desc, vm, nullptr, "--kind copycat|dpo --data D.h5 [--world W.pt]")) return 0;
+  if (kind != "copycat" && kind != "dpo") throw amrs::ArgumentError("--kind must be copycat or dpo, got '" + kind + "'");
+  if (kind == "dpo" && world.empty()) throw amrs::ArgumentError("--kind dpo needs --world (checkpoint or 'oracle')");
+  std::vector<std::uint64_t> seeds;
+  if (!seeds_s.empty()) {
+    for (const auto v : ParseList(seeds_s, "--seed-list")) seeds.push_back(static_cast<std::uint64_t>(v));
+  } else {
+    if (n_seeds < 1) throw amrs::ArgumentError("--seeds must be >= 1");
+    for (std::int32_t s = 0; s < n_seeds; ++s) seeds.push_back(static_cast<std::uint64_t>(s));
+  }
+  cc.model.tau = tau;
+  cc.epochs = epochs > 0 ? epochs : cc.epochs;
+  cc.lr = lr > 0 ? lr : cc.lr;
+  dp.epochs = epochs > 0 ? epochs : dp.epochs;
+  dp.lr = lr > 0 ? lr : dp.lr;
+  dp.utility = amrs::Utility::Parse(utility);
+  if (reference.empty()) reference = out_dir + "/copycat-seed-{seed}.pt";
+  std::unique_ptr<tbb::global_control> gc;
+  if (threads > 0) gc = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+  amrs::worldmodel::SetTorchThreads(1);
+  auto d = std::make_shared<const amrs::data::Dataset>(amrs::data::ReadDataset(data));
+  const std::string fp = amrs::data::Fingerprint(*d);
+  std::shared_ptr<const amrs::env::EnvContext> ctx;
+  if (kind == "dpo") {
+    amrs::env::EnvConfig cfg;
+    cfg.split = cc.split;
+    cfg.window_seed = cc.window_seed;
+    ctx = amrs::env::EnvContext::Create(d, amrs::env::LoadWorld(world, d), cfg);
+    dp.pairs.Validate();
+    dp.utility.Validate();
+    for (const auto s : seeds)  // fail before any training if a reference is missing or wrong
+      amrs::agents::ReadPolicyInfo(amrs::agents::ExpandSeed(reference, s));
+  } else {
+    cc.out = "x";
+    cc.Validate();
+  }
+  std::filesystem::create_directories(out_dir);
+  std::cerr << "train-policy: " << kind << " for " << seeds.size() << " seeds on split " << cc.split
+            << (kind == "dpo" ? ", pairs scored by " + ctx->world().Name() + " with utility " + dp.utility.ToString()
+                              : std::string())
+            << "\n";
+  const auto t0 = std::chrono::steady_clock::now();
+  std::vector<std::string> lines(seeds.size());
+  tbb::parallel_for(std::size_t(0), seeds.size(), [&](std::size_t i) {
+    const std::uint64_t s = seeds[i];
+    const std::string out = out_dir + "/" + kind + "-seed-" + std::to_string(s) + ".pt";
+    const std::string ref = kind == "dpo" ? amrs::agents::ExpandSeed(reference, s) : "";
+    LineStream log;
+    if (!force && UpToDate(out, kind, s, fp, cc.split, cc.window_seed, kind == "dpo" ? dp.epochs : cc.epochs, ref)) {
+      log << kind << " seed " << s << ": " << out << " is up to date (use --force to retrain)" << std::endl;
+      lines[i] = out + " (up to date)";
+      return;
+    }
+    amrs::agents::TrainOutcome r;
+    if (kind == "copycat") {
+      auto o = cc;
+      o.seed = s;
+      o.out = out;
+      r = amrs::agents::TrainCopycat(*d, o, &log);
+    } else {
+      auto o = dp;
+      o.seed = s;
+      o.reference = ref;
+      o.out = out;
+      r = amrs::agents::TrainDpo(ctx, o, &log);
+    }
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "%s (best epoch %d, validation loss %.4f, %.1f s)", out.c_str(), r.info.best_epoch,
+                  r.info.best_val_loss, r.seconds);
+    lines[i] = buf;
+  });
+  for (const auto& l : lines) std::printf("  %s\n", l.c_str());
+  std::printf("train-policy: %s, %zu seeds in %.1f s\n", kind.c_str(), seeds.size(), Seconds(t0));
   return 0;
 }
 
@@ -473,6 +712,8 @@ const std::map<std::string, Command>& Commands() {
       {"split", {"(re)make the MCCV splits by user stored in a dataset", Split}},
       {"train-world", {"train and test a world model on MCCV splits", TrainWorld}},
       {"bench", {"speed benchmark: cached append vs re-encode, catalogue scoring, training throughput", Bench}},
+      {"evaluate", {"the evaluation protocol: all agents on train/val/test (learned world) and test (oracle)", Evaluate}},
+      {"train-policy", {"train Copycat (InfoNCE) or DPO policies for N seeds", TrainPolicy}},
       {"rollout", {"run agents in the env (learned world or oracle) and log every episode to HDF5", Rollout}},
       {"sweep-world", {"Tables 2 and 3: all configurations and ablations on shared splits, with baselines and oracle", SweepWorld}},
   };

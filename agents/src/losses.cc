@@ -16,7 +16,14 @@ Tensor InfoNceLoss(const Tensor& pred, const Tensor& pos, const Tensor& neg, dou
                         .sum(-1, true);                                                     // [B,1]
   const Tensor n = torch::nn::functional::normalize(neg, torch::nn::functional::NormalizeFuncOptions().dim(-1));
   const Tensor sn = torch::bmm(n, p.unsqueeze(-1)).squeeze(-1);                             // [B,K]
-  const Tensor logits = torch::cat({sp, sn}, 1) / tau;
+  return InfoNceFromSimilarities(sp.squeeze(1), sn, tau);
+}
+
+Tensor InfoNceFromSimilarities(const Tensor& pos_sim, const Tensor& neg_sim, double tau) {
+  if (!(tau > 0)) throw ArgumentError("InfoNCE: temperature must be positive");
+  if (pos_sim.dim() != 1 || neg_sim.dim() != 2 || neg_sim.size(0) != pos_sim.size(0))
+    throw ArgumentError("InfoNCE: expected positive similarities [P] and negative similarities [P,K]");
+  const Tensor logits = torch::cat({pos_sim.unsqueeze(1), neg_sim}, 1) / tau;
   return -torch::log_softmax(logits, 1).select(1, 0).mean();
 }
 

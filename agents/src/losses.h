@@ -11,6 +11,9 @@ namespace amrs::agents {
 torch::Tensor InfoNceLoss(const torch::Tensor& pred, const torch::Tensor& pos, const torch::Tensor& neg,
                           double tau);
 
+// Eq. 1 from precomputed cosine similarities: pos_sim [P], neg_sim [P,K]. Mean over P.
+torch::Tensor InfoNceFromSimilarities(const torch::Tensor& pos_sim, const torch::Tensor& neg_sim, double tau);
+
 // log pi(y|x) for songs[b] given pred[b]: cos(pred, e_y)/tau - logsumexp_j cos(pred, e_j)/tau
 // over the catalogue [N,D].
 torch::Tensor PolicyLogProb(const torch::Tensor& pred, const torch::Tensor& catalogue, const torch::Tensor& songs,

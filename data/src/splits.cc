@@ -45,6 +45,15 @@ Part ParsePart(std::string_view name) {
   throw ArgumentError("unknown split part '" + std::string(name) + "' (known: train, val, test)");
 }
 
+const char* PartName(Part part) {
+  switch (part) {
+    case Part::kTrain: return "train";
+    case Part::kVal: return "val";
+    case Part::kTest: break;
+  }
+  return "test";
+}
+
 const std::vector<std::int32_t>& Users(const Split& s, Part part) {
   switch (part) {
     case Part::kTrain: return s.train;

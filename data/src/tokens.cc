@@ -1,5 +1,7 @@
 #include "amrs/data/tokens.h"
 
+#include <algorithm>
+
 namespace amrs::data {
 
 History UserHistory(const Dataset& d, const UserIndex& index, std::int32_t user) {
@@ -33,6 +35,20 @@ std::int64_t TokenView::TotalTokens() const {
   std::int64_t n = 0;
   for (const auto& h : histories_) n += static_cast<std::int64_t>(h.size());
   return n;
+}
+
+void FeedbackFeatures(const Token& t, bool zero_feedback, float* o) {
+  std::fill(o, o + kFeedbackFeatures, 0.f);
+  if (zero_feedback) return;
+  if (t.has_engagement) o[0] = t.engagement, o[4] = 1.f;
+  if (t.has_rating) o[1] = t.rating, o[5] = 1.f;
+  if (t.has_affect) o[2] = t.valence, o[3] = t.arousal, o[6] = 1.f;
+}
+
+void TypeFeatures(const Token& t, float* o) {
+  std::fill(o, o + kTypeFeatures, 0.f);
+  o[t.IsBoundary() ? 0 : 1] = 1.f;
+  o[2 + (static_cast<int>(t.mode) + 1)] = 1.f;
 }
 
 }  // namespace amrs::data

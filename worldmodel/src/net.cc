@@ -13,20 +13,6 @@ namespace amrs::worldmodel {
 
 using torch::Tensor;
 
-void FeedbackFeatures(const Token& t, bool zero_feedback, float* o) {
-  std::fill(o, o + kFeedbackFeatures, 0.f);
-  if (zero_feedback) return;
-  if (t.has_engagement) o[0] = t.engagement, o[4] = 1.f;
-  if (t.has_rating) o[1] = t.rating, o[5] = 1.f;
-  if (t.has_affect) o[2] = t.valence, o[3] = t.arousal, o[6] = 1.f;
-}
-
-void TypeFeatures(const Token& t, float* o) {
-  std::fill(o, o + kTypeFeatures, 0.f);
-  o[t.IsBoundary() ? 0 : 1] = 1.f;
-  o[2 + (static_cast<int>(t.mode) + 1)] = 1.f;
-}
-
 // ---------------------------------------------------------------------------------------------
 
 AttentionImpl::AttentionImpl(int d_model, int heads, bool rope)

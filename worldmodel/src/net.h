@@ -7,19 +7,16 @@
 #include <vector>
 
 #include "amrs/core/types.h"
+#include "amrs/data/tokens.h"
 #include "amrs/worldmodel/config.h"
 
 namespace amrs::worldmodel {
 
-// Per-token features besides the song embedding: 7 feedback features (engagement, rating,
-// valence, arousal, and the three presence masks) then 7 type features (boundary, song, and the
-// session mode one-hot over none/energize/focus/calm/sleep).
-constexpr int kFeedbackFeatures = 7;
-constexpr int kTypeFeatures = 7;
-constexpr int kSmallFeatures = kFeedbackFeatures + kTypeFeatures;
-
-void FeedbackFeatures(const Token& t, bool zero_feedback, float* out);
-void TypeFeatures(const Token& t, float* out);
+using data::FeedbackFeatures;
+using data::kFeedbackFeatures;
+using data::kSmallFeatures;
+using data::kTypeFeatures;
+using data::TypeFeatures;
 
 // Key/value cache of one network for a batch of sequences.
 struct KvCache {

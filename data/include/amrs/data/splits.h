@@ -18,6 +18,7 @@ std::vector<Split> MakeSplits(std::int32_t num_users, std::int32_t k, std::uint6
 // Which part of a split a job works on.
 enum class Part { kTrain, kVal, kTest };
 Part ParsePart(std::string_view name);  // "train" | "val" | "test"; throws ArgumentError
+const char* PartName(Part part);        // "train" | "val" | "test"
 const std::vector<std::int32_t>& Users(const Split& s, Part part);
 
 // A contiguous window [start, start + length) of a user's token sequence.

@@ -17,6 +17,17 @@ namespace amrs::data {
 // target. Song indices are catalogue indices.
 History UserHistory(const Dataset& d, const UserIndex& index, std::int32_t user);
 
+// Per-token numeric features shared by the world model and the policies: 7 feedback features
+// (engagement, rating, valence, arousal, then the three presence masks) and 7 type features
+// (boundary, song, then the session mode one-hot over none/energize/focus/calm/sleep).
+constexpr int kFeedbackFeatures = 7;
+constexpr int kTypeFeatures = 7;
+constexpr int kSmallFeatures = kFeedbackFeatures + kTypeFeatures;
+// Writes kFeedbackFeatures floats (all zero if zero_feedback: the "-feedback" ablation).
+void FeedbackFeatures(const Token& t, bool zero_feedback, float* out);
+// Writes kTypeFeatures floats.
+void TypeFeatures(const Token& t, float* out);
+
 // All users' histories, built once. Immutable: safe to share between threads.
 class TokenView {
  public:

@@ -1,0 +1,121 @@
+// Copycat and DPO agents: a trained policy network recommends the catalogue songs of highest
+// cosine similarity to its predicted next-song embedding (docs/policies.md). Both read their
+// checkpoint from the agent parameter of their own name, where "{seed}" becomes the seed:
+//   amrs rollout ... --agents copycat,dpo --param copycat=out/policy/copycat-seed-{seed}.pt,dpo=...
+#include <algorithm>
+#include <numeric>
+
+#include "amrs/agents/agent.h"
+#include "amrs/agents/policy.h"
+#include "amrs/core/error.h"
+#include "policy_net.h"
+
+namespace amrs::agents {
+namespace {
+
+// The policy's logits (cos / tau) for every song, per history row-major.
+std::vector<float> Logits(const LoadedPolicy& p, const std::vector<const History*>& histories) {
+  static const Token kEmpty = [] {
+    Token t;
+    t.kind = Token::Kind::kBoundary;
+    return t;
+  }();
+  std::vector<std::pair<const Token*, std::int64_t>> spans;
+  for (const History* h : histories) {
+    if (!h || h->empty()) spans.emplace_back(&kEmpty, 1);  // no history: a bare session start
+    else spans.emplace_back(h->data(), static_cast<std::int64_t>(h->size()));
+  }
+  torch::InferenceMode guard;
+  const auto num_songs = static_cast<std::int32_t>(p.songs.size(0) - 1);
+  const PolicyInputs in = MakePolicyInputs(spans, num_songs, p.info.config.max_context);
+  PolicyNet net = p.net;  // shared, read-only: inference does not change the module
+  const auto logits = CatalogueLogits(net->Last(in, p.songs), p.songs, p.info.config.tau).contiguous();
+  return std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
+}
+
+class PolicyAgent : public Agent {
+ public:
+  PolicyAgent(const AgentContext& ctx, std::string kind) : kind_(std::move(kind)) {
+    if (!ctx.env) throw ArgumentError(kind_ + ": the agent needs an env context");
+    const std::string pattern = ctx.Param(kind_);
+    if (pattern.empty())
+      throw ArgumentError(kind_ + ": no checkpoint given; pass --param " + kind_ + "=PATH (PATH may contain {seed})");
+    policy_ = LoadPolicyFor(ExpandSeed(pattern, ctx.seed), kind_, ctx.env->dataset());
+    num_songs_ = ctx.env->world().num_songs();
+    if (policy_->info.num_songs != num_songs_)
+      throw InputError(ExpandSeed(pattern, ctx.seed) + ": the policy knows " + std::to_string(policy_->info.num_songs) +
+                       " songs, the world " + std::to_string(num_songs_));
+  }
+  std::string Name() const override { return kind_; }
+  void Reset(std::uint64_t) override { key_ = {}; }  // deterministic: no randomness of its own
+
+  std::vector<std::int32_t> Act(const env::ObservationBatch& batch) override {
+    const auto& s = Scores(batch);
+    std::vector<std::int32_t> out(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const float* row = s.data() + i * static_cast<std::size_t>(num_songs_);
+      out[i] = static_cast<std::int32_t>(std::max_element(row, row + num_songs_) - row);
+    }
+    return out;
+  }
+
+  std::vector<std::vector<std::int32_t>> Rank(const env::ObservationBatch& batch, std::int32_t k) override {
+    const auto& s = Scores(batch);
+    const std::int32_t kk = std::min(k, num_songs_);
+    std::vector<std::vector<std::int32_t>> out(batch.size());
+    std::vector<std::int32_t> idx(static_cast<std::size_t>(num_songs_));
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const float* row = s.data() + i * static_cast<std::size_t>(num_songs_);
+      std::iota(idx.begin(), idx.end(), 0);
+      std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [row](std::int32_t a, std::int32_t b) {
+        return row[a] > row[b] || (row[a] == row[b] && a < b);
+      });
+      out[i].assign(idx.begin(), idx.begin() + kk);
+    }
+    return out;
+  }
+
+ private:
+  // Scores of the batch's current histories; reused when Act and Rank see the same state.
+  const std::vector<float>& Scores(const env::ObservationBatch& batch) {
+    Key key{batch.state, batch.size() ? batch.obs[0].step : -1,
+            batch.size() && batch.obs[0].history ? batch.obs[0].history->size() : 0, batch.size()};
+    if (key == key_ && batch.state) return scores_;
+    std::vector<const History*> h;
+    for (const auto& o : batch.obs) h.push_back(o.history);
+    scores_ = Logits(*policy_, h);
+    key_ = key;
+    return scores_;
+  }
+  struct Key {
+    const env::WorldState* state = nullptr;
+    std::int32_t step = -1;
+    std::size_t length = 0, rows = 0;
+    bool operator==(const Key& o) const {
+      return state == o.state && step == o.step && length == o.length && rows == o.rows;
+    }
+  };
+  std::string kind_;
+  std::shared_ptr<const LoadedPolicy> policy_;
+  std::int32_t num_songs_ = 0;
+  Key key_;
+  std::vector<float> scores_;
+};
+
+}  // namespace
+
+std::vector<float> PolicyLogits(const std::string& checkpoint, const data::Dataset& dataset,
+                                const std::vector<History>& histories) {
+  const auto info = ReadPolicyInfo(checkpoint);
+  const auto p = LoadPolicyFor(checkpoint, info.kind, dataset);
+  std::vector<const History*> h;
+  for (const auto& x : histories) h.push_back(&x);
+  return Logits(*p, h);
+}
+
+AMRS_REGISTER_AGENT("copycat", "behaviour clone of the logged policy (InfoNCE); --param copycat=CKPT",
+                    [](const AgentContext& ctx) { return std::make_unique<PolicyAgent>(ctx, "copycat"); });
+AMRS_REGISTER_AGENT("dpo", "Copycat fine-tuned with DPO on world-scored pairs; --param dpo=CKPT",
+                    [](const AgentContext& ctx) { return std::make_unique<PolicyAgent>(ctx, "dpo"); });
+
+}  // namespace amrs::agents
