@@ -99,7 +99,13 @@ void AddWorldResults(const ReportOptions& o, metrics::ReportData& rd) {
     const auto results = data::ReadResults(file);
     const auto w = results.find("world");
     if (w == results.end() || w->second.empty()) throw InputError(file + ": no 'world' section (from amrs sweep-world)");
-    rd.world_tables.emplace_back(file, worldmodel::RenderWorldTables(w->second, worldmodel::ModelConfig{}, true, true).markdown);
+    // Only the tables whose configurations the file holds (a Table-3 base alone is no table).
+    const worldmodel::ModelConfig base;
+    bool table2 = false, table3 = false;
+    for (const auto& c : worldmodel::Table2Configs(base)) table2 = table2 || w->second.count(c.Name());
+    const auto t3 = worldmodel::Table3Configs(base);
+    for (std::size_t i = 1; i < t3.size(); ++i) table3 = table3 || w->second.count(t3[i].Name());
+    rd.world_tables.emplace_back(file, worldmodel::RenderWorldTables(w->second, base, table2, table3).markdown);
     for (const auto& [row, r] : w->second) rd.world_results[file][row] = r.values;
   }
 }
