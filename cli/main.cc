@@ -27,6 +27,7 @@
 #include "amrs/env/rollout.h"
 #include "amrs/env/world.h"
 #include "amrs/metrics/stats.h"
+#include "amrs/report/report.h"
 #include "amrs/data/csv_import.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/oracle.h"
@@ -704,6 +705,41 @@ int TrainPolicy(const std::vector<std::string>& args) {
   return 0;
 }
 
+// scripts/figures.py: installed next to the binary (../share/amrs), else the source tree's.
+std::string FiguresScript() {
+  std::error_code ec;
+  const auto exe = std::filesystem::read_symlink("/proc/self/exe", ec);
+  if (!ec) {
+    const auto installed = exe.parent_path().parent_path() / "share" / "amrs" / "figures.py";
+    if (std::filesystem::exists(installed)) return installed.string();
+  }
+  return std::string(AMRS_SOURCE_DIR) + "/scripts/figures.py";
+}
+
+int Report(const std::vector<std::string>& args) {
+  amrs::report::ReportOptions o;
+  bool no_figures = false;
+  po::options_description desc("amrs report: Tables 4 and 5, the oracle comparison, Tables 2 and 3, figures");
+  desc.add_options()
+    ("logs", po::value(&o.logs)->multitoken()->required(), "episode logs of amrs rollout (.h5), one per world kind and part")
+    ("world-results", po::value(&o.world_results)->multitoken(), "world-results.h5 of amrs sweep-world (Tables 2, 3)")
+    ("data", po::value(&o.data)->required(), "the dataset of the logs (.h5)")
+    ("out,o", po::value(&o.out_dir)->default_value(o.out_dir), "output folder (report.md, summary.json, fig-*.png)")
+    ("family", po::value(&o.family)->default_value(o.family), "embedding family for ILD")
+    ("python", po::value(&o.python)->default_value(o.python), "Python with matplotlib for the figures")
+    ("figures-script", po::value(&o.figures_script)->default_value(FiguresScript()), "figure script")
+    ("no-figures", po::bool_switch(&no_figures), "skip the figures");
+  po::positional_options_description pos;
+  pos.add("logs", -1);
+  po::variables_map vm;
+  if (!Parse("report", args, desc, vm, &pos, "RUN.h5... [--world-results R.h5 ...] --data D.h5 --out DIR")) return 0;
+  if (no_figures) o.figures_script.clear();
+  const auto r = amrs::report::RunReport(o, &std::cerr);
+  std::cout << "report: " << r.markdown_path << " (summary " << r.json_path << ", " << r.figures.size()
+            << " figures)\n";
+  return 0;
+}
+
 const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> commands = {
       {"generate", {"sample the synthetic listener population (Table-1 sizes by default)", Generate}},
@@ -715,6 +751,7 @@ const std::map<std::string, Command>& Commands() {
       {"evaluate", {"the evaluation protocol: all agents on train/val/test (learned world) and test (oracle)", Evaluate}},
       {"train-policy", {"train Copycat (InfoNCE) or DPO policies for N seeds", TrainPolicy}},
       {"rollout", {"run agents in the env (learned world or oracle) and log every episode to HDF5", Rollout}},
+      {"report", {"benchmark report: Tables 4 and 5, oracle comparison, Tables 2 and 3, figures (Markdown, JSON, PNG)", Report}},
       {"sweep-world", {"Tables 2 and 3: all configurations and ablations on shared splits, with baselines and oracle", SweepWorld}},
   };
   return commands;

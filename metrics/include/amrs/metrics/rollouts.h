@@ -1,0 +1,88 @@
+// Metrics of one (agent, seed) block of rollouts (paper 4.2, docs/metrics.md): predicted-feedback
+// means, diversity and policy adherence (Level 2 user-wise, Level 3 time-step). Plain arrays in,
+// so that metrics stays below data and env; env::EpisodeBlock converts one to one. Pure
+// functions; empty or malformed input throws ArgumentError naming the field.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace amrs::metrics {
+
+// E episodes of L steps, row-major over (episode, step[, rank]).
+struct RolloutArrays {
+  std::int32_t horizon = 0;  // L
+  std::int32_t topk = 0;     // K (0: no ranked lists)
+  std::vector<std::int32_t> user, window_start, window_length;        // E
+  std::vector<std::int32_t> actions;                                  // E x L
+  std::vector<std::int32_t> ranked;                                   // E x L x K, best first
+  std::vector<float> engagement, rating, valence, arousal, reward;    // E x L (reward may be empty)
+  std::int32_t episodes() const { return static_cast<std::int32_t>(user.size()); }
+  // Throws ArgumentError naming the first field whose size or values are wrong (NaN included).
+  void Validate() const;
+};
+
+// Per user, the logged token sequence as song indices, -1 for session-boundary tokens (the same
+// token positions as the env's windows).
+using LoggedSongs = std::vector<std::vector<std::int32_t>>;
+
+struct FeedbackMeans {
+  double engagement = 0, rating = 0, valence = 0, arousal = 0;
+};
+// Means of each predicted signal over all episodes and steps.
+FeedbackMeans RolloutMeans(const RolloutArrays& r);
+// Mean over episodes of each step's signal: out[t] for t in [0, L).
+std::vector<double> StepMeans(const RolloutArrays& r, const std::vector<float>& signal);
+
+struct Adherence {
+  double accuracy = 0;  // Level 3 only: fraction of scored steps whose action is the logged song
+  double hit = 0, mrr = 0, ndcg = 0;
+  std::int64_t lists = 0;  // (episode, step) lists scored
+};
+// Level 2: every (episode, step) top-k list against the set of songs in the user's whole logged
+// history; Hit@k, MRR, NDCG@k averaged over all lists. Needs ranked lists (topk > 0).
+Adherence UserWiseAdherence(const RolloutArrays& r, const LoggedSongs& logged, std::int32_t k = 10);
+// Level 3: step t of an episode whose window is [start, start + length) is scored against the
+// (t+1)-th song token at or after position start + length (boundaries skipped); steps without
+// one are skipped. accuracy compares the action, Hit/MRR/NDCG the top-k list (when topk > 0).
+// lists = 0 (all scores 0) when no step has a logged song after its window.
+Adherence TimeStepAdherence(const RolloutArrays& r, const LoggedSongs& logged, std::int32_t k = 10);
+
+// What a per-seed evaluation needs besides the rollouts.
+struct EvalContext {
+  std::int32_t num_songs = 0;
+  std::vector<float> embedding;  // num_songs x dim, for ILD
+  std::int32_t dim = 0;
+  const LoggedSongs* logged = nullptr;  // null: no adherence
+  std::int32_t k = 10;
+};
+
+// Metric keys of EvaluateSeed (also the keys of the report's JSON).
+namespace key {
+inline constexpr const char* kValence = "valence";
+inline constexpr const char* kArousal = "arousal";
+inline constexpr const char* kRating = "rating";
+inline constexpr const char* kEngagement = "engagement";
+inline constexpr const char* kReward = "reward";
+inline constexpr const char* kCoverage = "coverage";
+inline constexpr const char* kEntropy = "norm_entropy";
+inline constexpr const char* kIld = "ild";
+inline constexpr const char* kGini = "gini";
+inline constexpr const char* kL2Hit = "l2_hit";
+inline constexpr const char* kL2Mrr = "l2_mrr";
+inline constexpr const char* kL2Ndcg = "l2_ndcg";
+inline constexpr const char* kL3Accuracy = "l3_accuracy";
+inline constexpr const char* kL3Hit = "l3_hit";
+inline constexpr const char* kL3Mrr = "l3_mrr";
+inline constexpr const char* kL3Ndcg = "l3_ndcg";
+}  // namespace key
+
+// Every metric of one (agent, seed) block: feedback means (and reward when logged), coverage,
+// normalized entropy and Gini over all actions, ILD over each episode's L actions, and - with
+// `logged` - Level 2 (when topk > 0) and Level 3 adherence (Level 3 keys only when some step
+// has a logged song after its window).
+std::map<std::string, double> EvaluateSeed(const RolloutArrays& r, const EvalContext& c);
+
+}  // namespace amrs::metrics

@@ -1,0 +1,167 @@
+#include "amrs/metrics/rollouts.h"
+
+#include <algorithm>
+#include <cmath>
+#include <string>
+
+#include "amrs/core/error.h"
+#include "amrs/metrics/recommender.h"
+
+namespace amrs::metrics {
+namespace {
+
+template <typename T>
+void CheckSize(const std::vector<T>& v, std::size_t n, const char* field) {
+  if (v.size() != n)
+    throw ArgumentError(std::string("rollouts: field '") + field + "' has " + std::to_string(v.size()) +
+                        " values, expected " + std::to_string(n));
+}
+
+void CheckFinite(const std::vector<float>& v, const char* field) {
+  for (std::size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(v[i]))
+      throw ArgumentError(std::string("rollouts: field '") + field + "' is not finite at index " + std::to_string(i));
+}
+
+double MeanOf(const std::vector<float>& v) {
+  double s = 0;
+  for (float x : v) s += x;
+  return s / static_cast<double>(v.size());
+}
+
+const std::vector<std::int32_t>& UserTokens(const LoggedSongs& logged, std::int32_t user) {
+  if (user < 0 || static_cast<std::size_t>(user) >= logged.size())
+    throw ArgumentError("rollouts: user " + std::to_string(user) + " has no logged history (" +
+                        std::to_string(logged.size()) + " users)");
+  return logged[static_cast<std::size_t>(user)];
+}
+
+// Sorted distinct songs of a user's logged history.
+std::vector<std::int32_t> SongSet(const std::vector<std::int32_t>& tokens) {
+  std::vector<std::int32_t> s;
+  for (auto x : tokens)
+    if (x >= 0) s.push_back(x);
+  std::sort(s.begin(), s.end());
+  s.erase(std::unique(s.begin(), s.end()), s.end());
+  return s;
+}
+
+// The first `count` song tokens at or after position `from` (fewer if the history ends).
+std::vector<std::int32_t> SongsFrom(const std::vector<std::int32_t>& tokens, std::int64_t from, std::int32_t count) {
+  std::vector<std::int32_t> out;
+  for (auto i = static_cast<std::size_t>(std::max<std::int64_t>(from, 0));
+       i < tokens.size() && static_cast<std::int32_t>(out.size()) < count; ++i)
+    if (tokens[i] >= 0) out.push_back(tokens[i]);
+  return out;
+}
+
+std::vector<std::int32_t> List(const RolloutArrays& r, std::size_t e, std::size_t t) {
+  const auto K = static_cast<std::size_t>(r.topk), L = static_cast<std::size_t>(r.horizon);
+  const auto begin = r.ranked.begin() + static_cast<std::ptrdiff_t>((e * L + t) * K);
+  return {begin, begin + static_cast<std::ptrdiff_t>(K)};
+}
+
+void Add(Adherence& a, const RankScores& s) { a.hit += s.hit, a.mrr += s.mrr, a.ndcg += s.ndcg, ++a.lists; }
+
+void Average(Adherence& a, std::int64_t n) {
+  if (n == 0) return;
+  const auto d = static_cast<double>(n);
+  a.accuracy /= d, a.hit /= d, a.mrr /= d, a.ndcg /= d;
+}
+
+}  // namespace
+
+void RolloutArrays::Validate() const {
+  if (horizon <= 0) throw ArgumentError("rollouts: horizon must be positive");
+  if (topk < 0) throw ArgumentError("rollouts: topk must not be negative");
+  if (user.empty()) throw ArgumentError("rollouts: no episodes");
+  const std::size_t E = user.size(), EL = E * static_cast<std::size_t>(horizon);
+  CheckSize(window_start, E, "window_start");
+  CheckSize(window_length, E, "window_length");
+  CheckSize(actions, EL, "actions");
+  CheckSize(ranked, EL * static_cast<std::size_t>(topk), "topk");
+  CheckSize(engagement, EL, "engagement");
+  CheckSize(rating, EL, "rating");
+  CheckSize(valence, EL, "valence");
+  CheckSize(arousal, EL, "arousal");
+  if (!reward.empty()) CheckSize(reward, EL, "reward");
+  const std::pair<const std::vector<float>*, const char*> signals[] = {
+      {&engagement, "engagement"}, {&rating, "rating"}, {&valence, "valence"}, {&arousal, "arousal"}, {&reward, "reward"}};
+  for (const auto& [v, name] : signals) CheckFinite(*v, name);
+}
+
+FeedbackMeans RolloutMeans(const RolloutArrays& r) {
+  r.Validate();
+  return {MeanOf(r.engagement), MeanOf(r.rating), MeanOf(r.valence), MeanOf(r.arousal)};
+}
+
+std::vector<double> StepMeans(const RolloutArrays& r, const std::vector<float>& signal) {
+  r.Validate();
+  CheckSize(signal, r.user.size() * static_cast<std::size_t>(r.horizon), "signal");
+  std::vector<double> out(static_cast<std::size_t>(r.horizon), 0.0);
+  for (std::size_t i = 0; i < signal.size(); ++i) out[i % out.size()] += signal[i];
+  for (auto& x : out) x /= static_cast<double>(r.user.size());
+  return out;
+}
+
+Adherence UserWiseAdherence(const RolloutArrays& r, const LoggedSongs& logged, std::int32_t k) {
+  r.Validate();
+  if (r.topk == 0) throw ArgumentError("UserWiseAdherence: the rollouts have no top-k lists (topk = 0)");
+  Adherence a;
+  std::map<std::int32_t, std::vector<std::int32_t>> relevant;  // per user, built once
+  for (std::size_t e = 0; e < r.user.size(); ++e) {
+    auto it = relevant.find(r.user[e]);
+    if (it == relevant.end()) it = relevant.emplace(r.user[e], SongSet(UserTokens(logged, r.user[e]))).first;
+    for (std::size_t t = 0; t < static_cast<std::size_t>(r.horizon); ++t) Add(a, ScoreRanking(List(r, e, t), it->second, k));
+  }
+  Average(a, a.lists);
+  return a;
+}
+
+Adherence TimeStepAdherence(const RolloutArrays& r, const LoggedSongs& logged, std::int32_t k) {
+  r.Validate();
+  Adherence a;
+  for (std::size_t e = 0; e < r.user.size(); ++e) {
+    const auto next = SongsFrom(UserTokens(logged, r.user[e]),
+                                static_cast<std::int64_t>(r.window_start[e]) + r.window_length[e], r.horizon);
+    for (std::size_t t = 0; t < next.size(); ++t) {
+      const auto action = r.actions[e * static_cast<std::size_t>(r.horizon) + t];
+      a.accuracy += action == next[t] ? 1.0 : 0.0;
+      if (r.topk > 0) Add(a, ScoreRanking(List(r, e, t), {next[t]}, k));
+      else ++a.lists;
+    }
+  }
+  Average(a, a.lists);
+  return a;
+}
+
+std::map<std::string, double> EvaluateSeed(const RolloutArrays& r, const EvalContext& c) {
+  const auto means = RolloutMeans(r);
+  std::map<std::string, double> m{{key::kValence, means.valence},
+                                  {key::kArousal, means.arousal},
+                                  {key::kRating, means.rating},
+                                  {key::kEngagement, means.engagement}};
+  if (!r.reward.empty()) m[key::kReward] = MeanOf(r.reward);
+  m[key::kCoverage] = Coverage(r.actions, c.num_songs);
+  m[key::kEntropy] = NormalizedEntropy(r.actions, c.num_songs);
+  m[key::kGini] = Gini(r.actions, c.num_songs);
+  std::vector<std::vector<std::int32_t>> episodes;
+  for (std::size_t e = 0; e < r.user.size(); ++e) {
+    const auto begin = r.actions.begin() + static_cast<std::ptrdiff_t>(e * static_cast<std::size_t>(r.horizon));
+    episodes.emplace_back(begin, begin + r.horizon);
+  }
+  if (r.horizon >= 2) m[key::kIld] = IntraListDiversity(episodes, c.embedding, c.dim);
+  if (!c.logged) return m;
+  if (r.topk > 0) {
+    const auto l2 = UserWiseAdherence(r, *c.logged, c.k);
+    m[key::kL2Hit] = l2.hit, m[key::kL2Mrr] = l2.mrr, m[key::kL2Ndcg] = l2.ndcg;
+  }
+  const auto l3 = TimeStepAdherence(r, *c.logged, c.k);
+  if (l3.lists > 0) {
+    m[key::kL3Accuracy] = l3.accuracy;
+    if (r.topk > 0) m[key::kL3Hit] = l3.hit, m[key::kL3Mrr] = l3.mrr, m[key::kL3Ndcg] = l3.ndcg;
+  }
+  return m;
+}
+
+}  // namespace amrs::metrics

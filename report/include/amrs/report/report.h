@@ -1,0 +1,47 @@
+// `amrs report`: reads episode logs (and world-model results), checks them against the dataset,
+// evaluates every (agent, seed) block and writes report.md, summary.json and figures (docs/report.md).
+#pragma once
+
+#include <cstdint>
+#include <iosfwd>
+#include <string>
+#include <vector>
+
+#include "amrs/data/dataset.h"
+#include "amrs/env/rollout.h"
+#include "amrs/metrics/report.h"
+#include "amrs/metrics/rollouts.h"
+
+namespace amrs::report {
+
+struct ReportOptions {
+  std::vector<std::string> logs;           // episode logs (.h5), one per (world kind, part)
+  std::vector<std::string> world_results;  // results files of `amrs sweep-world` (optional)
+  std::string data;                        // the dataset every log must come from
+  std::string out_dir = "out/report";      // report.md, summary.json, fig-*.png
+  std::string family = "mert";             // embeddings for ILD (falls back to the first family)
+  std::int32_t k = 10;                     // cut-off of Hit/MRR/NDCG
+  std::string python = "/usr/bin/python3"; // runs figures_script; missing: no figures, a warning
+  std::string figures_script;              // scripts/figures.py; "" skips the figures
+};
+
+struct ReportResult {
+  std::string markdown_path, json_path;
+  std::vector<std::string> figures;  // paths of the PNGs made
+  std::string figures_note;          // why figures are missing ("" when all were made)
+  metrics::ReportData data;
+};
+
+// The whole report. Throws InputError naming the file (and field) for a missing or unreadable
+// log, a dataset fingerprint mismatch, two logs for the same world kind and part, or bad values;
+// files are written to temporaries and renamed, so a failure leaves no half-written report.
+ReportResult RunReport(const ReportOptions& o, std::ostream* log);
+
+// Adapters from the env and data types to the metrics inputs.
+metrics::RolloutArrays ToArrays(const env::EpisodeBlock& b);
+metrics::LoggedSongs LoggedSongsOf(const data::Dataset& d);
+// Every metric of every block of a log, per agent (errors name `file`, agent and seed).
+metrics::AgentRuns EvaluateBlocks(const std::vector<env::EpisodeBlock>& blocks, const metrics::EvalContext& c,
+                                  const std::string& file);
+
+}  // namespace amrs::report

@@ -1,0 +1,235 @@
+#include "amrs/report/report.h"
+
+#include <sys/wait.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <sstream>
+
+#include "amrs/core/error.h"
+#include "amrs/data/results.h"
+#include "amrs/data/tokens.h"
+#include "amrs/env/episode_log.h"
+#include "amrs/worldmodel/sweep.h"
+
+namespace amrs::report {
+namespace fs = std::filesystem;
+namespace {
+
+constexpr int kNoMatplotlib = 3;  // figures.py's exit code when matplotlib is missing
+
+bool IsOracle(const std::string& world) { return world.rfind("oracle", 0) == 0; }
+
+void WriteAtomically(const std::string& path, const std::string& text) {
+  const std::string tmp = path + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    f << text;
+    if (!f) {
+      std::error_code ec;
+      fs::remove(tmp, ec);
+      throw InputError(tmp + ": cannot write");
+    }
+  }
+  fs::rename(tmp, path);
+}
+
+metrics::EvalContext MakeEvalContext(const data::Dataset& d, const std::string& family, std::int32_t k,
+                                     const metrics::LoggedSongs& logged) {
+  if (d.families.empty()) throw InputError("dataset has no embedding family (needed for ILD)");
+  const data::EmbeddingFamily* f = &d.families.front();
+  for (const auto& x : d.families)
+    if (x.name == family) f = &x;
+  return {d.num_songs(), f->values, f->dim, &logged, k};
+}
+
+metrics::RunInfo Info(const std::string& file, const env::EpisodeLog& log) {
+  metrics::RunInfo r;
+  r.file = file, r.world = log.meta.world, r.part = log.meta.part, r.utility = log.meta.utility.ToString();
+  r.fingerprint = log.meta.dataset_fingerprint, r.scenario = log.meta.scenario;
+  r.split = log.meta.split, r.horizon = log.meta.horizon, r.topk = log.meta.topk;
+  r.oracle = IsOracle(log.meta.world);
+  for (const auto& b : log.blocks) {
+    if (std::find(r.agents.begin(), r.agents.end(), b.agent) == r.agents.end()) r.agents.push_back(b.agent);
+    if (std::find(r.seeds.begin(), r.seeds.end(), b.seed) == r.seeds.end()) r.seeds.push_back(b.seed);
+  }
+  std::sort(r.seeds.begin(), r.seeds.end());
+  return r;
+}
+
+struct LoadedLogs {
+  std::vector<metrics::RunInfo> runs;
+  std::map<std::pair<bool, std::string>, metrics::AgentRuns> by_kind_part;  // (oracle?, part) -> runs
+};
+
+LoadedLogs LoadLogs(const ReportOptions& o, const data::Dataset& d, std::ostream* log) {
+  const std::string fp = data::Fingerprint(d);
+  const auto logged = LoggedSongsOf(d);
+  const auto ctx = MakeEvalContext(d, o.family, o.k, logged);
+  LoadedLogs out;
+  std::map<std::pair<bool, std::string>, std::string> seen;
+  for (const auto& file : o.logs) {
+    if (!fs::exists(file)) throw InputError(file + ": no such episode log");
+    const auto l = env::ReadEpisodeLog(file);
+    if (l.meta.dataset_fingerprint != fp)
+      throw InputError(file + ": /meta dataset_fingerprint " + l.meta.dataset_fingerprint +
+                       " differs from the dataset " + o.data + " (" + fp + ")");
+    if (l.meta.part != "train" && l.meta.part != "val" && l.meta.part != "test")
+      throw InputError(file + ": /meta part is '" + l.meta.part + "', expected train, val or test");
+    if (l.blocks.empty()) throw InputError(file + ": /runs holds no agent");
+    const std::pair<bool, std::string> kp{IsOracle(l.meta.world), l.meta.part};
+    if (seen.count(kp))
+      throw InputError(file + ": a second " + (kp.first ? "oracle" : "learned") + "-world " + kp.second +
+                       " log (the first is " + seen[kp] + ")");
+    seen[kp] = file;
+    if (log) *log << "report: " << file << " (" << l.meta.world << ", " << l.meta.part << ")\n";
+    out.runs.push_back(Info(file, l));
+    out.by_kind_part[kp] = EvaluateBlocks(l.blocks, ctx, file);
+  }
+  return out;
+}
+
+void AddWorldResults(const ReportOptions& o, metrics::ReportData& rd) {
+  for (const auto& file : o.world_results) {
+    if (!fs::exists(file)) throw InputError(file + ": no such world-results file");
+    const auto results = data::ReadResults(file);
+    const auto w = results.find("world");
+    if (w == results.end() || w->second.empty()) throw InputError(file + ": no 'world' section (from amrs sweep-world)");
+    // Only the tables whose configurations the file holds (a Table-3 base alone is no table).
+    const worldmodel::ModelConfig base;
+    bool table2 = false, table3 = false;
+    for (const auto& c : worldmodel::Table2Configs(base)) table2 = table2 || w->second.count(c.Name());
+    const auto t3 = worldmodel::Table3Configs(base);
+    for (std::size_t i = 1; i < t3.size(); ++i) table3 = table3 || w->second.count(t3[i].Name());
+    rd.world_tables.emplace_back(file, worldmodel::RenderWorldTables(w->second, base, table2, table3).markdown);
+    for (const auto& [row, r] : w->second) rd.world_results[file][row] = r.values;
+  }
+}
+
+metrics::ReportData Assemble(LoadedLogs logs) {
+  metrics::ReportData rd;
+  rd.runs = std::move(logs.runs);
+  bool any_learned = false;
+  for (const auto& [kp, runs] : logs.by_kind_part) any_learned = any_learned || !kp.first;
+  const bool tables_oracle = !any_learned;
+  rd.tables_world = tables_oracle ? "oracle" : "learned";
+  if (tables_oracle)
+    rd.notes.push_back("No learned-world log was given: Tables 4 and 5 show the oracle world (true feedback).");
+  std::string missing;
+  for (const char* p : {"train", "val", "test"}) {
+    const auto it = logs.by_kind_part.find({tables_oracle, p});
+    if (it == logs.by_kind_part.end()) missing += std::string(missing.empty() ? "" : ", ") + p;
+    else rd.table5[p] = it->second;
+  }
+  if (!missing.empty())
+    rd.notes.push_back("Table 5: no " + rd.tables_world + "-world log for part(s) " + missing + ".");
+  const auto test = logs.by_kind_part.find({tables_oracle, "test"});
+  if (test != logs.by_kind_part.end()) rd.table4 = test->second;
+  else rd.notes.push_back("Table 4: no " + rd.tables_world + "-world test log.");
+  const auto oracle_test = logs.by_kind_part.find({true, "test"});
+  if (!tables_oracle && test != logs.by_kind_part.end() && oracle_test != logs.by_kind_part.end())
+    rd.oracle = metrics::CompareWithOracle(test->second, oracle_test->second);
+  else if (!tables_oracle)
+    rd.notes.push_back("Oracle comparison: needs an oracle-world and a learned-world test log.");
+  return rd;
+}
+
+std::vector<metrics::Figure> ExpectedFigures(const metrics::ReportData& rd) {
+  std::vector<metrics::Figure> f{
+      {"fig-affect-coverage.png", "Predicted affect (valence + arousal) against coverage, one point per seed (test)"},
+      {"fig-trajectories.png", "Mean predicted valence and arousal per rollout step (test)"}};
+  if (!rd.world_results.empty()) f.push_back({"fig-world-fit.png", "World-model fit per signal (mean over splits)"});
+  return f;
+}
+
+std::string Quote(const std::string& s) {
+  std::string q = "'";
+  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return q + "'";
+}
+
+// Runs the figure script; returns the note for the report ("" when every figure was made).
+std::string MakeFigures(const ReportOptions& o, const std::vector<metrics::Figure>& expected,
+                        std::vector<metrics::Figure>& made, std::ostream* log) {
+  for (const auto& f : expected) fs::remove(fs::path(o.out_dir) / f.file);
+  if (o.figures_script.empty()) return "Figures were not requested.";
+  std::string why;
+  if (!fs::exists(o.python)) why = o.python + " not found";
+  else if (!fs::exists(o.figures_script)) why = "figure script " + o.figures_script + " not found";
+  else {
+    const std::string err = (fs::path(o.out_dir) / "figures.log").string();
+    const std::string cmd = Quote(o.python) + " " + Quote(o.figures_script) + " --summary " +
+                            Quote((fs::path(o.out_dir) / "summary.json").string()) + " --out " + Quote(o.out_dir) +
+                            " >" + Quote(err) + " 2>&1";
+    const int rc = std::system(cmd.c_str());
+    const int code = WIFEXITED(rc) ? WEXITSTATUS(rc) : -1;
+    if (code == kNoMatplotlib) why = "matplotlib is not installed for " + o.python;
+    else if (code != 0) why = "the figure script failed (exit " + std::to_string(code) + ", see " + err + ")";
+    else fs::remove(err);
+  }
+  for (const auto& f : expected)
+    if (fs::exists(fs::path(o.out_dir) / f.file)) made.push_back(f);
+  if (why.empty() && made.size() < expected.size()) why = "the figure script made only some figures";
+  if (why.empty()) return "";
+  if (log) *log << "report: warning: no figures: " << why << "; report.md and summary.json are complete\n";
+  return "Figures were not made: " + why + ". The tables and summary.json are complete.";
+}
+
+}  // namespace
+
+metrics::RolloutArrays ToArrays(const env::EpisodeBlock& b) {
+  metrics::RolloutArrays r;
+  r.horizon = b.horizon, r.topk = b.topk;
+  r.user = b.user, r.window_start = b.window_start, r.window_length = b.window_length;
+  r.actions = b.actions, r.ranked = b.ranked;
+  r.engagement = b.engagement, r.rating = b.rating, r.valence = b.valence, r.arousal = b.arousal, r.reward = b.reward;
+  return r;
+}
+
+metrics::LoggedSongs LoggedSongsOf(const data::Dataset& d) {
+  const data::TokenView view(d);
+  metrics::LoggedSongs out(static_cast<std::size_t>(view.num_users()));
+  for (std::int32_t u = 0; u < view.num_users(); ++u)
+    for (const auto& t : view.User(u)) out[static_cast<std::size_t>(u)].push_back(t.IsBoundary() ? -1 : t.song);
+  return out;
+}
+
+metrics::AgentRuns EvaluateBlocks(const std::vector<env::EpisodeBlock>& blocks, const metrics::EvalContext& c,
+                                  const std::string& file) {
+  metrics::AgentRuns runs;
+  for (const auto& b : blocks) {
+    const std::string where = file + ": /runs/" + b.agent + "/seed-" + std::to_string(b.seed);
+    try {
+      const auto r = ToArrays(b);
+      runs[b.agent].Add(b.seed, metrics::EvaluateSeed(r, c),
+                        {{"valence", metrics::StepMeans(r, r.valence)}, {"arousal", metrics::StepMeans(r, r.arousal)}});
+    } catch (const Error& e) {
+      throw InputError(where + ": " + e.what());
+    }
+  }
+  return runs;
+}
+
+ReportResult RunReport(const ReportOptions& o, std::ostream* log) {
+  if (o.logs.empty()) throw ArgumentError("report: no episode log given");
+  if (!fs::exists(o.data)) throw InputError(o.data + ": no such dataset");
+  const auto d = data::ReadDataset(o.data);
+  ReportResult res;
+  res.data = Assemble(LoadLogs(o, d, log));
+  AddWorldResults(o, res.data);
+  fs::create_directories(o.out_dir);
+  res.json_path = (fs::path(o.out_dir) / "summary.json").string();
+  res.markdown_path = (fs::path(o.out_dir) / "report.md").string();
+  WriteAtomically(res.json_path, metrics::ReportJson(res.data));
+  std::vector<metrics::Figure> made;
+  res.figures_note = MakeFigures(o, ExpectedFigures(res.data), made, log);
+  for (const auto& f : made) res.figures.push_back((fs::path(o.out_dir) / f.file).string());
+  WriteAtomically(res.markdown_path, metrics::ReportMarkdown(res.data, made, res.figures_note));
+  return res;
+}
+
+}  // namespace amrs::report

@@ -1,0 +1,176 @@
+// End to end on tiny data: rollouts of random and greedy (learned and oracle worlds) into episode
+// logs, then the report; its JSON must equal values computed here from the blocks and dataset.
+#include <doctest/doctest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <sstream>
+
+#include "amrs/agents/agent.h"
+#include "amrs/core/error.h"
+#include "amrs/data/synthetic.h"
+#include "amrs/env/episode_log.h"
+#include "amrs/env/rollout.h"
+#include "amrs/env/world.h"
+#include "amrs/report/report.h"
+#include "amrs/worldmodel/world_model.h"
+#include "test_util.h"
+
+using namespace amrs;
+
+namespace {
+
+// The dataset as the CLI sees it: written, then read back (the fingerprint is the file's).
+const std::string& DataPath() {
+  static testing::TempDir dir;
+  static const std::string path = [] {
+    data::WriteDataset(data::Generate(testing::SmallConfig(5, 30, 150, 900, 60, 8, 1)), dir.File("d.h5"));
+    return dir.File("d.h5");
+  }();
+  return path;
+}
+
+std::shared_ptr<const data::Dataset> Data() {
+  static auto d = std::make_shared<const data::Dataset>(data::ReadDataset(DataPath()));
+  return d;
+}
+
+std::shared_ptr<const env::World> Learned() {
+  worldmodel::ModelConfig m;
+  m.d_model = 16, m.heads = 2, m.layers = 1, m.ff = 32, m.head_hidden = 16;
+  static auto w = env::MakeLearnedWorld(worldmodel::WorldModel::CreateUntrained(m, *Data(), 1));
+  return w;
+}
+
+using Blocks = std::vector<env::EpisodeBlock>;
+
+// Writes a log of random and greedy, seeds 0 and 1, on `part`; returns the blocks.
+Blocks WriteLog(const std::string& path, std::shared_ptr<const env::World> world, const std::string& part,
+                const std::string& fingerprint) {
+  env::EnvConfig cfg;
+  cfg.horizon = 3;
+  const auto ctx = env::EnvContext::Create(Data(), world, cfg);
+  env::RolloutOptions o;
+  o.part = data::ParsePart(part);
+  o.topk = 10;
+  o.max_users = 3;
+  env::RunMetadata meta;
+  meta.world = world->Name(), meta.world_id = world->Id(), meta.dataset_fingerprint = fingerprint;
+  meta.part = part, meta.horizon = cfg.horizon, meta.topk = o.topk;
+  env::EpisodeLogWriter w(path, meta);
+  Blocks blocks;
+  for (const char* name : {"greedy", "random"})
+    for (std::uint64_t s = 0; s < 2; ++s) {
+      agents::AgentContext ac{ctx, Utility{}, {}, s};
+      blocks.push_back(env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create(name, ac); }, name, s, o));
+      w.Write(blocks.back());
+    }
+  w.Finalize();
+  return blocks;
+}
+
+double MeanOf(const std::vector<double>& v) {
+  double s = 0;
+  for (double x : v) s += x;
+  return s / static_cast<double>(v.size());
+}
+
+// Independent of the metrics library: straight from the block and the dataset's interactions.
+double BlockValence(const env::EpisodeBlock& b) {
+  double s = 0;
+  for (float x : b.valence) s += x;
+  return s / static_cast<double>(b.valence.size());
+}
+double BlockCoverage(const env::EpisodeBlock& b) {
+  return static_cast<double>(std::set<std::int32_t>(b.actions.begin(), b.actions.end()).size()) / Data()->num_songs();
+}
+double BlockLevel2Hit(const env::EpisodeBlock& b) {
+  const auto& it = Data()->interactions;
+  double hits = 0;
+  for (std::size_t e = 0; e < b.user.size(); ++e) {
+    std::set<std::int32_t> history;
+    for (std::size_t i = 0; i < it.size(); ++i)
+      if (it.user[i] == b.user[e]) history.insert(it.song[i]);
+    for (std::int32_t t = 0; t < b.horizon; ++t) {
+      const auto* list = &b.ranked[(e * b.horizon + t) * b.topk];
+      hits += std::any_of(list, list + std::min(b.topk, 10), [&](std::int32_t s) { return history.count(s) > 0; });
+    }
+  }
+  return hits / static_cast<double>(b.user.size() * b.horizon);
+}
+
+std::string Slurp(const std::string& path) {
+  std::ifstream f(path);
+  std::stringstream s;
+  s << f.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+TEST_CASE("amrs report: Tables 4 and 5 and the oracle comparison from rollout logs") {
+  testing::TempDir tmp;
+  const std::string data_path = DataPath();
+  const auto fp = data::Fingerprint(*Data());
+  const auto test = WriteLog(tmp.File("test.h5"), Learned(), "test", fp);
+  WriteLog(tmp.File("train.h5"), Learned(), "train", fp);
+  const auto oracle = WriteLog(tmp.File("oracle-test.h5"), env::MakeOracleWorld(Data()), "test", fp);
+
+  report::ReportOptions o;
+  o.logs = {tmp.File("test.h5"), tmp.File("train.h5"), tmp.File("oracle-test.h5")};
+  o.data = data_path;
+  o.out_dir = tmp.File("report");
+  o.python = tmp.File("no-such-python");  // figures cannot be made: the report still is
+  o.figures_script = "figures.py";
+  const auto r = report::RunReport(o, nullptr);
+
+  const auto md = Slurp(r.markdown_path);
+  CHECK(md.find("## Table 4") != std::string::npos);
+  CHECK(md.find("| random | ") != std::string::npos);
+  CHECK(md.find("| greedy | ") != std::string::npos);
+  CHECK(md.find("| train | Hit@10 |") != std::string::npos);
+  CHECK(md.find("| test | Accuracy |") != std::string::npos);
+  CHECK(md.find("part(s) val") != std::string::npos);  // the missing part is named
+  CHECK(md.find("## Oracle comparison") != std::string::npos);
+  CHECK(md.find("Figures were not made") != std::string::npos);
+  CHECK(r.figures.empty());
+
+  const auto j = nlohmann::json::parse(Slurp(r.json_path));
+  CHECK(j["tables_world"] == "learned");
+  CHECK(j["runs"].size() == 3);
+  CHECK(j["table4"]["agents"] == nlohmann::json::array({"random", "greedy"}));
+  for (const auto& b : test) {
+    const auto& m = j["table4"]["rows"][b.agent]["metrics"];
+    const auto i = static_cast<std::size_t>(b.seed);
+    CHECK(m["valence"]["values"][i].get<double>() == doctest::Approx(BlockValence(b)));
+    CHECK(m["coverage"]["values"][i].get<double>() == doctest::Approx(BlockCoverage(b)));
+    CHECK(j["table5"]["test"]["rows"][b.agent]["metrics"]["l2_hit"]["values"][i].get<double>() ==
+          doctest::Approx(BlockLevel2Hit(b)));
+  }
+  const double greedy_valence = MeanOf({BlockValence(test[0]), BlockValence(test[1])});
+  CHECK(j["table4"]["rows"]["greedy"]["metrics"]["valence"]["mean"].get<double>() == doctest::Approx(greedy_valence));
+  CHECK(j["oracle_comparison"]["affect"]["greedy"]["valence"]["true"].get<double>() ==
+        doctest::Approx(MeanOf({BlockValence(oracle[0]), BlockValence(oracle[1])})));
+  CHECK(j["table4"]["rows"]["greedy"]["step_means"]["valence"].size() == 3);
+  CHECK_FALSE(std::filesystem::exists(tmp.File("report/report.md.tmp")));
+}
+
+TEST_CASE("amrs report: errors name the file") {
+  testing::TempDir tmp;
+  const std::string data_path = DataPath();
+  WriteLog(tmp.File("other.h5"), Learned(), "test", "0123456789abcdef");
+  WriteLog(tmp.File("a.h5"), Learned(), "test", data::Fingerprint(*Data()));
+  report::ReportOptions o;
+  o.data = data_path;
+  o.out_dir = tmp.File("report");
+  o.logs = {tmp.File("other.h5")};
+  CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains("other.h5: /meta dataset_fingerprint"),
+                       InputError);
+  o.logs = {tmp.File("a.h5"), tmp.File("a.h5")};
+  CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains("a second learned-world test log"), InputError);
+  o.logs = {tmp.File("missing.h5")};
+  CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains("missing.h5"), InputError);
+  CHECK_FALSE(std::filesystem::exists(tmp.File("report/report.md")));
+}
