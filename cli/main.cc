@@ -6,6 +6,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <functional>
 #include <iostream>
 #include <map>
@@ -28,6 +29,8 @@
 #include "amrs/env/world.h"
 #include "amrs/metrics/stats.h"
 #include "amrs/report/report.h"
+#include "amrs/scenarios/scenario.h"
+#include "amrs/scenarios/stress.h"
 #include "amrs/data/csv_import.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/oracle.h"
@@ -740,6 +743,80 @@ int Report(const std::vector<std::string>& args) {
   return 0;
 }
 
+// Exit status: 0 every required guardrail passed, 1 one failed, 2 bad input or another error
+// (then nothing is written).
+int Stress(const std::vector<std::string>& args) {
+  std::vector<std::string> files, params_s;
+  std::string out, data, world, agents;
+  std::int32_t threads = 0;
+  bool quiet = false;
+  po::options_description desc("amrs stress: run scenario files (agents x seeds) and check their guardrails");
+  desc.add_options()
+    ("scenario", po::value(&files)->composing(), "scenario files (.toml), also as positional arguments")
+    ("out,o", po::value(&out)->default_value("out/stress.h5"), "results (.h5); the Markdown table goes next to it (.md)")
+    ("data", po::value(&data)->default_value(""), "dataset (.h5) for every scenario, instead of the files' 'data'")
+    ("world", po::value(&world)->default_value(""), "world checkpoint or 'oracle' for every scenario, instead of 'world'")
+    ("agents", po::value(&agents)->default_value(""), "comma-separated agents for every scenario, instead of 'agents'")
+    ("param", po::value(&params_s)->composing(), "agent parameters KEY=VALUE[,KEY=VALUE...] over the files' [params]")
+    ("threads", po::value(&threads)->default_value(0), "TBB worker threads (0: all cores)")
+    ("quiet,q", po::bool_switch(&quiet), "no progress bar");
+  po::positional_options_description pos;
+  pos.add("scenario", -1);
+  po::variables_map vm;
+  if (!Parse("stress", args, desc, vm, &pos, "SCENARIO.toml... [--out stress.h5] [--data D.h5] [--world W.pt|oracle] [--agents a,b]"))
+    return 0;
+  try {
+    if (files.empty()) throw amrs::ArgumentError("no scenario files given");
+    std::unique_ptr<tbb::global_control> gc;
+    if (threads > 0) gc = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+    amrs::worldmodel::SetTorchThreads(1);
+    amrs::scenarios::Overrides o;
+    o.data = data;
+    o.world = world;
+    if (!agents.empty()) o.agents = SplitCommas(agents);
+    for (const auto& p : params_s)
+      for (const auto& kv : SplitCommas(p)) {
+        const auto eq = kv.find('=');
+        if (eq == std::string::npos || eq == 0) throw amrs::ArgumentError("--param '" + kv + "' is not KEY=VALUE");
+        o.params[kv.substr(0, eq)] = kv.substr(eq + 1);
+      }
+    std::vector<amrs::scenarios::Scenario> scenarios;
+    for (const auto& f : files) scenarios.push_back(amrs::scenarios::ParseScenario(f, o));
+    std::cerr << "stress: " << scenarios.size() << " scenario(s)\n";
+    std::unique_ptr<ProgressBar> bar;
+    std::string label;
+    std::mutex mu;
+    const auto report = amrs::scenarios::RunStress(scenarios, [&](const std::string& l, std::int64_t done, std::int64_t total) {
+      if (quiet) return;
+      std::lock_guard<std::mutex> lock(mu);
+      if (l != label) bar = std::make_unique<ProgressBar>(l), label = l;
+      bar->Update(done, total);
+    });
+    bar.reset();
+    std::filesystem::path md = out;
+    md.replace_extension(".md");
+    if (!std::filesystem::path(out).parent_path().empty()) std::filesystem::create_directories(std::filesystem::path(out).parent_path());
+    amrs::scenarios::WriteStressHdf5(report, out, kVersion);
+    {
+      const std::string tmp = md.string() + ".tmp";
+      std::ofstream f(tmp);
+      f << amrs::scenarios::StressMarkdown(report);
+      f.close();
+      if (!f) throw amrs::Error("cannot write " + tmp);
+      std::filesystem::rename(tmp, md);
+    }
+    std::cout << amrs::scenarios::StressTable(report);
+    const bool failed = report.RequiredFailed();
+    std::cout << (failed ? "stress: FAILED: a required guardrail is violated above its allowed rate\n"
+                         : "stress: every required guardrail passed\n");
+    std::cerr << "stress: wrote " << out << " and " << md.string() << "\n";
+    return failed ? 1 : 0;
+  } catch (const amrs::Error& e) {
+    std::cerr << "amrs stress: error: " << e.what() << "\n";
+    return 2;
+  }
+}
+
 const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> commands = {
       {"generate", {"sample the synthetic listener population (Table-1 sizes by default)", Generate}},
@@ -752,6 +829,7 @@ const std::map<std::string, Command>& Commands() {
       {"train-policy", {"train Copycat (InfoNCE) or DPO policies for N seeds", TrainPolicy}},
       {"rollout", {"run agents in the env (learned world or oracle) and log every episode to HDF5", Rollout}},
       {"report", {"benchmark report: Tables 4 and 5, oracle comparison, Tables 2 and 3, figures (Markdown, JSON, PNG)", Report}},
+      {"stress", {"stress-test agents on scenario files (perturbed histories) against guardrails", Stress}},
       {"sweep-world", {"Tables 2 and 3: all configurations and ablations on shared splits, with baselines and oracle", SweepWorld}},
   };
   return commands;

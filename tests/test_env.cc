@@ -52,8 +52,9 @@ bool SameBlock(const env::EpisodeBlock& a, const env::EpisodeBlock& b) {
 }  // namespace
 
 TEST_CASE("Conformance: every registered agent on both worlds") {
-  const auto names = agents::AgentRegistry::Names();
+  auto names = agents::AgentRegistry::Names();
   REQUIRE(std::find(names.begin(), names.end(), "random") != names.end());
+  for (const auto& w : agents::AgentRegistry::WrapperNames()) names.push_back(w + "(random)");
   REQUIRE(std::find(names.begin(), names.end(), "greedy") != names.end());
   for (const auto& [wname, world] : Worlds()) {
     env::EnvConfig cfg;
@@ -254,4 +255,43 @@ TEST_CASE("PredictMany equals one Predict per candidate column, on both worlds")
     }
     CHECK_THROWS_WITH_AS(world->PredictMany(*state, songs, 4), doctest::Contains("2 rows x 4"), ArgumentError);
   }
+}
+
+TEST_CASE("ResetOptions::transform edits the window before the boundary and the encoding") {
+  const auto ctx = env::EnvContext::Create(Data(), Worlds()[1].second);
+  env::VectorEnv v(ctx, 2);
+  std::vector<std::pair<std::size_t, std::uint64_t>> seen(2);
+  env::ResetOptions o;
+  o.new_session = true;
+  o.pre_valence = 0.3f;
+  o.transform = [&](History& h, std::uint64_t seed) {
+    seen[seed - 40] = {h.size(), seed};
+    h.erase(h.begin(), h.end() - 2);  // keep the last two tokens
+  };
+  const auto r = v.Reset(40, o);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(seen[i].first == static_cast<std::size_t>(r[i].second.window.length));  // saw the cut window
+    CHECK(seen[i].second == 40 + i);                                              // and the episode seed
+    REQUIRE(r[i].first.history->size() == 3);                                     // 2 kept + the boundary
+    CHECK(r[i].first.history->back().IsBoundary());
+    CHECK(r[i].first.history->back().valence == doctest::Approx(0.3f));
+  }
+  // The world encodes the edited history: the same as resetting to that history directly.
+  const auto batch = v.Batch();
+  const auto enc = ctx->world().Encode({r[0].second.user}, {*r[0].first.history});
+  CHECK(ctx->world().Predict(*batch.state, {5, 5})[0].valence == doctest::Approx(ctx->world().Predict(*enc, {5})[0].valence));
+
+  env::RolloutOptions ro = SmallRollout();
+  const auto users = ctx->Users(data::Part::kTest);
+  REQUIRE(users.size() >= 3);
+  ro.users = {users[2], users[0]};
+  ro.reset.transform = [](History& h, std::uint64_t) { h.resize(std::min<std::size_t>(h.size(), 1)); };
+  agents::AgentContext ac{ctx, Utility{}, {}, 0};
+  const auto b = env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create("random", ac); }, "random", 0, ro);
+  REQUIRE(b.episodes() == 10);
+  CHECK(b.user[0] == users[2]);
+  CHECK(b.user[5] == users[0]);
+  ro.users = {users[0], ctx->Users(data::Part::kTrain)[0]};
+  CHECK_THROWS_WITH_AS(env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create("random", ac); }, "random", 0, ro),
+                       doctest::Contains("'users'"), ArgumentError);
 }

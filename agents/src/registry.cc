@@ -3,16 +3,44 @@
 #include "amrs/core/error.h"
 
 namespace amrs::agents {
+namespace {
+
+// Splits "w(inner)" into {"w", "inner"}; false for a plain name.
+bool SplitWrapped(const std::string& name, std::string* wrapper, std::string* inner) {
+  const auto open = name.find('(');
+  if (open == std::string::npos || open == 0 || name.size() < open + 3 || name.back() != ')') return false;
+  *wrapper = name.substr(0, open);
+  *inner = name.substr(open + 1, name.size() - open - 2);
+  return true;
+}
+
+}  // namespace
 
 std::map<std::string, AgentRegistry::Entry>& AgentRegistry::Map() {
   static std::map<std::string, Entry> m;
   return m;
 }
 
+std::map<std::string, AgentRegistry::WrapperEntry>& AgentRegistry::Wrappers() {
+  static std::map<std::string, WrapperEntry> m;
+  return m;
+}
+
 bool AgentRegistry::Register(const std::string& name, const std::string& description, AgentFactory factory) {
   if (name.empty() || !factory) throw ArgumentError("agent registry: empty name or factory");
+  if (name.find_first_of("(),") != std::string::npos)
+    throw ArgumentError("agent registry: '" + name + "' may not contain '(', ')' or ','");
   if (!Map().emplace(name, Entry{description, std::move(factory)}).second)
     throw ArgumentError("agent registry: '" + name + "' is registered twice");
+  return true;
+}
+
+bool AgentRegistry::RegisterWrapper(const std::string& name, const std::string& description, WrapperFactory factory) {
+  if (name.empty() || !factory) throw ArgumentError("agent registry: empty wrapper name or factory");
+  if (name.find_first_of("(),") != std::string::npos)
+    throw ArgumentError("agent registry: wrapper '" + name + "' may not contain '(', ')' or ','");
+  if (!Wrappers().emplace(name, WrapperEntry{description, std::move(factory)}).second)
+    throw ArgumentError("agent registry: wrapper '" + name + "' is registered twice");
   return true;
 }
 
@@ -22,22 +50,44 @@ std::vector<std::string> AgentRegistry::Names() {
   return v;
 }
 
-bool AgentRegistry::Has(const std::string& name) { return Map().count(name) > 0; }
+std::vector<std::string> AgentRegistry::WrapperNames() {
+  std::vector<std::string> v;
+  for (const auto& [k, e] : Wrappers()) v.push_back(k);
+  return v;
+}
+
+bool AgentRegistry::Has(const std::string& name) {
+  std::string wrapper, inner;
+  if (SplitWrapped(name, &wrapper, &inner)) return Wrappers().count(wrapper) > 0 && Has(inner);
+  return Map().count(name) > 0;
+}
 
 std::string AgentRegistry::Description(const std::string& name) {
+  std::string wrapper, inner;
+  if (SplitWrapped(name, &wrapper, &inner)) {
+    auto it = Wrappers().find(wrapper);
+    return it == Wrappers().end() || !Has(inner) ? "" : it->second.description + ", around " + inner;
+  }
   auto it = Map().find(name);
   return it == Map().end() ? "" : it->second.description;
 }
 
 std::unique_ptr<Agent> AgentRegistry::Create(const std::string& name, const AgentContext& context) {
-  auto it = Map().find(name);
-  if (it == Map().end()) {
-    std::string known;
-    for (const auto& n : Names()) known += (known.empty() ? "" : ", ") + n;
-    throw ArgumentError("unknown agent '" + name + "' (known: " + known + ")");
+  std::string wrapper, inner;
+  const bool wrapped = SplitWrapped(name, &wrapper, &inner);
+  const bool known = wrapped ? Wrappers().count(wrapper) > 0 : Map().count(name) > 0;
+  if (!known) {
+    std::string list;
+    for (const auto& n : Names()) list += (list.empty() ? "" : ", ") + n;
+    std::string wrappers;
+    for (const auto& n : WrapperNames()) wrappers += (wrappers.empty() ? "" : ", ") + n + "(<agent>)";
+    throw ArgumentError("unknown agent '" + (wrapped ? wrapper + "(...)" : name) + "' (known: " + list +
+                        (wrappers.empty() ? "" : "; wrappers: " + wrappers) + ")");
   }
+  if (wrapped && !Has(inner)) return Create(inner, context);  // throws, naming the unknown inner agent
   if (!context.env) throw ArgumentError("agent '" + name + "': the context has no env");
-  return it->second.factory(context);
+  if (wrapped) return Wrappers().at(wrapper).factory(Create(inner, context), context);
+  return Map().at(name).factory(context);
 }
 
 }  // namespace amrs::agents

@@ -114,6 +114,7 @@ std::vector<std::pair<Observation, Info>> VectorEnv::DoReset(const std::vector<s
     const data::Window w = windows[static_cast<std::size_t>(widx)];
     const History& full = ctx_->UserHistory(user);
     History h(full.begin() + w.start, full.begin() + w.start + w.length);
+    if (o.transform) o.transform(h, seeds[i]);
     if (o.new_session) {
       const auto [last, next] = ctx_->SessionsAround(user, w);
       const std::int32_t src = next >= 0 ? next : last;

@@ -2,6 +2,7 @@
 
 #include <tbb/parallel_for.h>
 
+#include <algorithm>
 #include <atomic>
 
 #include "amrs/core/error.h"
@@ -22,6 +23,16 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
   o.Validate();
   if (!ctx) throw ArgumentError("rollout: no env context");
   auto users = ctx->Users(o.part);
+  if (!o.users.empty()) {
+    std::vector<std::int32_t> chosen;
+    for (auto u : o.users) {
+      if (!std::binary_search(users.begin(), users.end(), u))
+        throw ArgumentError("rollout: 'users': user index " + std::to_string(u) +
+                            " is not in this part of split " + std::to_string(ctx->config().split));
+      if (std::find(chosen.begin(), chosen.end(), u) == chosen.end()) chosen.push_back(u);
+    }
+    users = std::move(chosen);
+  }
   if (o.max_users > 0 && static_cast<std::int32_t>(users.size()) > o.max_users) users.resize(static_cast<std::size_t>(o.max_users));
   struct Episode {
     std::int32_t user, window;

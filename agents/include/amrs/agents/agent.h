@@ -37,15 +37,22 @@ class Agent : public env::Policy {
 };
 
 using AgentFactory = std::function<std::unique_ptr<Agent>(const AgentContext&)>;
+// A wrapper `w` makes the agent `w(x)` out of an instance of the agent x (e.g. guarded(greedy)).
+using WrapperFactory = std::function<std::unique_ptr<Agent>(std::unique_ptr<Agent> inner, const AgentContext&)>;
 
 class AgentRegistry {
  public:
   // Registers `name`; returns true (so it can initialize a static). A duplicate name throws.
   static bool Register(const std::string& name, const std::string& description, AgentFactory factory);
-  // Throws ArgumentError "unknown agent 'x' (known: a, b, ...)".
+  // Registers the wrapper `name`, usable as "name(<agent>)" for any agent name the registry
+  // accepts (wrappers nest). A duplicate name throws.
+  static bool RegisterWrapper(const std::string& name, const std::string& description, WrapperFactory factory);
+  // Accepts registered names and "wrapper(inner)". Throws ArgumentError "unknown agent 'x'
+  // (known: a, b, ...; wrappers: w(<agent>))" for an unknown name, inner name or wrapper.
   static std::unique_ptr<Agent> Create(const std::string& name, const AgentContext& context);
   static bool Has(const std::string& name);
-  static std::vector<std::string> Names();  // sorted
+  static std::vector<std::string> Names();         // registered agents, sorted (no wrappers)
+  static std::vector<std::string> WrapperNames();  // sorted
   static std::string Description(const std::string& name);
 
  private:
@@ -53,7 +60,12 @@ class AgentRegistry {
     std::string description;
     AgentFactory factory;
   };
+  struct WrapperEntry {
+    std::string description;
+    WrapperFactory factory;
+  };
   static std::map<std::string, Entry>& Map();  // function-local static: no init-order trouble
+  static std::map<std::string, WrapperEntry>& Wrappers();
 };
 
 #define AMRS_AGENT_CONCAT_INNER(a, b) a##b
@@ -62,5 +74,9 @@ class AgentRegistry {
 #define AMRS_REGISTER_AGENT(name, description, factory)                                     \
   static const bool AMRS_AGENT_CONCAT(amrs_agent_registered_, __LINE__) [[maybe_unused]] = \
       ::amrs::agents::AgentRegistry::Register(name, description, factory)
+// Registers a wrapper factory under `name` (used as "name(<agent>)").
+#define AMRS_REGISTER_AGENT_WRAPPER(name, description, factory)                                     \
+  static const bool AMRS_AGENT_CONCAT(amrs_agent_wrapper_registered_, __LINE__) [[maybe_unused]] = \
+      ::amrs::agents::AgentRegistry::RegisterWrapper(name, description, factory)
 
 }  // namespace amrs::agents

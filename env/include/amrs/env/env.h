@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,6 +67,11 @@ struct ResetOptions {
   std::optional<float> pre_valence, pre_arousal;  // boundary report; default: from the log
   std::optional<SessionMode> mode;                // boundary mode; default: from the log
   Utility utility;                                // reward weights (eq. 3)
+  // Optional edit of the initial history: called with the window's tokens (after the window is
+  // cut, before the new-session boundary is added and before the world encodes it) and the
+  // episode's seed. Must be deterministic in its arguments and safe to call from several
+  // threads at once (the rollout engine shares it between workers). Scenarios build these.
+  std::function<void(History& history, std::uint64_t episode_seed)> transform;
 };
 
 struct Observation {

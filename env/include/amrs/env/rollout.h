@@ -20,6 +20,8 @@ struct RolloutOptions {
   std::int32_t batch = 64;      // envs per VectorEnv (one TBB task each)
   std::int32_t topk = 10;       // length of the logged top-k lists (0: none)
   std::int32_t max_users = 0;   // 0: every user of the part; else the first max_users
+  // If not empty: only these dataset user indices (each must be in the part), before max_users.
+  std::vector<std::int32_t> users;
   ResetOptions reset;           // template for every episode (part/user/window are set here)
   void Validate() const;
 };
