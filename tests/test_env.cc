@@ -13,6 +13,7 @@
 #include "amrs/env/rollout.h"
 #include "amrs/env/world.h"
 #include "amrs/worldmodel/world_model.h"
+#include "policy_util.h"
 #include "test_util.h"
 
 using namespace amrs;
@@ -56,6 +57,12 @@ TEST_CASE("Conformance: every registered agent on both worlds") {
   REQUIRE(std::find(names.begin(), names.end(), "random") != names.end());
   for (const auto& w : agents::AgentRegistry::WrapperNames()) names.push_back(w + "(random)");
   REQUIRE(std::find(names.begin(), names.end(), "greedy") != names.end());
+  REQUIRE(std::find(names.begin(), names.end(), "copycat") != names.end());
+  REQUIRE(std::find(names.begin(), names.end(), "dpo") != names.end());
+  // Checkpointed agents get tiny policies trained here (DPO pairs scored by the oracle).
+  const testing::TempDir dir;
+  const auto params =
+      testing::TrainTinyPolicies(env::EnvContext::Create(Data(), env::MakeOracleWorld(Data())), dir);
   for (const auto& [wname, world] : Worlds()) {
     env::EnvConfig cfg;
     cfg.horizon = 4;
@@ -63,7 +70,7 @@ TEST_CASE("Conformance: every registered agent on both worlds") {
     for (const auto& name : names) {
       CAPTURE(wname);
       CAPTURE(name);
-      agents::AgentContext ac{ctx, Utility{}, {}, 0};
+      agents::AgentContext ac{ctx, Utility{}, params, 0};
       if (!agents::AgentRegistry::Create(name, ac)) continue;
       const auto factory = [&] { return agents::AgentRegistry::Create(name, ac); };
       const auto o = SmallRollout();
