@@ -614,8 +614,8 @@ int TrainPolicy(const std::vector<std::string>& args) {
     ("seed-list", po::value(&seeds_s)->default_value(""), "explicit comma-separated seeds (overrides --seeds)")
     ("split", po::value(&cc.split)->default_value(cc.split), "MCCV split")
     ("window-seed", po::value(&cc.window_seed)->default_value(cc.window_seed), "seed of the users' rollout windows")
-    ("epochs", po::value(&epochs)->default_value(0), "epochs (0: copycat 6, dpo 4)")
-    ("lr", po::value(&lr)->default_value(0), "AdamW learning rate (0: copycat 1e-3, dpo 1e-4)")
+    ("epochs", po::value(&epochs)->default_value(0), "epochs (0: copycat 6, dpo 2)")
+    ("lr", po::value(&lr)->default_value(0), "AdamW learning rate (0: copycat 1e-3, dpo 5e-6)")
     ("tau", po::value(&tau)->default_value(tau), "copycat: temperature of InfoNCE and pi(y|x)")
     ("negatives", po::value(&cc.negatives)->default_value(cc.negatives), "copycat: unplayed songs per window")
     ("d-model", po::value(&cc.model.d_model)->default_value(cc.model.d_model), "copycat: width")
@@ -731,7 +731,8 @@ int Report(const std::vector<std::string>& args) {
     ("family", po::value(&o.family)->default_value(o.family), "embedding family for ILD")
     ("python", po::value(&o.python)->default_value(o.python), "Python with matplotlib for the figures")
     ("figures-script", po::value(&o.figures_script)->default_value(FiguresScript()), "figure script")
-    ("no-figures", po::bool_switch(&no_figures), "skip the figures");
+    ("no-figures", po::bool_switch(&no_figures), "skip the figures")
+    ("stress", po::value(&o.stress_tables)->composing(), "stress table(s) (.md written by `amrs stress`) to include");
   po::positional_options_description pos;
   pos.add("logs", -1);
   po::variables_map vm;

@@ -3,6 +3,7 @@
 // checkpoint from the agent parameter of their own name, where "{seed}" becomes the seed:
 //   amrs rollout ... --agents copycat,dpo --param copycat=out/policy/copycat-seed-{seed}.pt,dpo=...
 #include <algorithm>
+#include <limits>
 #include <numeric>
 
 #include "amrs/agents/agent.h"
@@ -42,6 +43,10 @@ class PolicyAgent : public Agent {
       throw ArgumentError(kind_ + ": no checkpoint given; pass --param " + kind_ + "=PATH (PATH may contain {seed})");
     policy_ = LoadPolicyFor(ExpandSeed(pattern, ctx.seed), kind_, ctx.env->dataset());
     num_songs_ = ctx.env->world().num_songs();
+    const std::string repeats = ctx.Param(kind_ + ".repeats", "no");
+    if (repeats != "no" && repeats != "yes")
+      throw ArgumentError(kind_ + ": parameter '" + kind_ + ".repeats' must be yes or no, got '" + repeats + "'");
+    allow_repeats_ = repeats == "yes";
     if (policy_->info.num_songs != num_songs_)
       throw InputError(ExpandSeed(pattern, ctx.seed) + ": the policy knows " + std::to_string(policy_->info.num_songs) +
                        " songs, the world " + std::to_string(num_songs_));
@@ -84,6 +89,13 @@ class PolicyAgent : public Agent {
     std::vector<const History*> h;
     for (const auto& o : batch.obs) h.push_back(o.history);
     scores_ = Logits(*policy_, h);
+    if (!allow_repeats_)  // the production policy's playback rule: no replay within a session
+      for (std::size_t i = 0; i < h.size(); ++i) {
+        if (!h[i]) continue;
+        float* row = scores_.data() + i * static_cast<std::size_t>(num_songs_);
+        for (std::size_t t = h[i]->size(); t-- > 0 && !(*h[i])[t].IsBoundary();)
+          row[(*h[i])[t].song] = -std::numeric_limits<float>::infinity();
+      }
     key_ = key;
     return scores_;
   }
@@ -95,7 +107,11 @@ class PolicyAgent : public Agent {
       return state == o.state && step == o.step && length == o.length && rows == o.rows;
     }
   };
+  // Songs of the current session (since the history's last boundary token) are not recommended
+  // again unless <kind>.repeats=yes: the logged production policy never replays a song within a
+  // session, and Copycat imitates it.
   std::string kind_;
+  bool allow_repeats_ = false;
   std::shared_ptr<const LoadedPolicy> policy_;
   std::int32_t num_songs_ = 0;
   Key key_;

@@ -228,7 +228,15 @@ ReportResult RunReport(const ReportOptions& o, std::ostream* log) {
   std::vector<metrics::Figure> made;
   res.figures_note = MakeFigures(o, ExpectedFigures(res.data), made, log);
   for (const auto& f : made) res.figures.push_back((fs::path(o.out_dir) / f.file).string());
-  WriteAtomically(res.markdown_path, metrics::ReportMarkdown(res.data, made, res.figures_note));
+  std::string md = metrics::ReportMarkdown(res.data, made, res.figures_note);
+  for (const auto& f : o.stress_tables) {  // `amrs stress` tables, included as they are
+    std::ifstream in(f);
+    if (!in) throw InputError(f + ": no such stress table (the .md that `amrs stress` writes next to its .h5)");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    md += "\n## Stress tests (`" + f + "`)\n\n" + ss.str() + "\n";
+  }
+  WriteAtomically(res.markdown_path, md);
   return res;
 }
 

@@ -133,9 +133,9 @@ struct DpoOptions {
   Utility utility;          // default affect-only (valence 0.5, arousal 0.5)
   PairOptions pairs;
   double beta = 0.1;
-  std::int32_t epochs = 4;
+  std::int32_t epochs = 2;
   std::int32_t batch = 64;  // pairs per step
-  double lr = 1e-4;
+  double lr = 5e-6;         // small on purpose: at 1e-4 the policy collapses onto a few songs
   std::uint64_t seed = 0;   // pair sampling and batch order
   std::string out;
   void Validate() const;

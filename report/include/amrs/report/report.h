@@ -23,6 +23,7 @@ struct ReportOptions {
   std::int32_t k = 10;                     // cut-off of Hit/MRR/NDCG
   std::string python = "/usr/bin/python3"; // runs figures_script; missing: no figures, a warning
   std::string figures_script;              // scripts/figures.py; "" skips the figures
+  std::vector<std::string> stress_tables;  // stress.md files of `amrs stress`, appended as they are
 };
 
 struct ReportResult {
