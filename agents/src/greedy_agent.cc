@@ -15,29 +15,11 @@ class GreedyAgent : public Agent {
   void Reset(std::uint64_t) override { key_ = {}; }
 
   std::vector<std::int32_t> Act(const env::ObservationBatch& batch) override {
-    const auto& u = Utilities(batch);
-    std::vector<std::int32_t> out(batch.size());
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      const float* row = u.data() + i * static_cast<std::size_t>(num_songs_);
-      out[i] = static_cast<std::int32_t>(std::max_element(row, row + num_songs_) - row);
-    }
-    return out;
+    return BestPerRow(Utilities(batch), batch.size(), num_songs_);
   }
 
   std::vector<std::vector<std::int32_t>> Rank(const env::ObservationBatch& batch, std::int32_t k) override {
-    const auto& u = Utilities(batch);
-    const std::int32_t kk = std::min(k, num_songs_);
-    std::vector<std::vector<std::int32_t>> out(batch.size());
-    std::vector<std::int32_t> idx(static_cast<std::size_t>(num_songs_));
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-      const float* row = u.data() + i * static_cast<std::size_t>(num_songs_);
-      std::iota(idx.begin(), idx.end(), 0);
-      std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [row](std::int32_t a, std::int32_t b) {
-        return row[a] > row[b] || (row[a] == row[b] && a < b);
-      });
-      out[i].assign(idx.begin(), idx.begin() + kk);
-    }
-    return out;
+    return TopKPerRow(Utilities(batch), batch.size(), num_songs_, k);
   }
 
  private:

@@ -1,5 +1,8 @@
 #include "amrs/agents/agent.h"
 
+#include <algorithm>
+#include <numeric>
+
 #include "amrs/core/error.h"
 
 namespace amrs::agents {
@@ -88,6 +91,31 @@ std::unique_ptr<Agent> AgentRegistry::Create(const std::string& name, const Agen
   if (!context.env) throw ArgumentError("agent '" + name + "': the context has no env");
   if (wrapped) return Wrappers().at(wrapper).factory(Create(inner, context), context);
   return Map().at(name).factory(context);
+}
+
+std::vector<std::int32_t> BestPerRow(const std::vector<float>& scores, std::size_t rows, std::int32_t num_songs) {
+  std::vector<std::int32_t> out(rows);
+  for (std::size_t i = 0; i < rows; ++i) {
+    const float* row = scores.data() + i * static_cast<std::size_t>(num_songs);
+    out[i] = static_cast<std::int32_t>(std::max_element(row, row + num_songs) - row);
+  }
+  return out;
+}
+
+std::vector<std::vector<std::int32_t>> TopKPerRow(const std::vector<float>& scores, std::size_t rows,
+                                                  std::int32_t num_songs, std::int32_t k) {
+  const std::int32_t kk = std::max(0, std::min(k, num_songs));
+  std::vector<std::vector<std::int32_t>> out(rows);
+  std::vector<std::int32_t> idx(static_cast<std::size_t>(num_songs));
+  for (std::size_t i = 0; i < rows; ++i) {
+    const float* row = scores.data() + i * static_cast<std::size_t>(num_songs);
+    std::iota(idx.begin(), idx.end(), 0);
+    std::partial_sort(idx.begin(), idx.begin() + kk, idx.end(), [row](std::int32_t a, std::int32_t b) {
+      return row[a] > row[b] || (row[a] == row[b] && a < b);
+    });
+    out[i].assign(idx.begin(), idx.begin() + kk);
+  }
+  return out;
 }
 
 }  // namespace amrs::agents

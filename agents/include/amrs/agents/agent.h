@@ -36,6 +36,13 @@ class Agent : public env::Policy {
   virtual std::string Name() const = 0;
 };
 
+// Helpers for agents that score every song: scores are row-major rows x num_songs.
+// The best song per row (ties: the lower index).
+std::vector<std::int32_t> BestPerRow(const std::vector<float>& scores, std::size_t rows, std::int32_t num_songs);
+// The top-k songs per row, best first (ties: the lower index).
+std::vector<std::vector<std::int32_t>> TopKPerRow(const std::vector<float>& scores, std::size_t rows,
+                                                  std::int32_t num_songs, std::int32_t k);
+
 using AgentFactory = std::function<std::unique_ptr<Agent>(const AgentContext&)>;
 // A wrapper `w` makes the agent `w(x)` out of an instance of the agent x (e.g. guarded(greedy)).
 using WrapperFactory = std::function<std::unique_ptr<Agent>(std::unique_ptr<Agent> inner, const AgentContext&)>;
