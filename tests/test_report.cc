@@ -124,6 +124,10 @@ TEST_CASE("amrs report: Tables 4 and 5 and the oracle comparison from rollout lo
   o.out_dir = tmp.File("report");
   o.python = tmp.File("no-such-python");  // figures cannot be made: the report still is
   o.figures_script = "figures.py";
+  {
+    std::ofstream(tmp.File("stress.md")) << "### Scenario `probe`\n\n| agent | reward |\n";
+  }
+  o.stress_tables = {tmp.File("stress.md")};
   const auto r = report::RunReport(o, nullptr);
 
   const auto md = Slurp(r.markdown_path);
@@ -134,6 +138,7 @@ TEST_CASE("amrs report: Tables 4 and 5 and the oracle comparison from rollout lo
   CHECK(md.find("| test | Accuracy |") != std::string::npos);
   CHECK(md.find("part(s) val") != std::string::npos);  // the missing part is named
   CHECK(md.find("## Oracle comparison") != std::string::npos);
+  CHECK(md.find("## Stress tests (`" + tmp.File("stress.md") + "`)\n\n### Scenario `probe`") != std::string::npos);
   CHECK(md.find("Figures were not made") != std::string::npos);
   CHECK(r.figures.empty());
 
@@ -172,5 +177,10 @@ TEST_CASE("amrs report: errors name the file") {
   CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains("a second learned-world test log"), InputError);
   o.logs = {tmp.File("missing.h5")};
   CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains("missing.h5"), InputError);
+  o.logs = {tmp.File("a.h5")};
+  o.stress_tables = {tmp.File("no-stress.md")};
+  CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains("no-stress.md: no such stress table"),
+                       InputError);
   CHECK_FALSE(std::filesystem::exists(tmp.File("report/report.md")));
+  CHECK_FALSE(std::filesystem::exists(tmp.File("report/summary.json")));
 }

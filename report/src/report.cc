@@ -217,6 +217,14 @@ metrics::AgentRuns EvaluateBlocks(const std::vector<env::EpisodeBlock>& blocks, 
 ReportResult RunReport(const ReportOptions& o, std::ostream* log) {
   if (o.logs.empty()) throw ArgumentError("report: no episode log given");
   if (!fs::exists(o.data)) throw InputError(o.data + ": no such dataset");
+  std::vector<std::string> stress;  // `amrs stress` tables, included as they are; read first
+  for (const auto& f : o.stress_tables) {
+    std::ifstream in(f);
+    if (!in) throw InputError(f + ": no such stress table (the .md that `amrs stress` writes next to its .h5)");
+    std::stringstream ss;
+    ss << in.rdbuf();
+    stress.push_back(ss.str());
+  }
   const auto d = data::ReadDataset(o.data);
   ReportResult res;
   res.data = Assemble(LoadLogs(o, d, log));
@@ -229,13 +237,8 @@ ReportResult RunReport(const ReportOptions& o, std::ostream* log) {
   res.figures_note = MakeFigures(o, ExpectedFigures(res.data), made, log);
   for (const auto& f : made) res.figures.push_back((fs::path(o.out_dir) / f.file).string());
   std::string md = metrics::ReportMarkdown(res.data, made, res.figures_note);
-  for (const auto& f : o.stress_tables) {  // `amrs stress` tables, included as they are
-    std::ifstream in(f);
-    if (!in) throw InputError(f + ": no such stress table (the .md that `amrs stress` writes next to its .h5)");
-    std::stringstream ss;
-    ss << in.rdbuf();
-    md += "\n## Stress tests (`" + f + "`)\n\n" + ss.str() + "\n";
-  }
+  for (std::size_t i = 0; i < o.stress_tables.size(); ++i)
+    md += "\n## Stress tests (`" + o.stress_tables[i] + "`)\n\n" + stress[i] + "\n";
   WriteAtomically(res.markdown_path, md);
   return res;
 }
