@@ -1,9 +1,12 @@
 #include "net.h"
 
 #include <ATen/CPUGeneratorImpl.h>
+#include <sys/mman.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
 #include <limits>
 
 #include "amrs/core/error.h"
@@ -81,7 +84,8 @@ Tensor AttentionImpl::Step(const Tensor& x, const Tensor& pos, Tensor& kc, Tenso
   }
   // Inference only: the projections are worked on in place as raw floats (RoPE, cache write,
   // attention over the allowed keys), which avoids dozens of small tensor operations per step.
-  Tensor qkv = qkv_(x).reshape({B, 3 * heads_ * head_dim_}).contiguous();
+  // 2-d inputs keep torch::linear on one addmm (a 3-d input goes through matmul plus an add).
+  Tensor qkv = qkv_(x.reshape({B, x.size(-1)})).contiguous();
   const Tensor p = pos.contiguous();
   float* P = qkv.data_ptr<float>();
   const int64_t* pp = p.data_ptr<int64_t>();
@@ -112,12 +116,10 @@ Tensor AttentionImpl::Step(const Tensor& x, const Tensor& pos, Tensor& kc, Tenso
         }
     }
   }
-  if (commit)
-    WriteCacheStrided(kc.data_ptr<float>(), vc.data_ptr<float>(), P, pp, kc.size(2), B, heads_, head_dim_);
   Tensor o = torch::empty({B, heads_, head_dim_});
   StepAttention(P, 3 * d, kc.data_ptr<float>(), vc.data_ptr<float>(), kc.size(2), B, heads_, head_dim_, keys,
-                o.data_ptr<float>());
-  return out_(o.reshape({B, 1, d}));
+                commit ? pp : nullptr, o.data_ptr<float>());
+  return out_(o.view({B, d})).view({B, 1, d});
 }
 
 BlockImpl::BlockImpl(int d_model, int heads, int ff, bool rope) {
@@ -233,6 +235,26 @@ Tensor WorldNetImpl::Mask(int64_t s) const {
   return torch::from_blob(m.data(), {s, s}, torch::kFloat).clone();
 }
 
+namespace {
+
+// A zeroed float tensor for a key/value cache. Large caches are read in full at every step, so
+// they are placed on 2 MiB-aligned memory the kernel may back with huge pages (fewer TLB misses;
+// ignored where transparent huge pages are off).
+Tensor CacheZeros(std::vector<int64_t> shape) {
+  int64_t n = 1;
+  for (auto s : shape) n *= s;
+  const std::size_t bytes = static_cast<std::size_t>(n) * sizeof(float), huge = std::size_t{2} << 20;
+  if (bytes < huge) return torch::zeros(shape);
+  const std::size_t padded = (bytes + huge - 1) / huge * huge;
+  void* p = std::aligned_alloc(huge, padded);
+  if (!p) throw std::bad_alloc();
+  ::madvise(p, padded, MADV_HUGEPAGE);
+  std::memset(p, 0, bytes);
+  return torch::from_blob(p, shape, [](void* q) { std::free(q); }, torch::kFloat);
+}
+
+}  // namespace
+
 Tensor WorldNetImpl::Encode(const Tensor& x, KvCache* cache) {
   const int64_t B = x.size(0), S = x.size(1) + 1;
   Tensor h = torch::cat({bos_.expand({B, 1, config_.d_model}), x}, 1);
@@ -248,10 +270,41 @@ Tensor WorldNetImpl::Encode(const Tensor& x, KvCache* cache) {
     h = blocks_[l]->as<BlockImpl>()->Full(h, mask, cache ? &k : nullptr, cache ? &v : nullptr, drop);
     if (cache) {
       const int64_t H = k.size(2), dh = k.size(3);
-      cache->k[l] = torch::zeros({B, H, cache->capacity, dh});
-      cache->v[l] = torch::zeros({B, H, cache->capacity, dh});
+      cache->k[l] = CacheZeros({B, H, cache->capacity, dh});
+      cache->v[l] = CacheZeros({B, H, cache->capacity, dh});
       cache->k[l].narrow(2, 0, S).copy_(k.permute({0, 2, 1, 3}));
       cache->v[l].narrow(2, 0, S).copy_(v.permute({0, 2, 1, 3}));
+    }
+  }
+  return ln_f_(h);
+}
+
+KvCache WorldNetImpl::EmptyCache(int64_t rows, int64_t capacity) const {
+  KvCache c;
+  c.capacity = capacity;
+  const int64_t dh = config_.d_model / config_.heads;
+  for (std::size_t l = 0; l < blocks_->size(); ++l) {
+    c.k.push_back(CacheZeros({rows, config_.heads, capacity, dh}));
+    c.v.push_back(CacheZeros({rows, config_.heads, capacity, dh}));
+  }
+  return c;
+}
+
+Tensor WorldNetImpl::EncodeRows(const Tensor& x, KvCache& cache, const Tensor& rows) {
+  const int64_t B = x.size(0), S = x.size(1) + 1;
+  if (S > cache.capacity) throw Error("world model: sequence longer than the cache");
+  Tensor h = torch::cat({bos_.expand({B, 1, config_.d_model}), x}, 1);
+  const Tensor mask = Mask(S);
+  const auto drop = [this](Tensor t) { return Dropout(std::move(t)); };
+  for (std::size_t l = 0; l < blocks_->size(); ++l) {
+    Tensor k, v;
+    h = blocks_[l]->as<BlockImpl>()->Full(h, mask, &k, &v, drop);
+    if (rows.defined()) {
+      cache.k[l].narrow(2, 0, S).index_copy_(0, rows, k.permute({0, 2, 1, 3}));
+      cache.v[l].narrow(2, 0, S).index_copy_(0, rows, v.permute({0, 2, 1, 3}));
+    } else {
+      cache.k[l].narrow(2, 0, S).copy_(k.permute({0, 2, 1, 3}));
+      cache.v[l].narrow(2, 0, S).copy_(v.permute({0, 2, 1, 3}));
     }
   }
   return ln_f_(h);
@@ -267,7 +320,7 @@ Tensor WorldNetImpl::StepEncode(const Tensor& x, KvCache& cache, bool commit) {
     const int64_t cap = std::max<int64_t>(2 * cache.capacity, span + 16);
     for (std::size_t l = 0; l < cache.k.size(); ++l) {
       auto grow = [&](Tensor& t) {
-        Tensor n = torch::zeros({t.size(0), t.size(1), cap, t.size(3)});
+        Tensor n = CacheZeros({t.size(0), t.size(1), cap, t.size(3)});
         n.narrow(2, 0, cache.capacity).copy_(t);
         t = n;
       };

@@ -26,13 +26,11 @@ struct KvCache {
 };
 
 // Attention of one new query per (row, head) over keys[b] (cache positions; -1 = the row's own
-// new key, read from qkv). qkv holds per row [q | k | v] (stride floats apart).
-void StepAttention(const float* qkv, std::int64_t stride, const float* kc, const float* vc, std::int64_t cap,
-                   std::int64_t B, std::int64_t H, std::int64_t D,
-                   const std::vector<std::vector<std::int32_t>>& keys, float* out);
-// Writes each row's new key/value (from qkv rows) into the cache [B,H,cap,D] at position pos[b].
-void WriteCacheStrided(float* kc, float* vc, const float* qkv, const std::int64_t* pos, std::int64_t cap,
-                       std::int64_t B, std::int64_t H, std::int64_t D);
+// new key, read from qkv). qkv holds per row [q | k | v] (stride floats apart). commit (or null):
+// each row's new key/value is first written into the cache [B,H,cap,D] at position commit[b].
+void StepAttention(const float* qkv, std::int64_t stride, float* kc, float* vc, std::int64_t cap, std::int64_t B,
+                   std::int64_t H, std::int64_t D, const std::vector<std::vector<std::int32_t>>& keys,
+                   const std::int64_t* commit, float* out);
 
 // Inference-path elementwise kernels (rows x d, row-major, contiguous).
 void LayerNormRows(const float* x, const float* w, const float* b, float* out, std::int64_t rows, std::int64_t d,
@@ -102,6 +100,12 @@ class WorldNetImpl : public torch::nn::Module {
 
   // Prepends BOS and runs the causal stack: returns z [B,T+1,d]. Fills `cache` if given.
   torch::Tensor Encode(const torch::Tensor& x, KvCache* cache);
+  // An empty cache (zeros, lengths unset) for `rows` sequences of up to `capacity` positions.
+  KvCache EmptyCache(std::int64_t rows, std::int64_t capacity) const;
+  // Encode for inference on some rows of a cache: x [R,T,d] are the embedded tokens of cache rows
+  // `rows` (int64 [R]; undefined: rows 0..R-1 of a cache of R rows); their keys/values are
+  // written at positions [0, T+1). Returns z [R,T+1,d].
+  torch::Tensor EncodeRows(const torch::Tensor& x, KvCache& cache, const torch::Tensor& rows);
   // Appends one embedded token per row ([B,1,d]) after cache.length[b] positions.
   // commit=false leaves the cache untouched (used to score a candidate in the standard arch).
   torch::Tensor StepEncode(const torch::Tensor& x, KvCache& cache, bool commit);

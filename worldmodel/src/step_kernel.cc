@@ -1,22 +1,21 @@
 // Runtime dispatch of the cached-step kernels: AVX2+FMA where the CPU has them (same results up
 // to float rounding), the baseline x86-64 build otherwise.
 #include <cstdint>
-#include <cstring>
 #include <vector>
 
 #include "net.h"
 
 namespace amrs::worldmodel {
 namespace base {
-void StepAttention(const float*, std::int64_t, const float*, const float*, std::int64_t, std::int64_t, std::int64_t,
-                   std::int64_t, const std::vector<std::vector<std::int32_t>>&, float*);
+void StepAttention(const float*, std::int64_t, float*, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                   const std::vector<std::vector<std::int32_t>>&, const std::int64_t*, float*);
 void LayerNormRows(const float*, const float*, const float*, float*, std::int64_t, std::int64_t, float);
 void GeluInPlace(float*, std::int64_t);
 void AddInPlace(float*, const float*, std::int64_t);
 }
 namespace avx2 {
-void StepAttention(const float*, std::int64_t, const float*, const float*, std::int64_t, std::int64_t, std::int64_t,
-                   std::int64_t, const std::vector<std::vector<std::int32_t>>&, float*);
+void StepAttention(const float*, std::int64_t, float*, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
+                   const std::vector<std::vector<std::int32_t>>&, const std::int64_t*, float*);
 void LayerNormRows(const float*, const float*, const float*, float*, std::int64_t, std::int64_t, float);
 void GeluInPlace(float*, std::int64_t);
 void AddInPlace(float*, const float*, std::int64_t);
@@ -29,11 +28,11 @@ bool HasAvx2() {
 }
 }  // namespace
 
-void StepAttention(const float* qkv, std::int64_t stride, const float* kc, const float* vc, std::int64_t cap,
-                   std::int64_t B, std::int64_t H, std::int64_t D, const std::vector<std::vector<std::int32_t>>& keys,
-                   float* out) {
-  if (HasAvx2()) return avx2::StepAttention(qkv, stride, kc, vc, cap, B, H, D, keys, out);
-  return base::StepAttention(qkv, stride, kc, vc, cap, B, H, D, keys, out);
+void StepAttention(const float* qkv, std::int64_t stride, float* kc, float* vc, std::int64_t cap, std::int64_t B,
+                   std::int64_t H, std::int64_t D, const std::vector<std::vector<std::int32_t>>& keys,
+                   const std::int64_t* commit, float* out) {
+  if (HasAvx2()) return avx2::StepAttention(qkv, stride, kc, vc, cap, B, H, D, keys, commit, out);
+  return base::StepAttention(qkv, stride, kc, vc, cap, B, H, D, keys, commit, out);
 }
 
 void LayerNormRows(const float* x, const float* w, const float* b, float* out, std::int64_t rows, std::int64_t d,
@@ -50,17 +49,6 @@ void GeluInPlace(float* x, std::int64_t n) {
 void AddInPlace(float* x, const float* y, std::int64_t n) {
   if (HasAvx2()) return avx2::AddInPlace(x, y, n);
   return base::AddInPlace(x, y, n);
-}
-
-void WriteCacheStrided(float* kc, float* vc, const float* qkv, const std::int64_t* pos, std::int64_t cap,
-                       std::int64_t B, std::int64_t H, std::int64_t D) {
-  const std::int64_t dm = H * D;
-  for (std::int64_t b = 0; b < B; ++b)
-    for (std::int64_t h = 0; h < H; ++h) {
-      const std::int64_t at = ((b * H + h) * cap + pos[b]) * D;
-      std::memcpy(kc + at, qkv + b * 3 * dm + dm + h * D, static_cast<std::size_t>(D) * sizeof(float));
-      std::memcpy(vc + at, qkv + b * 3 * dm + 2 * dm + h * D, static_cast<std::size_t>(D) * sizeof(float));
-    }
 }
 
 }  // namespace amrs::worldmodel

@@ -297,17 +297,52 @@ std::unique_ptr<WorldModel::State> WorldModel::Encode(const std::vector<History>
   }
   if (hs.empty()) return std::unique_ptr<State>(new State(std::move(st)));
   const SequenceBatch b = MakeSequenceBatch(spans, I.info.config, N);
-  std::vector<int64_t> lens;
-  for (const auto& s : spans) lens.push_back(s.second);
-  const Tensor rows = torch::arange(static_cast<int64_t>(hs.size()), torch::kLong);
-  const Tensor last_pos = torch::tensor(lens, torch::kLong);  // BOS at 0: last token at len
+  const int64_t B = static_cast<int64_t>(hs.size()), T = b.inputs.song.size(1);
+  // Rows are encoded in chunks of similar length (sorted, stable): each chunk is padded only to
+  // its own longest history, and the temporaries stay small enough to be reused from the heap
+  // and the CPU caches instead of fresh pages. Every row is computed on its own (causal mask,
+  // row-wise layers), so the chunking changes no result beyond float rounding.
+  std::vector<int64_t> order(static_cast<std::size_t>(B));
+  for (int64_t r = 0; r < B; ++r) order[r] = r;
+  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return spans[x].second < spans[y].second; });
+  std::vector<std::pair<int64_t, int64_t>> chunks;  // [begin, end) into order
+  for (int64_t i = 0; i < B;) {
+    int64_t j = i + 1;
+    const auto cost = [&](int64_t end) {  // attention floats of rows order[i..end) padded to the last one
+      const int64_t s = std::max<int64_t>(1, spans[order[end - 1]].second) + 1;
+      return (end - i) * s * s * I.info.config.heads;
+    };
+    while (j < B && j - i < 64 && cost(j + 1) <= (int64_t{1} << 20)) ++j;
+    chunks.emplace_back(i, j);
+    i = j;
+  }
+  bool in_order = chunks.size() == 1;
+  for (int64_t r = 0; r < B && in_order; ++r) in_order = order[r] == r;
   for (std::size_t k = 0; k < I.nets.size(); ++k) {
     auto net = I.nets[k];
-    KvCache cache;
-    const Tensor z = net->Encode(net->EmbedProjected(b.inputs, I.proj[k]), &cache);
-    cache.length.clear();
-    for (auto l : lens) cache.length.push_back(l + 1);
-    st->z_last.push_back(z.index({rows, last_pos}));
+    KvCache cache = net->EmptyCache(B, T + 1 + 16);
+    if (in_order) {  // one chunk in the given order (small batches): no gathering
+      const Tensor z = net->EncodeRows(net->EmbedProjected(b.inputs, I.proj[k]), cache, Tensor());
+      std::vector<int64_t> last;
+      for (const auto& s : spans) last.push_back(s.second);
+      st->z_last.push_back(z.index({torch::arange(B, torch::kLong), torch::tensor(last, torch::kLong)}));
+      for (const auto& s : spans) cache.length.push_back(s.second + 1);
+      st->caches.push_back(std::move(cache));
+      continue;
+    }
+    Tensor z_last = torch::empty({B, I.info.config.d_model});
+    for (const auto& [i, j] : chunks) {
+      const int64_t tc = std::max<int64_t>(1, spans[order[j - 1]].second);
+      const Tensor rows = torch::tensor(std::vector<int64_t>(order.begin() + i, order.begin() + j), torch::kLong);
+      const TokenInputs in{b.inputs.song.index_select(0, rows).narrow(1, 0, tc),
+                           b.inputs.small.index_select(0, rows).narrow(1, 0, tc)};
+      const Tensor z = net->EncodeRows(net->EmbedProjected(in, I.proj[k]), cache, rows);
+      std::vector<int64_t> last;  // BOS at 0: the last token sits at its length
+      for (int64_t r = i; r < j; ++r) last.push_back(spans[order[r]].second);
+      z_last.index_copy_(0, rows, z.index({torch::arange(j - i, torch::kLong), torch::tensor(last, torch::kLong)}));
+    }
+    for (const auto& s : spans) cache.length.push_back(s.second + 1);
+    st->z_last.push_back(z_last);
     st->caches.push_back(std::move(cache));
   }
   return std::unique_ptr<State>(new State(std::move(st)));
