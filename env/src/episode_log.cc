@@ -4,6 +4,7 @@
 #include <set>
 
 #include "amrs/core/error.h"
+#include "episode_block_h5.h"
 #include "h5util.h"
 
 namespace amrs::env {
@@ -50,7 +51,10 @@ void EpisodeLogWriter::Write(const EpisodeBlock& b) {
     throw ArgumentError("episode log: invalid agent name '" + b.agent + "'");
   const std::string g = "/runs/" + b.agent + "/seed-" + std::to_string(b.seed);
   if (!impl_->written.insert(g).second) throw ArgumentError("episode log: " + g + " written twice");
-  auto& f = impl_->file;
+  WriteEpisodeBlockH5(impl_->file, g, b);
+}
+
+void WriteEpisodeBlockH5(h5::File& f, const std::string& g, const EpisodeBlock& b) {
   const hsize_t E = static_cast<hsize_t>(b.episodes()), L = static_cast<hsize_t>(b.horizon),
                 K = static_cast<hsize_t>(b.topk);
   f.Group(g);

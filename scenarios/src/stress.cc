@@ -16,6 +16,7 @@
 #include "amrs/data/dataset.h"
 #include "amrs/env/world.h"
 #include "amrs/metrics/recommender.h"
+#include "episode_block_h5.h"
 #include "h5util.h"
 
 namespace amrs::scenarios {
@@ -308,26 +309,8 @@ void WriteStressHdf5(const StressReport& report, const std::string& path, const 
         for (auto [name, x] : {std::pair{"reward", ar.reward}, {"valence", ar.valence}, {"arousal", ar.arousal},
                                {"rating", ar.rating}, {"engagement", ar.engagement}, {"coverage", ar.coverage}})
           f.WriteScalarAttr<double>(sg, name, x);
-        for (const auto& b : ar.blocks) {
-          const std::string rg = g + "/runs/" + ar.agent + "/seed-" + std::to_string(b.seed);
-          const hsize_t E = static_cast<hsize_t>(b.episodes()), L = static_cast<hsize_t>(b.horizon),
-                        K = static_cast<hsize_t>(b.topk);
-          f.Group(rg);
-          f.WriteScalarAttr<std::uint64_t>(rg, "seed", b.seed);
-          f.WriteStringAttr(rg, "agent", b.agent);
-          f.Write(rg + "/episode_seed", b.episode_seed);
-          f.Write(rg + "/user", b.user);
-          f.Write(rg + "/window_index", b.window_index);
-          f.Write(rg + "/window_start", b.window_start);
-          f.Write(rg + "/window_length", b.window_length);
-          f.Write(rg + "/actions", b.actions, {E, L});
-          if (K > 0) f.Write(rg + "/topk", b.ranked, {E, L, K});
-          f.Write(rg + "/engagement", b.engagement, {E, L});
-          f.Write(rg + "/rating", b.rating, {E, L});
-          f.Write(rg + "/valence", b.valence, {E, L});
-          f.Write(rg + "/arousal", b.arousal, {E, L});
-          f.Write(rg + "/reward", b.reward, {E, L});
-        }
+        for (const auto& b : ar.blocks)
+          env::WriteEpisodeBlockH5(f, g + "/runs/" + ar.agent + "/seed-" + std::to_string(b.seed), b);
         for (const auto& gr : ar.guardrails) {
           const std::string gg = g + "/guardrails/" + ar.agent + "/" + std::string(GuardrailName(gr.spec.kind));
           f.Group(gg);

@@ -1,0 +1,16 @@
+// Private: writes one episode block (one agent and seed) as an HDF5 group. Shared by the episode
+// log (/runs/<agent>/seed-<seed>) and the stress file (/scenarios/<name>/runs/...), so both
+// keep the layout documented in docs/log-format.md. Not installed.
+#pragma once
+
+#include <string>
+
+#include "amrs/env/episode_log.h"
+#include "h5util.h"
+
+namespace amrs::env {
+
+// Creates `group` and writes the block's attributes and datasets into it.
+void WriteEpisodeBlockH5(data::h5::File& f, const std::string& group, const EpisodeBlock& b);
+
+}  // namespace amrs::env
