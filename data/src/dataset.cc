@@ -1,5 +1,6 @@
 #include "amrs/data/dataset.h"
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -226,9 +227,13 @@ std::string Fingerprint(const Dataset& d) {
   };
   auto mix = [&](const auto& v) { mix_bytes(v.data(), v.size() * sizeof(v[0])); };
   mix(d.song_ids);
-  for (const auto& f : d.families) {
-    mix_bytes(f.name.data(), f.name.size());
-    mix(f.values);
+  // Families in name order: a file lists them by name, whatever order they were created in.
+  std::vector<const EmbeddingFamily*> families;
+  for (const auto& f : d.families) families.push_back(&f);
+  std::sort(families.begin(), families.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  for (const auto* f : families) {
+    mix_bytes(f->name.data(), f->name.size());
+    mix(f->values);
   }
   mix(d.user_ids);
   mix(d.sessions.id), mix(d.sessions.user), mix(d.sessions.pre_valence), mix(d.sessions.post_valence);
