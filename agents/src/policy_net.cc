@@ -1,19 +1,17 @@
 #include "policy_net.h"
 
 #include <nlohmann/json.hpp>
-#include <unistd.h>
 
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <map>
 #include <mutex>
-#include <sstream>
 
 #include "amrs/core/error.h"
 #include "amrs/core/rng.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/tokens.h"
+#include "archive.h"
 
 namespace amrs::agents {
 
@@ -104,17 +102,6 @@ PolicyInfo InfoFromJson(const std::string& s, const std::string& source) {
   }
 }
 
-torch::serialize::InputArchive OpenArchive(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw InputError(path + ": no such file");
-  torch::serialize::InputArchive a;
-  try {
-    a.load_from(path);
-  } catch (const c10::Error&) {
-    throw InputError(path + ": not a policy checkpoint (cannot read it as a torch archive)");
-  }
-  return a;
-}
-
 PolicyInfo ReadInfo(torch::serialize::InputArchive& a, const std::string& path) {
   c10::IValue meta;
   if (!a.try_read("meta", meta) || !meta.isString())
@@ -122,15 +109,10 @@ PolicyInfo ReadInfo(torch::serialize::InputArchive& a, const std::string& path) 
   return InfoFromJson(meta.toStringRef(), path);
 }
 
-std::string Key(std::string name) {
-  for (std::size_t p; (p = name.find('.')) != std::string::npos;) name.replace(p, 1, "__");
-  return "net__" + name;
-}
-
 }  // namespace
 
 PolicyInfo ReadPolicyInfo(const std::string& path) {
-  auto a = OpenArchive(path);
+  auto a = worldmodel::OpenArchive(path, "policy checkpoint");
   return ReadInfo(a, path);
 }
 
@@ -254,41 +236,18 @@ Tensor CatalogueLogits(const Tensor& pred, const Tensor& songs, double tau) {
 void SavePolicy(const std::string& path, const PolicyInfo& info, PolicyNet& net) {
   torch::serialize::OutputArchive a;
   a.write("meta", c10::IValue(PolicyInfoToJson(info)));
-  for (const auto& p : net->named_parameters()) a.write(Key(p.key()), p.value().detach());
+  worldmodel::WriteParams(a, "net", *net);
   const auto parent = std::filesystem::path(path).parent_path();
   if (!parent.empty()) std::filesystem::create_directories(parent);
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  try {
-    a.save_to(tmp);
-  } catch (const c10::Error&) {
-    std::remove(tmp.c_str());
-    throw InputError(path + ": cannot write the policy checkpoint");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw InputError(path + ": cannot move the policy checkpoint into place: " + ec.message());
-  }
+  worldmodel::SaveArchive(a, path, "policy checkpoint");
 }
 
 PolicyNet LoadPolicyNet(const std::string& path, PolicyInfo* info) {
-  auto a = OpenArchive(path);
+  auto a = worldmodel::OpenArchive(path, "policy checkpoint");
   const PolicyInfo i = ReadInfo(a, path);
   if (i.song_dim < 1 || i.num_songs < 1) throw InputError(path + ": bad catalogue size in the policy metadata");
   PolicyNet net(i.config, i.song_dim);
-  torch::NoGradGuard guard;
-  for (auto& p : net->named_parameters()) {
-    Tensor t;
-    if (!a.try_read(Key(p.key()), t)) throw InputError(path + ": parameter '" + p.key() + "' is missing");
-    if (t.sizes() != p.value().sizes()) {
-      std::ostringstream os;
-      os << path << ": parameter '" << p.key() << "' has shape " << t.sizes() << ", the configuration needs "
-         << p.value().sizes();
-      throw InputError(os.str());
-    }
-    p.value().copy_(t);
-  }
+  worldmodel::ReadParams(a, "net", *net, path);
   net->eval();
   if (info) *info = i;
   return net;

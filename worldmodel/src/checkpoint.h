@@ -16,11 +16,6 @@ CheckpointInfo InfoFromJson(const std::string& json, const std::string& source);
 void SaveCheckpoint(const std::string& path, const CheckpointInfo& info,
                     const std::array<WorldNet, kNumSignals>& nets, const SongReduction& reduction);
 
-// Parameters of `net` to/from an archive under `prefix` ('.' in names becomes '__').
-void WriteParams(torch::serialize::OutputArchive& a, const std::string& prefix, WorldNet& net);
-void ReadParams(torch::serialize::InputArchive& a, const std::string& prefix, WorldNet& net,
-                const std::string& source);
-
 // Reads the metadata of a checkpoint; throws InputError naming `path` if it is not one.
 CheckpointInfo ReadCheckpointInfo(const std::string& path);
 

@@ -1,7 +1,6 @@
 #include "amrs/worldmodel/train.h"
 
 #include <ATen/CPUGeneratorImpl.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -17,6 +16,7 @@
 #include "amrs/core/rng.h"
 #include "amrs/data/splits.h"
 #include "amrs/data/tokens.h"
+#include "archive.h"
 #include "checkpoint.h"
 #include "net.h"
 
@@ -200,10 +200,10 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     rs.best_epoch = j.at("best_epoch").get<std::array<std::int32_t, kNumSignals>>();
     rs.train_tokens = j.at("train_tokens").get<std::int64_t>();
     rs.seconds = j.at("seconds").get<double>();
-    ReadParams(a, "current", net, resume_path);
+    ReadParams(a, "current", *net, resume_path);
     for (int s = 0; s < kNumSignals; ++s) {
       WorldNet tmp(o.model, in_dim);
-      ReadParams(a, std::string("best_") + kSignalNames[s], tmp, resume_path);
+      ReadParams(a, std::string("best_") + kSignalNames[s], *tmp, resume_path);
       best[s] = CloneParams(tmp);
     }
     torch::serialize::InputArchive oa;
@@ -278,18 +278,16 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     // Resume point: current weights, optimizer, per-signal bests (written atomically).
     torch::serialize::OutputArchive a;
     a.write("meta", c10::IValue(ResumeJson(o, fp, rs)));
-    WriteParams(a, "current", net);
+    WriteParams(a, "current", *net);
     for (int s = 0; s < kNumSignals; ++s) {
       WorldNet tmp(o.model, in_dim);
       LoadParams(tmp, best[s]);
-      WriteParams(a, std::string("best_") + kSignalNames[s], tmp);
+      WriteParams(a, std::string("best_") + kSignalNames[s], *tmp);
     }
     torch::serialize::OutputArchive oa;
     opt.save(oa);
     a.write("optimizer", oa);
-    const std::string tmp_path = resume_path + ".tmp" + std::to_string(::getpid());
-    a.save_to(tmp_path);
-    std::filesystem::rename(tmp_path, resume_path);
+    SaveArchive(a, resume_path, "resume file");
     if (o.stop_after > 0 && epoch >= o.stop_after && epoch < o.epochs) {
       result.finished = false;
       result.train_tokens = rs.train_tokens;

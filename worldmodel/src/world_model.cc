@@ -1,14 +1,13 @@
 #include "amrs/worldmodel/world_model.h"
 
-#include <unistd.h>
 
 #include <algorithm>
 #include <cmath>
-#include <filesystem>
 #include <limits>
 #include <nlohmann/json.hpp>
 
 #include "amrs/core/error.h"
+#include "archive.h"
 #include "checkpoint.h"
 #include "net.h"
 
@@ -61,47 +60,6 @@ CheckpointInfo InfoFromJson(const std::string& s, const std::string& source) {
   }
 }
 
-namespace {
-
-std::string Key(const std::string& prefix, std::string name) {
-  for (std::size_t p; (p = name.find('.')) != std::string::npos;) name.replace(p, 1, "__");
-  return prefix + "__" + name;
-}
-
-torch::serialize::InputArchive OpenArchive(const std::string& path) {
-  if (!std::filesystem::exists(path)) throw InputError(path + ": no such file");
-  torch::serialize::InputArchive a;
-  try {
-    a.load_from(path);
-  } catch (const c10::Error&) {
-    throw InputError(path + ": not a world-model checkpoint (cannot read it as a torch archive)");
-  }
-  return a;
-}
-
-}  // namespace
-
-void WriteParams(torch::serialize::OutputArchive& a, const std::string& prefix, WorldNet& net) {
-  for (const auto& p : net->named_parameters()) a.write(Key(prefix, p.key()), p.value().detach());
-}
-
-void ReadParams(torch::serialize::InputArchive& a, const std::string& prefix, WorldNet& net,
-                const std::string& source) {
-  torch::NoGradGuard guard;
-  for (auto& p : net->named_parameters()) {
-    Tensor t;
-    if (!a.try_read(Key(prefix, p.key()), t))
-      throw InputError(source + ": parameter '" + prefix + "." + p.key() + "' is missing");
-    if (t.sizes() != p.value().sizes()) {
-      std::ostringstream os;
-      os << source << ": parameter '" << prefix << "." << p.key() << "' has shape " << t.sizes()
-         << ", the configuration needs " << p.value().sizes();
-      throw InputError(os.str());
-    }
-    p.value().copy_(t);
-  }
-}
-
 void SaveCheckpoint(const std::string& path, const CheckpointInfo& info,
                     const std::array<WorldNet, kNumSignals>& nets, const SongReduction& reduction) {
   torch::serialize::OutputArchive a;
@@ -111,26 +69,13 @@ void SaveCheckpoint(const std::string& path, const CheckpointInfo& info,
     a.write("song_pca_basis", reduction.basis);
   }
   for (int s = 0; s < kNumSignals; ++s) {
-    auto net = nets[s];
-    WriteParams(a, std::string("net_") + kSignalNames[s], net);
+    WriteParams(a, std::string("net_") + kSignalNames[s], *nets[s]);
   }
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
-  try {
-    a.save_to(tmp);
-  } catch (const c10::Error& e) {
-    std::remove(tmp.c_str());
-    throw InputError(path + ": cannot write checkpoint");
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw InputError(path + ": cannot move checkpoint into place: " + ec.message());
-  }
+  SaveArchive(a, path, "world-model checkpoint");
 }
 
 CheckpointInfo ReadCheckpointInfo(const std::string& path) {
-  auto a = OpenArchive(path);
+  auto a = OpenArchive(path, "world-model checkpoint");
   c10::IValue meta;
   if (!a.try_read("meta", meta) || !meta.isString())
     throw InputError(path + ": not a world-model checkpoint (no metadata)");
@@ -193,7 +138,7 @@ void WorldModel::Save(const std::string& path) const {
 CheckpointInfo WorldModel::ReadInfo(const std::string& path) { return ReadCheckpointInfo(path); }
 
 std::shared_ptr<const WorldModel> WorldModel::Load(const std::string& path, const data::Dataset& d) {
-  auto a = OpenArchive(path);
+  auto a = OpenArchive(path, "world-model checkpoint");
   c10::IValue meta;
   if (!a.try_read("meta", meta) || !meta.isString())
     throw InputError(path + ": not a world-model checkpoint (no metadata)");
@@ -236,7 +181,7 @@ std::shared_ptr<const WorldModel> WorldModel::Load(const std::string& path, cons
       continue;
     }
     WorldNet net(info.config, in_dim);
-    ReadParams(a, std::string("net_") + kSignalNames[s], net, path);
+    ReadParams(a, std::string("net_") + kSignalNames[s], *net, path);
     impl->net_of_signal[s] = static_cast<int>(impl->nets.size());
     impl->nets.push_back(net);
   }

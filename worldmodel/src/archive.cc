@@ -1,0 +1,69 @@
+#include "archive.h"
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <sstream>
+
+#include "amrs/core/error.h"
+
+namespace amrs::worldmodel {
+namespace {
+
+std::string Key(const std::string& prefix, std::string name) {
+  for (std::size_t p; (p = name.find('.')) != std::string::npos;) name.replace(p, 1, "__");
+  return prefix + "__" + name;
+}
+
+}  // namespace
+
+torch::serialize::InputArchive OpenArchive(const std::string& path, const std::string& what) {
+  if (!std::filesystem::exists(path)) throw InputError(path + ": no such file");
+  torch::serialize::InputArchive a;
+  try {
+    a.load_from(path);
+  } catch (const c10::Error&) {
+    throw InputError(path + ": not a " + what + " (cannot read it as a torch archive)");
+  }
+  return a;
+}
+
+void SaveArchive(torch::serialize::OutputArchive& a, const std::string& path, const std::string& what) {
+  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  try {
+    a.save_to(tmp);
+  } catch (const c10::Error&) {
+    std::remove(tmp.c_str());
+    throw InputError(path + ": cannot write the " + what);
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  if (ec) {
+    std::remove(tmp.c_str());
+    throw InputError(path + ": cannot move the " + what + " into place: " + ec.message());
+  }
+}
+
+void WriteParams(torch::serialize::OutputArchive& a, const std::string& prefix, const torch::nn::Module& m) {
+  for (const auto& p : m.named_parameters()) a.write(Key(prefix, p.key()), p.value().detach());
+}
+
+void ReadParams(torch::serialize::InputArchive& a, const std::string& prefix, torch::nn::Module& m,
+                const std::string& source) {
+  torch::NoGradGuard guard;
+  for (auto& p : m.named_parameters()) {
+    torch::Tensor t;
+    if (!a.try_read(Key(prefix, p.key()), t))
+      throw InputError(source + ": parameter '" + prefix + "." + p.key() + "' is missing");
+    if (t.sizes() != p.value().sizes()) {
+      std::ostringstream os;
+      os << source << ": parameter '" << prefix << "." << p.key() << "' has shape " << t.sizes()
+         << ", the configuration needs " << p.value().sizes();
+      throw InputError(os.str());
+    }
+    p.value().copy_(t);
+  }
+}
+
+}  // namespace amrs::worldmodel
