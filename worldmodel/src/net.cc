@@ -255,30 +255,6 @@ Tensor CacheZeros(std::vector<int64_t> shape) {
 
 }  // namespace
 
-Tensor WorldNetImpl::Encode(const Tensor& x, KvCache* cache) {
-  const int64_t B = x.size(0), S = x.size(1) + 1;
-  Tensor h = torch::cat({bos_.expand({B, 1, config_.d_model}), x}, 1);
-  const Tensor mask = Mask(S);
-  const auto drop = [this](Tensor t) { return Dropout(std::move(t)); };
-  if (cache) {
-    cache->k.assign(blocks_->size(), Tensor());
-    cache->v.assign(blocks_->size(), Tensor());
-    cache->capacity = S + 16;
-  }
-  for (std::size_t l = 0; l < blocks_->size(); ++l) {
-    Tensor k, v;
-    h = blocks_[l]->as<BlockImpl>()->Full(h, mask, cache ? &k : nullptr, cache ? &v : nullptr, drop);
-    if (cache) {
-      const int64_t H = k.size(2), dh = k.size(3);
-      cache->k[l] = CacheZeros({B, H, cache->capacity, dh});
-      cache->v[l] = CacheZeros({B, H, cache->capacity, dh});
-      cache->k[l].narrow(2, 0, S).copy_(k.permute({0, 2, 1, 3}));
-      cache->v[l].narrow(2, 0, S).copy_(v.permute({0, 2, 1, 3}));
-    }
-  }
-  return ln_f_(h);
-}
-
 KvCache WorldNetImpl::EmptyCache(int64_t rows, int64_t capacity) const {
   KvCache c;
   c.capacity = capacity;
@@ -290,21 +266,22 @@ KvCache WorldNetImpl::EmptyCache(int64_t rows, int64_t capacity) const {
   return c;
 }
 
-Tensor WorldNetImpl::EncodeRows(const Tensor& x, KvCache& cache, const Tensor& rows) {
+Tensor WorldNetImpl::Encode(const Tensor& x, KvCache* cache, const Tensor& rows) {
   const int64_t B = x.size(0), S = x.size(1) + 1;
-  if (S > cache.capacity) throw Error("world model: sequence longer than the cache");
+  if (cache && S > cache->capacity) throw Error("world model: sequence longer than the cache");
   Tensor h = torch::cat({bos_.expand({B, 1, config_.d_model}), x}, 1);
   const Tensor mask = Mask(S);
   const auto drop = [this](Tensor t) { return Dropout(std::move(t)); };
   for (std::size_t l = 0; l < blocks_->size(); ++l) {
     Tensor k, v;
-    h = blocks_[l]->as<BlockImpl>()->Full(h, mask, &k, &v, drop);
+    h = blocks_[l]->as<BlockImpl>()->Full(h, mask, cache ? &k : nullptr, cache ? &v : nullptr, drop);
+    if (!cache) continue;
     if (rows.defined()) {
-      cache.k[l].narrow(2, 0, S).index_copy_(0, rows, k.permute({0, 2, 1, 3}));
-      cache.v[l].narrow(2, 0, S).index_copy_(0, rows, v.permute({0, 2, 1, 3}));
+      cache->k[l].narrow(2, 0, S).index_copy_(0, rows, k.permute({0, 2, 1, 3}));
+      cache->v[l].narrow(2, 0, S).index_copy_(0, rows, v.permute({0, 2, 1, 3}));
     } else {
-      cache.k[l].narrow(2, 0, S).copy_(k.permute({0, 2, 1, 3}));
-      cache.v[l].narrow(2, 0, S).copy_(v.permute({0, 2, 1, 3}));
+      cache->k[l].narrow(2, 0, S).copy_(k.permute({0, 2, 1, 3}));
+      cache->v[l].narrow(2, 0, S).copy_(v.permute({0, 2, 1, 3}));
     }
   }
   return ln_f_(h);

@@ -98,14 +98,12 @@ class WorldNetImpl : public torch::nn::Module {
   torch::Tensor EmbedProjected(const TokenInputs& in, const torch::Tensor& catalogue_proj);
   torch::Tensor ProjectSongs(const torch::Tensor& catalogue);  // [N+1, d]
 
-  // Prepends BOS and runs the causal stack: returns z [B,T+1,d]. Fills `cache` if given.
-  torch::Tensor Encode(const torch::Tensor& x, KvCache* cache);
   // An empty cache (zeros, lengths unset) for `rows` sequences of up to `capacity` positions.
   KvCache EmptyCache(std::int64_t rows, std::int64_t capacity) const;
-  // Encode for inference on some rows of a cache: x [R,T,d] are the embedded tokens of cache rows
-  // `rows` (int64 [R]; undefined: rows 0..R-1 of a cache of R rows); their keys/values are
-  // written at positions [0, T+1). Returns z [R,T+1,d].
-  torch::Tensor EncodeRows(const torch::Tensor& x, KvCache& cache, const torch::Tensor& rows);
+  // Prepends BOS and runs the causal stack on x [B,T,d]: returns z [B,T+1,d]. With a cache (from
+  // EmptyCache), writes the keys/values of cache rows `rows` (int64 [B]; undefined: rows 0..B-1)
+  // at positions [0, T+1).
+  torch::Tensor Encode(const torch::Tensor& x, KvCache* cache = nullptr, const torch::Tensor& rows = {});
   // Appends one embedded token per row ([B,1,d]) after cache.length[b] positions.
   // commit=false leaves the cache untouched (used to score a candidate in the standard arch).
   torch::Tensor StepEncode(const torch::Tensor& x, KvCache& cache, bool commit);

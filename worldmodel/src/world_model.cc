@@ -1,6 +1,5 @@
 #include "amrs/worldmodel/world_model.h"
 
-
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -250,7 +249,7 @@ std::unique_ptr<WorldModel::State> WorldModel::Encode(const std::vector<History>
   std::vector<int64_t> order(static_cast<std::size_t>(B));
   for (int64_t r = 0; r < B; ++r) order[r] = r;
   std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) { return spans[x].second < spans[y].second; });
-  std::vector<std::pair<int64_t, int64_t>> chunks;  // [begin, end) into order
+  std::vector<std::pair<int64_t, int64_t>> ranges;  // [begin, end) into order
   for (int64_t i = 0; i < B;) {
     int64_t j = i + 1;
     const auto cost = [&](int64_t end) {  // attention floats of rows order[i..end) padded to the last one
@@ -258,33 +257,44 @@ std::unique_ptr<WorldModel::State> WorldModel::Encode(const std::vector<History>
       return (end - i) * s * s * I.info.config.heads;
     };
     while (j < B && j - i < 64 && cost(j + 1) <= (int64_t{1} << 20)) ++j;
-    chunks.emplace_back(i, j);
+    ranges.emplace_back(i, j);
     i = j;
   }
-  bool in_order = chunks.size() == 1;
+  bool in_order = ranges.size() == 1;
   for (int64_t r = 0; r < B && in_order; ++r) in_order = order[r] == r;
+  // The chunks' inputs, shared by the networks. One chunk in the given order (small batches)
+  // uses the batch as it is: no gathering, rows undefined.
+  struct Chunk {
+    Tensor rows;        // cache rows, int64 [R] (undefined: all, in order)
+    TokenInputs in;     // [R, chunk length]
+    Tensor pick_rows, pick_pos;  // z of each row's last token (BOS at 0: at the history's length)
+  };
+  std::vector<Chunk> chunks;
+  for (const auto& [i, j] : ranges) {
+    Chunk c;
+    std::vector<int64_t> last;
+    for (int64_t r = i; r < j; ++r) last.push_back(spans[order[r]].second);
+    c.pick_rows = torch::arange(j - i, torch::kLong);
+    c.pick_pos = torch::tensor(last, torch::kLong);
+    if (in_order) {
+      c.in = b.inputs;
+    } else {
+      const int64_t tc = std::max<int64_t>(1, last.back());
+      c.rows = torch::tensor(std::vector<int64_t>(order.begin() + i, order.begin() + j), torch::kLong);
+      c.in = {b.inputs.song.index_select(0, c.rows).narrow(1, 0, tc),
+              b.inputs.small.index_select(0, c.rows).narrow(1, 0, tc)};
+    }
+    chunks.push_back(std::move(c));
+  }
   for (std::size_t k = 0; k < I.nets.size(); ++k) {
     auto net = I.nets[k];
     KvCache cache = net->EmptyCache(B, T + 1 + 16);
-    if (in_order) {  // one chunk in the given order (small batches): no gathering
-      const Tensor z = net->EncodeRows(net->EmbedProjected(b.inputs, I.proj[k]), cache, Tensor());
-      std::vector<int64_t> last;
-      for (const auto& s : spans) last.push_back(s.second);
-      st->z_last.push_back(z.index({torch::arange(B, torch::kLong), torch::tensor(last, torch::kLong)}));
-      for (const auto& s : spans) cache.length.push_back(s.second + 1);
-      st->caches.push_back(std::move(cache));
-      continue;
-    }
-    Tensor z_last = torch::empty({B, I.info.config.d_model});
-    for (const auto& [i, j] : chunks) {
-      const int64_t tc = std::max<int64_t>(1, spans[order[j - 1]].second);
-      const Tensor rows = torch::tensor(std::vector<int64_t>(order.begin() + i, order.begin() + j), torch::kLong);
-      const TokenInputs in{b.inputs.song.index_select(0, rows).narrow(1, 0, tc),
-                           b.inputs.small.index_select(0, rows).narrow(1, 0, tc)};
-      const Tensor z = net->EncodeRows(net->EmbedProjected(in, I.proj[k]), cache, rows);
-      std::vector<int64_t> last;  // BOS at 0: the last token sits at its length
-      for (int64_t r = i; r < j; ++r) last.push_back(spans[order[r]].second);
-      z_last.index_copy_(0, rows, z.index({torch::arange(j - i, torch::kLong), torch::tensor(last, torch::kLong)}));
+    Tensor z_last = in_order ? Tensor() : torch::empty({B, I.info.config.d_model});
+    for (const auto& c : chunks) {
+      const Tensor z = net->Encode(net->EmbedProjected(c.in, I.proj[k]), &cache, c.rows);
+      const Tensor zl = z.index({c.pick_rows, c.pick_pos});
+      if (in_order) z_last = zl;
+      else z_last.index_copy_(0, c.rows, zl);
     }
     for (const auto& s : spans) cache.length.push_back(s.second + 1);
     st->z_last.push_back(z_last);
