@@ -12,6 +12,7 @@
 #include "amrs/core/error.h"
 #include "amrs/core/rng.h"
 #include "amrs/data/tokens.h"
+#include "archive.h"
 #include "losses.h"
 #include "policy_net.h"
 
@@ -289,10 +290,7 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
       torch::serialize::OutputArchive oa;
       opt.save(oa);
       a.write("optimizer", oa);
-      const auto parent = std::filesystem::path(resume_path).parent_path();
-      if (!parent.empty()) std::filesystem::create_directories(parent);
-      a.save_to(resume_path + ".tmp");
-      std::filesystem::rename(resume_path + ".tmp", resume_path);
+      worldmodel::SaveArchive(a, resume_path, "Copycat resume file");
       if (o.stop_after > 0 && epoch >= o.stop_after) {
         result.finished = false;
         result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <unordered_map>
 
+#include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
 #include "amrs/core/rng.h"
 #include "amrs/data/oracle.h"
@@ -442,7 +443,7 @@ void WriteDataset(const Dataset& d, const std::string& path) {
   Validate(d, path);
   if (d.oracle && (d.oracle->num_songs() != d.num_songs() || d.oracle->num_users() != d.num_users()))
     throw InputError(path + ": oracle parameters do not match the catalogue or users");
-  h5::AtomicPath tmp(path);
+  AtomicFile tmp(path);
   {
     auto f = h5::File::Create(tmp.temp());
     f.WriteScalarAttr<std::int32_t>("/", "schema_version", kSchemaVersion);

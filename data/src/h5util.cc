@@ -1,9 +1,7 @@
 #include "h5util.h"
 
-#include <unistd.h>
 
 #include <algorithm>
-#include <atomic>
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
@@ -255,25 +253,5 @@ AMRS_H5_INSTANTIATE(std::int32_t)
 AMRS_H5_INSTANTIATE(std::int64_t)
 AMRS_H5_INSTANTIATE(std::uint64_t)
 #undef AMRS_H5_INSTANTIATE
-
-AtomicPath::AtomicPath(std::string target) : target_(std::move(target)) {
-  static std::atomic<unsigned> counter{0};
-  temp_ = target_ + ".tmp" + std::to_string(::getpid()) + "." + std::to_string(counter++);
-}
-
-AtomicPath::~AtomicPath() {
-  if (!done_) std::remove(temp_.c_str());
-}
-
-void AtomicPath::Commit() {
-  std::error_code ec;
-  std::filesystem::rename(temp_, target_, ec);
-  if (ec) {
-    std::remove(temp_.c_str());
-    done_ = true;
-    throw InputError(target_ + ": cannot rename temporary file into place: " + ec.message());
-  }
-  done_ = true;
-}
 
 }  // namespace amrs::data::h5

@@ -88,19 +88,4 @@ class File {
   [[noreturn]] void Fail(const std::string& what) const;
 };
 
-// Removes `path` on destruction unless Commit() renamed it to its target.
-class AtomicPath {
- public:
-  explicit AtomicPath(std::string target);
-  ~AtomicPath();
-  AtomicPath(const AtomicPath&) = delete;
-  AtomicPath& operator=(const AtomicPath&) = delete;
-  const std::string& temp() const { return temp_; }
-  void Commit();
-
- private:
-  std::string target_, temp_;
-  bool done_ = false;
-};
-
 }  // namespace amrs::data::h5

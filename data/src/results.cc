@@ -2,6 +2,7 @@
 
 #include <filesystem>
 
+#include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
 #include "h5util.h"
 
@@ -37,7 +38,7 @@ void UpdateResults(const std::string& path, const std::string& section, const Re
       throw ArgumentError("results: invalid row name '" + name + "'");
     all[section][name] = row;
   }
-  h5::AtomicPath tmp(path);
+  AtomicFile tmp(path);
   {
     auto f = h5::File::Create(tmp.temp());
     for (const auto& [sec, srows] : all)

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <set>
 
+#include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
 #include "episode_block_h5.h"
 #include "h5util.h"
@@ -13,7 +14,7 @@ namespace h5 = amrs::data::h5;
 
 struct EpisodeLogWriter::Impl {
   std::string path;
-  h5::AtomicPath tmp;
+  AtomicFile tmp;
   h5::File file;
   std::set<std::string> written;
   bool finalized = false;

@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
 #include "amrs/data/results.h"
 #include "amrs/data/tokens.h"
@@ -23,20 +24,6 @@ namespace {
 constexpr int kNoMatplotlib = 3;  // figures.py's exit code when matplotlib is missing
 
 bool IsOracle(const std::string& world) { return world.rfind("oracle", 0) == 0; }
-
-void WriteAtomically(const std::string& path, const std::string& text) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    f << text;
-    if (!f) {
-      std::error_code ec;
-      fs::remove(tmp, ec);
-      throw InputError(tmp + ": cannot write");
-    }
-  }
-  fs::rename(tmp, path);
-}
 
 metrics::EvalContext MakeEvalContext(const data::Dataset& d, const std::string& family, std::int32_t k,
                                      const metrics::LoggedSongs& logged) {
@@ -232,14 +219,14 @@ ReportResult RunReport(const ReportOptions& o, std::ostream* log) {
   fs::create_directories(o.out_dir);
   res.json_path = (fs::path(o.out_dir) / "summary.json").string();
   res.markdown_path = (fs::path(o.out_dir) / "report.md").string();
-  WriteAtomically(res.json_path, metrics::ReportJson(res.data));
+  WriteFileAtomically(res.json_path, metrics::ReportJson(res.data));
   std::vector<metrics::Figure> made;
   res.figures_note = MakeFigures(o, ExpectedFigures(res.data), made, log);
   for (const auto& f : made) res.figures.push_back((fs::path(o.out_dir) / f.file).string());
   std::string md = metrics::ReportMarkdown(res.data, made, res.figures_note);
   for (std::size_t i = 0; i < o.stress_tables.size(); ++i)
     md += "\n## Stress tests (`" + o.stress_tables[i] + "`)\n\n" + stress[i] + "\n";
-  WriteAtomically(res.markdown_path, md);
+  WriteFileAtomically(res.markdown_path, md);
   return res;
 }
 

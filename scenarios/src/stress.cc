@@ -10,12 +10,16 @@
 #include <numeric>
 #include <sstream>
 
+#include <nlohmann/json.hpp>
+
 #include "amrs/agents/agent.h"
 #include "amrs/agents/guarded.h"
+#include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
 #include "amrs/data/dataset.h"
 #include "amrs/env/world.h"
 #include "amrs/metrics/recommender.h"
+#include "amrs/run/run.h"
 #include "episode_block_h5.h"
 #include "h5util.h"
 
@@ -39,22 +43,6 @@ std::string Fmt(double x, int digits = 4) {
   char buf[64];
   std::snprintf(buf, sizeof buf, "%.*f", digits, x);
   return buf;
-}
-
-std::string Json(const std::map<std::string, std::string>& m) {
-  std::string s = "{";
-  for (const auto& [k, v] : m) {
-    auto esc = [](const std::string& x) {
-      std::string o;
-      for (char c : x) {
-        if (c == '"' || c == '\\') o += '\\';
-        o += c;
-      }
-      return o;
-    };
-    s += (s.size() > 1 ? ", " : "") + ("\"" + esc(k) + "\": \"" + esc(v) + "\"");
-  }
-  return s + "}";
 }
 
 }  // namespace
@@ -158,15 +146,45 @@ std::map<std::string, std::string> AgentParams(const Scenario& s) {
   return p;
 }
 
+run::RunSpec ToRunSpec(const Scenario& s, const env::EnvContext& context) {
+  run::RunSpec r;
+  r.data = s.data;
+  r.world = s.world;
+  r.agents = s.agents;
+  r.params = AgentParams(s);
+  r.seeds = s.seeds;
+  r.split = s.split;
+  r.parts = {s.part};
+  r.horizon = s.horizon;
+  r.topk = s.topk;
+  r.utility = s.utility;
+  r.batch = s.batch;
+  r.max_users = s.max_users;
+  r.window_seed = s.window_seed;
+  r.scenario = s.name;
+  const auto& d = context.dataset();
+  const auto& part_users = context.Users(s.part);
+  for (auto id : s.user_ids) {
+    auto it = std::find(d.user_ids.begin(), d.user_ids.end(), id);
+    const auto idx = static_cast<std::int32_t>(it - d.user_ids.begin());
+    if (it == d.user_ids.end() || !std::binary_search(part_users.begin(), part_users.end(), idx))
+      throw InputError(s.Where("users.ids") + ": user id " + std::to_string(id) +
+                       (it == d.user_ids.end() ? " is not in the dataset" : " is not in this part of the split"));
+    r.users.push_back(idx);
+  }
+  const auto reset = MakeResetOptions(s, context.world().num_songs());
+  r.new_session = reset.new_session;
+  r.pre_valence = reset.pre_valence;
+  r.pre_arousal = reset.pre_arousal;
+  r.mode = reset.mode;
+  r.transform = reset.transform;
+  return r;
+}
+
 StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgress& progress) {
-  struct Prepared {
-    std::shared_ptr<const env::EnvContext> ctx;
-    env::RolloutOptions options;
-    std::map<std::string, std::string> params;
-  };
   std::map<std::string, std::shared_ptr<const data::Dataset>> datasets;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<const env::World>> worlds;
-  std::vector<Prepared> prepared;
+  std::vector<std::unique_ptr<run::Runner>> runners;
   std::map<std::string, std::string> names;
   // Everything that can fail on bad input fails here, before the first rollout.
   for (const auto& s : scenarios) {
@@ -188,70 +206,53 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
     } catch (const Error& e) {
       rethrow("world", e);
     }
-    Prepared p;
+    std::shared_ptr<const env::EnvContext> ctx;
     env::EnvConfig cfg;
     cfg.split = s.split;
     cfg.horizon = s.horizon;
     cfg.window_seed = s.window_seed;
     try {
-      p.ctx = env::EnvContext::Create(d, w, cfg);
+      ctx = env::EnvContext::Create(d, w, cfg);
     } catch (const Error& e) {
       rethrow("users.split", e);
     }
-    p.options.part = s.part;
-    p.options.batch = s.batch;
-    p.options.topk = s.topk;
-    p.options.max_users = s.max_users;
-    p.options.reset = MakeResetOptions(s, w->num_songs());
-    const auto& part_users = p.ctx->Users(s.part);
-    for (auto id : s.user_ids) {
-      auto it = std::find(d->user_ids.begin(), d->user_ids.end(), id);
-      const auto idx = static_cast<std::int32_t>(it - d->user_ids.begin());
-      if (it == d->user_ids.end() || !std::binary_search(part_users.begin(), part_users.end(), idx))
-        throw InputError(s.Where("users.ids") + ": user id " + std::to_string(id) +
-                         (it == d->user_ids.end() ? " is not in the dataset" : " is not in this part of the split"));
-      p.options.users.push_back(idx);
-    }
-    if (part_users.empty()) throw InputError(s.Where("users.part") + ": the part of the split has no users");
-    p.params = AgentParams(s);
+    if (ctx->Users(s.part).empty()) throw InputError(s.Where("users.part") + ": the part of the split has no users");
+    auto spec = ToRunSpec(s, *ctx);
     try {
-      agents::GuardOptions::FromParams(p.params);
+      agents::GuardOptions::FromParams(spec.params);
     } catch (const Error& e) {
       rethrow("params", e);
     }
-    for (const auto& a : s.agents)
-      for (auto seed : s.seeds) {
-        try {
-          agents::AgentRegistry::Create(a, {p.ctx, s.utility, p.params, seed});
-        } catch (const Error& e) {
-          throw InputError(s.Where("agents") + ": agent '" + a + "' (seed " + std::to_string(seed) + "): " + e.what());
-        }
-      }
-    prepared.push_back(std::move(p));
+    try {
+      runners.push_back(std::make_unique<run::Runner>(std::move(spec), run::Inputs{d, w, ctx}));
+    } catch (const Error& e) {
+      rethrow("agents", e);
+    }
   }
 
   StressReport report;
   for (std::size_t i = 0; i < scenarios.size(); ++i) {
     const Scenario& s = scenarios[i];
-    const Prepared& p = prepared[i];
+    const run::Runner& runner = *runners[i];
+    const auto& ctx = *runner.context();
     ScenarioResult sr;
     sr.scenario = s;
-    sr.world_name = p.ctx->world().Name();
-    sr.world_id = p.ctx->world().Id();
-    sr.dataset_fingerprint = data::Fingerprint(p.ctx->dataset());
-    sr.num_songs = p.ctx->world().num_songs();
+    sr.world_name = ctx.world().Name();
+    sr.world_id = ctx.world().Id();
+    sr.dataset_fingerprint = data::Fingerprint(ctx.dataset());
+    sr.num_songs = ctx.world().num_songs();
+    run::RunHooks hooks;
+    if (progress)
+      hooks.progress = [&](const run::RunProgress& p) {
+        progress(s.name + " / " + p.agent + " / seed " + std::to_string(p.seed), p.done, p.total);
+      };
+    auto blocks = std::move(runner.Run(hooks).parts.front().blocks);
     for (const auto& a : s.agents) {
       AgentResult ar;
       ar.agent = a;
       double n = 0;
-      for (auto seed : s.seeds) {
-        const agents::AgentContext ac{p.ctx, s.utility, p.params, seed};
-        const std::string label = s.name + " / " + a + " / seed " + std::to_string(seed);
-        auto block = env::RunRollouts(
-            p.ctx, [&] { return agents::AgentRegistry::Create(a, ac); }, a, seed, p.options,
-            [&](std::int64_t done, std::int64_t total) {
-              if (progress) progress(label, done, total);
-            });
+      for (auto& block : blocks) {
+        if (block.agent != a) continue;
         for (std::size_t j = 0; j < block.reward.size(); ++j) {
           ar.reward += block.reward[j], ar.valence += block.valence[j], ar.arousal += block.arousal[j];
           ar.rating += block.rating[j], ar.engagement += block.engagement[j];
@@ -263,7 +264,7 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
       if (n > 0) ar.reward /= n, ar.valence /= n, ar.arousal /= n, ar.rating /= n, ar.engagement /= n;
       ar.coverage /= static_cast<double>(s.seeds.size());
       for (const auto& g : s.guardrails)
-        ar.guardrails.push_back(CheckGuardrail(g, ar.blocks, sr.num_songs, s.worst_cases, p.ctx->dataset().user_ids));
+        ar.guardrails.push_back(CheckGuardrail(g, ar.blocks, sr.num_songs, s.worst_cases, ctx.dataset().user_ids));
       sr.agents.push_back(std::move(ar));
     }
     report.scenarios.push_back(std::move(sr));
@@ -272,7 +273,7 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
 }
 
 void WriteStressHdf5(const StressReport& report, const std::string& path, const std::string& version) {
-  h5::AtomicPath tmp(path);
+  AtomicFile tmp(path);
   {
     auto f = h5::File::Create(tmp.temp());
     f.WriteScalarAttr<std::int32_t>("/", "stress_version", 1);
@@ -301,7 +302,7 @@ void WriteStressHdf5(const StressReport& report, const std::string& path, const 
       f.WriteScalarAttr<float>(g, "utility_engagement", s.utility.engagement);
       f.WriteScalarAttr<float>(g, "utility_valence", s.utility.valence);
       f.WriteScalarAttr<float>(g, "utility_arousal", s.utility.arousal);
-      f.WriteStringAttr(g, "params", Json(AgentParams(s)));
+      f.WriteStringAttr(g, "params", nlohmann::json(AgentParams(s)).dump());
       f.WriteStrings(g + "/agents", s.agents);
       for (const auto& ar : sr.agents) {
         const std::string sg = g + "/summary/" + ar.agent;

@@ -1,11 +1,10 @@
 #include "archive.h"
 
-#include <unistd.h>
-
 #include <cstdio>
 #include <filesystem>
 #include <sstream>
 
+#include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
 
 namespace amrs::worldmodel {
@@ -30,19 +29,13 @@ torch::serialize::InputArchive OpenArchive(const std::string& path, const std::s
 }
 
 void SaveArchive(torch::serialize::OutputArchive& a, const std::string& path, const std::string& what) {
-  const std::string tmp = path + ".tmp" + std::to_string(::getpid());
+  AtomicFile file(path);
   try {
-    a.save_to(tmp);
+    a.save_to(file.temp());
   } catch (const c10::Error&) {
-    std::remove(tmp.c_str());
     throw InputError(path + ": cannot write the " + what);
   }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) {
-    std::remove(tmp.c_str());
-    throw InputError(path + ": cannot move the " + what + " into place: " + ec.message());
-  }
+  file.Commit();
 }
 
 void WriteParams(torch::serialize::OutputArchive& a, const std::string& prefix, const torch::nn::Module& m) {

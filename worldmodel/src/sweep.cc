@@ -13,6 +13,7 @@
 #include <sstream>
 #include <streambuf>
 
+#include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
 #include "amrs/data/tokens.h"
 #include "amrs/metrics/stats.h"
@@ -311,15 +312,11 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
   rep.results_path = o.out_dir + "/world-results.h5";
   rep.tables_path = o.out_dir + "/world-tables.md";
   data::UpdateResults(rep.results_path, "world", section);
-  const std::string tmp = rep.tables_path + ".tmp";
-  {
-    std::ofstream f(tmp);
-    f << "# World-model study\n\nDataset fingerprint " << fp << "; splits";
-    for (auto k : o.splits) f << " " << k;
-    f << "; " << o.train.epochs << " epochs per model.\n\n" << rep.markdown;
-    if (!f) throw InputError(tmp + ": cannot write");
-  }
-  std::filesystem::rename(tmp, rep.tables_path);
+  std::ostringstream tables;
+  tables << "# World-model study\n\nDataset fingerprint " << fp << "; splits";
+  for (auto k : o.splits) tables << " " << k;
+  tables << "; " << o.train.epochs << " epochs per model.\n\n" << rep.markdown;
+  WriteFileAtomically(rep.tables_path, tables.str());
   return rep;
 }
 

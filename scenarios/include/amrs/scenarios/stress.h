@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "amrs/env/rollout.h"
+#include "amrs/run/run.h"
 #include "amrs/scenarios/scenario.h"
 
 namespace amrs::scenarios {
@@ -70,6 +71,10 @@ using StressProgress = std::function<void(const std::string& label, std::int64_t
 // Checks every scenario's inputs (files, world, dataset, agents for every seed) before running
 // any of them, then runs them. Throws InputError/ArgumentError on bad input.
 StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgress& progress = {});
+
+// The run a scenario describes (amrs/run/run.h), for its env context (user ids are resolved to
+// indices; InputError naming 'users.ids' for an id outside the part).
+run::RunSpec ToRunSpec(const Scenario& scenario, const env::EnvContext& context);
 
 // The agent params of a scenario: guard.* from its guardrails, then its [params].
 std::map<std::string, std::string> AgentParams(const Scenario& scenario);

@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <iosfwd>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -47,6 +49,23 @@ struct TrainResult {
 // `progress` when non-null.
 TrainResult TrainWorldModel(const data::Dataset& dataset, const TrainOptions& options,
                             std::ostream* progress);
+
+// `amrs train-world`: one split's trained checkpoint and its test scores.
+struct SplitRun {
+  std::int32_t split = 0;
+  std::string checkpoint;
+  TrainResult train;
+  metrics::SignalScores test;                  // on the split's test users
+  std::optional<metrics::SignalScores> oracle;  // the oracle's ceiling on the same users (synthetic data)
+};
+
+// Trains options.model on each split into <out_dir>/<configuration>/split-<k>.pt (options.split
+// and options.out are set per split), then tests the checkpoint on the split's test users. The
+// embedding family and every split are checked before anything is trained or created.
+// `on_split` is called after each split.
+std::vector<SplitRun> TrainAndTest(const data::Dataset& dataset, TrainOptions options,
+                                   const std::vector<std::int32_t>& splits, const std::string& out_dir,
+                                   std::ostream* progress, const std::function<void(const SplitRun&)>& on_split = {});
 
 // Scores the model on the full histories of `users`.
 metrics::SignalScores Evaluate(const WorldModel& model, const data::Dataset& dataset,

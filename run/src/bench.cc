@@ -1,15 +1,13 @@
-// `amrs bench`: the env part (steps per second, FLOPs, batched cached step vs naive re-encode).
-#include "bench.h"
+#include "amrs/run/bench.h"
 
 #include <chrono>
-#include <cstdio>
 
 #include "amrs/agents/agent.h"
 #include "amrs/env/env.h"
 #include "amrs/worldmodel/bench.h"
 #include "amrs/worldmodel/world_model.h"
 
-namespace amrs::cli {
+namespace amrs::run {
 namespace {
 
 double Now() {
@@ -47,8 +45,6 @@ EnvBench TimeEnv(std::shared_ptr<const env::EnvContext> ctx, const std::string& 
   return b;
 }
 
-// Steps per second of the uncached alternatives: every step re-encodes each env's whole history,
-// one env at a time (`batched` false: the naive loop) or all envs in one batched pass.
 double ReencodeStepsPerSecond(std::shared_ptr<const env::EnvContext> ctx, std::int32_t batch, bool batched,
                               double min_seconds) {
   const auto& world = ctx->world();
@@ -81,38 +77,30 @@ double ReencodeStepsPerSecond(std::shared_ptr<const env::EnvContext> ctx, std::i
   return steps / t;
 }
 
-void PrintEnvBench(std::shared_ptr<const data::Dataset> d, std::shared_ptr<const env::World> learned,
-                   std::shared_ptr<const env::World> oracle, double min_seconds) {
-  std::printf("env (L = 5, test users of split 0, window strategy; env-steps per second = envs x steps / time)\n");
-  std::printf("  %-10s %-8s %6s %14s\n", "world", "agent", "batch", "steps/s");
-  double learned_256_random = 0, mean_hist = 0;
+EnvBenchReport RunEnvBench(std::shared_ptr<const data::Dataset> d, std::shared_ptr<const env::World> learned,
+                           std::shared_ptr<const env::World> oracle, double min_seconds) {
+  EnvBenchReport r;
   for (const auto& [wname, w] : {std::pair{"learned", learned}, std::pair{"oracle", oracle}}) {
     if (!w) continue;
     const auto ctx = env::EnvContext::Create(d, w);
     for (const char* agent : {"random", "greedy"})
       for (std::int32_t batch : {1, 256}) {
         const auto b = TimeEnv(ctx, agent, batch, min_seconds);
-        std::printf("  %-10s %-8s %6d %14.1f\n", wname, agent, batch, b.steps_per_second);
+        r.rows.push_back({wname, agent, batch, b.steps_per_second});
         if (std::string(wname) == "learned" && std::string(agent) == "random" && batch == 256)
-          learned_256_random = b.steps_per_second, mean_hist = b.mean_history;
+          r.cached_steps_per_second = b.steps_per_second, r.mean_history = b.mean_history;
       }
   }
-  if (learned) {
-    const auto ctx = env::EnvContext::Create(d, learned);
-    const double flops = learned->FlopsPerStep(static_cast<std::int32_t>(mean_hist));
-    const double gflops = flops * learned_256_random / 1e9;
-    const double peak = worldmodel::MatmulGflops(1024);
-    std::printf("  learned world: %.0f FLOPs per env-step (history %.0f tokens); achieved %.2f GFLOP/s at batch 256\n",
-                flops, mean_hist, gflops);
-    std::printf("  this machine's matrix multiply (1024^3, torch, %d thread(s)): %.1f GFLOP/s -> %.1f%% of it\n",
-                worldmodel::TorchThreads(), peak, 100 * gflops / peak);
-    const double naive = ReencodeStepsPerSecond(ctx, 256, false, min_seconds);
-    std::printf("  naive loop re-encoding each env's history every step, batch 256: %.1f steps/s\n", naive);
-    std::printf("  speed-up of the batched cached step over the naive loop: %.1fx\n", learned_256_random / naive);
-    const double rebatch = ReencodeStepsPerSecond(ctx, 256, true, min_seconds);
-    std::printf("  (for reference: batched re-encode of all 256 histories every step, no cache: %.1f steps/s, %.1fx slower than the cached step)\n",
-                rebatch, learned_256_random / rebatch);
-  }
+  if (!learned) return r;
+  r.learned = true;
+  const auto ctx = env::EnvContext::Create(d, learned);
+  r.flops_per_step = learned->FlopsPerStep(static_cast<std::int32_t>(r.mean_history));
+  r.achieved_gflops = r.flops_per_step * r.cached_steps_per_second / 1e9;
+  r.matmul_gflops = worldmodel::MatmulGflops(1024);
+  r.torch_threads = worldmodel::TorchThreads();
+  r.naive_steps_per_second = ReencodeStepsPerSecond(ctx, 256, false, min_seconds);
+  r.batched_reencode_steps_per_second = ReencodeStepsPerSecond(ctx, 256, true, min_seconds);
+  return r;
 }
 
-}  // namespace amrs::cli
+}  // namespace amrs::run

@@ -1,0 +1,80 @@
+// amrs stress: scenario files through the stress runner (amrs/scenarios/stress.h).
+#include <tbb/global_control.h>
+
+#include <filesystem>
+#include <iostream>
+#include <memory>
+#include <mutex>
+
+#include "amrs/core/atomic_file.h"
+#include "amrs/core/error.h"
+#include "amrs/scenarios/scenario.h"
+#include "amrs/scenarios/stress.h"
+#include "amrs/worldmodel/world_model.h"
+#include "common.h"
+
+namespace amrs::cli {
+
+// Exit status: 0 every required guardrail passed, 1 one failed, 2 bad input or another error
+// (then nothing is written).
+int Stress(const std::vector<std::string>& args) {
+  std::vector<std::string> files, params_s;
+  std::string out, data, world, agents;
+  std::int32_t threads = 0;
+  bool quiet = false;
+  po::options_description desc("amrs stress: run scenario files (agents x seeds) and check their guardrails");
+  desc.add_options()
+    ("scenario", po::value(&files)->composing(), "scenario files (.toml), also as positional arguments")
+    ("out,o", po::value(&out)->default_value("out/stress.h5"), "results (.h5); the Markdown table goes next to it (.md)")
+    ("data", po::value(&data)->default_value(""), "dataset (.h5) for every scenario, instead of the files' 'data'")
+    ("world", po::value(&world)->default_value(""), "world checkpoint or 'oracle' for every scenario, instead of 'world'")
+    ("agents", po::value(&agents)->default_value(""), "comma-separated agents for every scenario, instead of 'agents'")
+    ("param", po::value(&params_s)->composing(), "agent parameters KEY=VALUE[,KEY=VALUE...] over the files' [params]")
+    ("threads", po::value(&threads)->default_value(0), "TBB worker threads (0: all cores)")
+    ("quiet,q", po::bool_switch(&quiet), "no progress bar");
+  po::positional_options_description pos;
+  pos.add("scenario", -1);
+  po::variables_map vm;
+  if (!Parse("stress", args, desc, vm, &pos, "SCENARIO.toml... [--out stress.h5] [--data D.h5] [--world W.pt|oracle] [--agents a,b]"))
+    return 0;
+  try {
+    if (files.empty()) throw ArgumentError("no scenario files given");
+    if (threads < 0) throw ArgumentError("--threads must be >= 0");
+    std::unique_ptr<tbb::global_control> gc;
+    if (threads > 0) gc = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+    worldmodel::SetTorchThreads(1);
+    scenarios::Overrides o;
+    o.data = data;
+    o.world = world;
+    if (!agents.empty()) o.agents = SplitCommas(agents);
+    o.params = ParseParams(params_s);
+    std::vector<scenarios::Scenario> scenarios;
+    for (const auto& f : files) scenarios.push_back(scenarios::ParseScenario(f, o));
+    std::cerr << "stress: " << scenarios.size() << " scenario(s)\n";
+    std::unique_ptr<ProgressBar> bar;
+    std::string label;
+    std::mutex mu;
+    const auto report = scenarios::RunStress(scenarios, [&](const std::string& l, std::int64_t done, std::int64_t total) {
+      if (quiet) return;
+      std::lock_guard<std::mutex> lock(mu);
+      if (l != label) bar = std::make_unique<ProgressBar>(l), label = l;
+      bar->Update(done, total);
+    });
+    bar.reset();
+    std::filesystem::path md = out;
+    md.replace_extension(".md");
+    scenarios::WriteStressHdf5(report, out, kVersion);
+    WriteFileAtomically(md.string(), scenarios::StressMarkdown(report));
+    std::cout << scenarios::StressTable(report);
+    const bool failed = report.RequiredFailed();
+    std::cout << (failed ? "stress: FAILED: a required guardrail is violated above its allowed rate\n"
+                         : "stress: every required guardrail passed\n");
+    std::cerr << "stress: wrote " << out << " and " << md.string() << "\n";
+    return failed ? 1 : 0;
+  } catch (const Error& e) {
+    std::cerr << "amrs stress: error: " << e.what() << "\n";
+    return 2;
+  }
+}
+
+}  // namespace amrs::cli

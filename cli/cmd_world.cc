@@ -1,0 +1,153 @@
+// amrs train-world, sweep-world, bench: world models.
+#include "common.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "amrs/core/error.h"
+#include "amrs/data/dataset.h"
+#include "amrs/data/oracle.h"
+#include "amrs/env/world.h"
+#include "amrs/worldmodel/bench.h"
+#include "amrs/worldmodel/sweep.h"
+#include "amrs/worldmodel/train.h"
+#include "amrs/worldmodel/world_model.h"
+#include "amrs/run/bench.h"
+
+namespace amrs::cli {
+namespace {
+
+void PrintEnvBench(const run::EnvBenchReport& r) {
+  std::printf("env (L = 5, test users of split 0, window strategy; env-steps per second = envs x steps / time)\n");
+  std::printf("  %-10s %-8s %6s %14s\n", "world", "agent", "batch", "steps/s");
+  for (const auto& row : r.rows)
+    std::printf("  %-10s %-8s %6d %14.1f\n", row.world.c_str(), row.agent.c_str(), row.batch, row.steps_per_second);
+  if (!r.learned) return;
+  std::printf("  learned world: %.0f FLOPs per env-step (history %.0f tokens); achieved %.2f GFLOP/s at batch 256\n",
+              r.flops_per_step, r.mean_history, r.achieved_gflops);
+  std::printf("  this machine's matrix multiply (1024^3, torch, %d thread(s)): %.1f GFLOP/s -> %.1f%% of it\n",
+              r.torch_threads, r.matmul_gflops, 100 * r.achieved_gflops / r.matmul_gflops);
+  std::printf("  naive loop re-encoding each env's history every step, batch 256: %.1f steps/s\n",
+              r.naive_steps_per_second);
+  std::printf("  speed-up of the batched cached step over the naive loop: %.1fx\n",
+              r.cached_steps_per_second / r.naive_steps_per_second);
+  std::printf("  (for reference: batched re-encode of all 256 histories every step, no cache: %.1f steps/s, %.1fx slower than the cached step)\n",
+              r.batched_reencode_steps_per_second, r.cached_steps_per_second / r.batched_reencode_steps_per_second);
+}
+
+}  // namespace
+
+int TrainWorld(const std::vector<std::string>& args) {
+  worldmodel::TrainOptions o;
+  std::string data, out_dir, arch, ablation, splits;
+  bool no_resume = false;
+  po::options_description desc("amrs train-world: train (and test) a world model on MCCV splits");
+  desc.add_options()
+    ("data", po::value(&data)->required(), "dataset (.h5)")
+    ("out,o", po::value(&out_dir)->default_value("out/world"), "output folder: <config>/split-<k>.pt")
+    ("splits", po::value(&splits)->default_value("0"), "comma-separated split indices")
+    ("epochs", po::value(&o.epochs)->default_value(o.epochs), "epochs")
+    ("batch-tokens", po::value(&o.batch_tokens)->default_value(o.batch_tokens), "padded tokens per batch")
+    ("lr", po::value(&o.lr)->default_value(o.lr, "0.001"), "Adam learning rate")
+    ("seed", po::value(&o.seed)->default_value(o.seed), "seed")
+    ("weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay, "0.01"), "AdamW weight decay")
+    ("no-resume", po::bool_switch(&no_resume), "ignore an existing resume file");
+  AddModelOptions(desc, o.model, arch, ablation);
+  po::variables_map vm;
+  if (!Parse("train-world", args, desc, vm, nullptr, "--data D.h5 [--splits 0,1,2] [options]")) return 0;
+  o.model.arch = worldmodel::ParseArch(arch);
+  o.model.ablation = worldmodel::Ablation::Parse(ablation);
+  o.resume = !no_resume;
+  const auto d = data::ReadDataset(data);
+  worldmodel::TrainAndTest(d, o, ParseList(splits, "splits"), out_dir, &std::cerr, [&](const worldmodel::SplitRun& r) {
+    std::printf("  trained %d epochs in %.1f s, %.0f train tokens/s; best epochs e/r/v/a %d/%d/%d/%d\n", o.epochs,
+                r.train.seconds, r.train.train_tokens_per_second, r.train.info.best_epoch[0],
+                r.train.info.best_epoch[1], r.train.info.best_epoch[2], r.train.info.best_epoch[3]);
+    PrintScores("test (split " + std::to_string(r.split) + ")", r.test);
+    if (r.oracle) PrintScores("oracle ceiling (same users)", *r.oracle);
+    std::fflush(stdout);
+  });
+  return 0;
+}
+
+int SweepWorld(const std::vector<std::string>& args) {
+  worldmodel::SweepOptions o;
+  std::string data, arch, ablation, splits, tables;
+  bool no_baselines = false;
+  po::options_description desc("amrs sweep-world: Tables 2 and 3 on shared MCCV splits, with baselines and the oracle");
+  desc.add_options()
+    ("data", po::value(&data)->required(), "dataset (.h5)")
+    ("out,o", po::value(&o.out_dir)->default_value(o.out_dir), "output folder")
+    ("splits", po::value(&splits)->default_value("0,1,2"), "comma-separated split indices")
+    ("tables", po::value(&tables)->default_value("all"), "all | table2 | table3")
+    ("jobs", po::value(&o.jobs)->default_value(o.jobs), "trainings in parallel")
+    ("epochs", po::value(&o.train.epochs)->default_value(o.train.epochs), "epochs per model")
+    ("batch-tokens", po::value(&o.train.batch_tokens)->default_value(o.train.batch_tokens), "padded tokens per batch")
+    ("lr", po::value(&o.train.lr)->default_value(o.train.lr, "0.001"), "AdamW learning rate")
+    ("seed", po::value(&o.train.seed)->default_value(o.train.seed), "seed")
+    ("fidelity-histories", po::value(&o.fidelity_histories)->default_value(o.fidelity_histories), "sampled histories for ranking fidelity")
+    ("no-baselines", po::bool_switch(&no_baselines), "skip the baselines and the oracle");
+  AddModelOptions(desc, o.train.model, arch, ablation);
+  po::variables_map vm;
+  if (!Parse("sweep-world", args, desc, vm, nullptr, "--data D.h5 [--splits 0,1,2] [--tables all]")) return 0;
+  o.train.model.arch = worldmodel::ParseArch(arch);
+  o.train.model.ablation = worldmodel::Ablation::Parse(ablation);
+  o.splits = ParseList(splits, "splits");
+  if (tables != "all" && tables != "table2" && tables != "table3")
+    throw ArgumentError("--tables must be all, table2 or table3, not '" + tables + "'");
+  o.table2 = tables != "table3";
+  o.table3 = tables != "table2";
+  o.baselines = !no_baselines;
+  const auto d = data::ReadDataset(data);
+  const auto t0 = std::chrono::steady_clock::now();
+  const auto rep = worldmodel::RunSweep(d, o, &std::cerr);
+  std::cout << rep.markdown;
+  std::cerr << "sweep-world: done in " << Seconds(t0) << " s; tables " << rep.tables_path << ", results "
+            << rep.results_path << "\n";
+  return 0;
+}
+
+int Bench(const std::vector<std::string>& args) {
+  worldmodel::WorldBenchOptions w;
+  std::string data, arch, ablation;
+  double min_seconds = 2.0;
+  bool skip_world = false, skip_env = false;
+  po::options_description desc("amrs bench: speed benchmark (prints measured numbers)");
+  desc.add_options()
+    ("data", po::value(&data)->required(), "dataset (.h5)")
+    ("world", po::value(&w.checkpoint), "world-model checkpoint to time (default: untrained default config)")
+    ("batch", po::value(&w.batch)->default_value(w.batch), "histories per batch for append/re-encode")
+    ("history", po::value(&w.history)->default_value(w.history), "tokens per history")
+    ("seconds", po::value(&min_seconds)->default_value(min_seconds), "minimum timed seconds per env measurement")
+    ("skip-world", po::bool_switch(&skip_world), "skip the world-model part")
+    ("skip-env", po::bool_switch(&skip_env), "skip the env part");
+  AddModelOptions(desc, w.model, arch, ablation);
+  po::variables_map vm;
+  if (!Parse("bench", args, desc, vm, nullptr, "--data D.h5 [--world W.pt]")) return 0;
+  w.model.arch = worldmodel::ParseArch(arch);
+  w.model.ablation = worldmodel::Ablation::Parse(ablation);
+  auto d = std::make_shared<const data::Dataset>(data::ReadDataset(data));
+  worldmodel::SetTorchThreads(1);
+  const char* coretype = std::getenv("OPENBLAS_CORETYPE");
+  std::printf("bench: OPENBLAS_CORETYPE=%s\n", coretype ? coretype : "(unset)");
+  if (!skip_env) {
+    const auto learned = env::MakeLearnedWorld(
+        w.checkpoint.empty() ? worldmodel::WorldModel::CreateUntrained(w.model, *d, 0)
+                             : worldmodel::WorldModel::Load(w.checkpoint, *d));
+    const auto oracle = d->oracle ? env::MakeOracleWorld(d) : nullptr;
+    PrintEnvBench(run::RunEnvBench(d, learned, oracle, min_seconds));
+  }
+  if (skip_world) return 0;
+  const auto b = worldmodel::RunWorldBench(*d, w);
+  std::printf("torch intra-op threads: %d\n", b.torch_threads);
+  std::printf("world model (%s)\n", (w.checkpoint.empty() ? w.model.Name() + ", untrained weights" : w.checkpoint).c_str());
+  std::printf("  append one token, cached, batch %d:          %8.3f ms\n", w.batch, b.append_ms);
+  std::printf("  re-encode %d-token histories, batch %d:     %8.3f ms\n", w.history + 1, w.batch, b.reencode_ms);
+  std::printf("  speed-up of the cached append:              %8.1fx\n", b.speedup);
+  std::printf("  score the whole catalogue (%d songs), 1 history: %8.3f ms\n", b.catalogue_songs, b.catalogue_ms_b1);
+  std::printf("  score the whole catalogue, batch %d, per history: %8.3f ms\n", w.batch, b.catalogue_ms_per_history_b32);
+  std::printf("  training throughput (1 epoch, %d users):     %8.0f tokens/s\n", w.train_users, b.train_tokens_per_second);
+  return 0;
+}
+
+}  // namespace amrs::cli

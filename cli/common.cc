@@ -1,0 +1,113 @@
+#include "common.h"
+
+#include <cstdio>
+#include <iostream>
+
+#include "amrs/core/error.h"
+#include "amrs/run/run.h"
+#include "amrs/worldmodel/config.h"
+
+namespace amrs::cli {
+
+bool Parse(const std::string& name, const std::vector<std::string>& args, po::options_description& desc,
+           po::variables_map& vm, const po::positional_options_description* pos, const char* usage) {
+  desc.add_options()("help,h", "show this help");
+  auto parser = po::command_line_parser(args).options(desc);
+  if (pos) parser.positional(*pos);
+  po::store(parser.run(), vm);
+  if (vm.count("help")) {
+    std::cout << "usage: amrs " << name << " " << usage << "\n\n" << desc << "\n";
+    return false;
+  }
+  po::notify(vm);
+  return true;
+}
+
+double Seconds(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+
+std::vector<std::string> SplitCommas(const std::string& s) {
+  std::vector<std::string> out;
+  std::size_t pos = 0;
+  while (pos <= s.size()) {
+    const auto comma = s.find(',', pos);
+    out.push_back(s.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos));
+    if (comma == std::string::npos) break;
+    pos = comma + 1;
+  }
+  return out;
+}
+
+std::vector<std::int32_t> ParseList(const std::string& s, const char* what) {
+  std::vector<std::int32_t> out;
+  for (const auto& item : SplitCommas(s)) {
+    try {
+      std::size_t used = 0;
+      out.push_back(std::stoi(item, &used));
+      if (used != item.size()) throw std::invalid_argument(item);
+    } catch (const std::exception&) {
+      throw ArgumentError(std::string("--") + what + ": '" + item + "' is not an integer");
+    }
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> SeedsOption(const std::string& list, std::int32_t n, const char* what) {
+  if (list.empty()) return run::SeedRange(n, what);
+  std::vector<std::uint64_t> seeds;
+  for (const auto v : ParseList(list, what)) {
+    if (v < 0) throw ArgumentError(std::string("--") + what + ": seed " + std::to_string(v) + " is negative");
+    seeds.push_back(static_cast<std::uint64_t>(v));
+  }
+  return seeds;
+}
+
+std::map<std::string, std::string> ParseParams(const std::vector<std::string>& items) {
+  std::map<std::string, std::string> params;
+  for (const auto& s : items) {
+    if (s.empty()) continue;
+    for (const auto& kv : SplitCommas(s)) {
+      const auto eq = kv.find('=');
+      if (eq == std::string::npos || eq == 0) throw ArgumentError("--param '" + kv + "' is not KEY=VALUE");
+      params[kv.substr(0, eq)] = kv.substr(eq + 1);
+    }
+  }
+  return params;
+}
+
+void PrintScores(const std::string& label, const metrics::SignalScores& s) {
+  std::printf("  %-28s engagement MSE %.4f R2 %6.1f%% | rating AUC %5.1f%% | valence MSE %.4f R2 %6.1f%% | arousal MSE %.4f R2 %6.1f%%\n",
+              label.c_str(), s.engagement_mse, 100 * s.engagement_r2, 100 * s.rating_auc, s.valence_mse,
+              100 * s.valence_r2, s.arousal_mse, 100 * s.arousal_r2);
+}
+
+void AddModelOptions(po::options_description& desc, worldmodel::ModelConfig& m, std::string& arch,
+                     std::string& ablation) {
+  desc.add_options()
+    ("arch", po::value(&arch)->default_value("factorized"), "factorized | standard")
+    ("family", po::value(&m.family)->default_value(m.family), "embedding family")
+    ("pe", po::value(&m.rope)->default_value(m.rope), "rotary positional encoding (+PE): true | false")
+    ("ablation", po::value(&ablation)->default_value("base"), "base | -user-history | -feedback | -history-songs | -lookback-N | -candidate-song")
+    ("d-model", po::value(&m.d_model)->default_value(m.d_model), "transformer width")
+    ("heads", po::value(&m.heads)->default_value(m.heads), "attention heads")
+    ("layers", po::value(&m.layers)->default_value(m.layers), "transformer layers")
+    ("ff", po::value(&m.ff)->default_value(m.ff), "feed-forward width")
+    ("head-hidden", po::value(&m.head_hidden)->default_value(m.head_hidden), "prediction-head width")
+    ("dropout", po::value(&m.dropout)->default_value(m.dropout, "0.2"), "dropout")
+    ("song-components", po::value(&m.song_components)->default_value(m.song_components), "principal components of song embeddings fed to the network (0 = raw)");
+}
+
+ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), t0_(std::chrono::steady_clock::now()) {}
+
+void ProgressBar::Update(std::int64_t done, std::int64_t total) {
+  std::lock_guard<std::mutex> lock(mu_);
+  const int width = 30, n = total > 0 ? static_cast<int>(width * done / total) : width;
+  std::fprintf(stderr, "\r  %-28s [%s%s] %3d%% %6.1f s", label_.c_str(), std::string(n, '=').c_str(),
+               std::string(width - n, ' ').c_str(), total > 0 ? static_cast<int>(100 * done / total) : 100,
+               Seconds(t0_));
+  if (done >= total) std::fprintf(stderr, "\n");
+  std::fflush(stderr);
+}
+
+}  // namespace amrs::cli

@@ -1,0 +1,238 @@
+#include "amrs/run/run.h"
+
+#include <algorithm>
+#include <set>
+
+#include <nlohmann/json.hpp>
+
+#include "amrs/agents/agent.h"
+#include "amrs/core/error.h"
+#include "amrs/env/episode_log.h"
+
+namespace amrs::run {
+namespace {
+
+void CheckCount(std::int64_t value, std::int64_t lo, std::int64_t hi, const char* field) {
+  if (value < lo || value > hi)
+    throw ArgumentError(std::string("run: '") + field + "' must be in [" + std::to_string(lo) + ", " +
+                        std::to_string(hi) + "], got " + std::to_string(value));
+}
+
+std::string ReplacePart(std::string pattern, data::Part part) {
+  const std::string key = "{part}", name = data::PartName(part);
+  for (auto pos = pattern.find(key); pos != std::string::npos; pos = pattern.find(key, pos + name.size()))
+    pattern.replace(pos, key.size(), name);
+  return pattern;
+}
+
+}  // namespace
+
+void RunSpec::Validate() const {
+  if (agents.empty()) throw ArgumentError("run: 'agents' is empty");
+  for (std::size_t i = 0; i < agents.size(); ++i) {
+    if (agents[i].empty()) throw ArgumentError("run: 'agents' has an empty name");
+    if (std::find(agents.begin(), agents.begin() + static_cast<std::ptrdiff_t>(i), agents[i]) !=
+        agents.begin() + static_cast<std::ptrdiff_t>(i))
+      throw ArgumentError("run: agent '" + agents[i] + "' is listed twice");
+  }
+  CheckCount(static_cast<std::int64_t>(seeds.size()), 1, kMaxSeeds, "seeds (count)");
+  if (std::set<std::uint64_t>(seeds.begin(), seeds.end()).size() != seeds.size())
+    throw ArgumentError("run: 'seeds' lists a seed twice");
+  if (parts.empty()) throw ArgumentError("run: 'parts' is empty");
+  if (std::set<data::Part>(parts.begin(), parts.end()).size() != parts.size())
+    throw ArgumentError("run: 'parts' lists a part twice");
+  CheckCount(split, 0, std::numeric_limits<std::int32_t>::max(), "split");
+  CheckCount(horizon, 1, kMaxHorizon, "horizon");
+  CheckCount(topk, 0, kMaxTopK, "topk");
+  CheckCount(batch, 1, kMaxBatch, "batch");
+  CheckCount(max_users, 0, std::numeric_limits<std::int32_t>::max(), "max_users");
+  for (auto u : users) CheckCount(u, 0, std::numeric_limits<std::int32_t>::max(), "users");
+  for (auto [v, field] : {std::pair{pre_valence, "pre_valence"}, {pre_arousal, "pre_arousal"}})
+    if (v && !(*v >= 0.f && *v <= 1.f))
+      throw ArgumentError(std::string("run: '") + field + "' must be in [0, 1], got " + std::to_string(*v));
+  utility.Validate();
+}
+
+std::string RunSpec::ToJson() const {
+  nlohmann::json j;
+  j["data"] = data;
+  j["world"] = world;
+  j["agents"] = agents;
+  j["params"] = params;
+  j["seeds"] = seeds;
+  j["split"] = split;
+  std::vector<std::string> part_names;
+  for (auto p : parts) part_names.push_back(data::PartName(p));
+  j["parts"] = part_names;
+  j["horizon"] = horizon;
+  j["topk"] = topk;
+  j["utility"] = utility.ToString();
+  j["batch"] = batch;
+  j["max_users"] = max_users;
+  j["users"] = users;
+  j["window_seed"] = window_seed;
+  j["new_session"] = new_session;
+  if (pre_valence) j["pre_valence"] = *pre_valence;
+  if (pre_arousal) j["pre_arousal"] = *pre_arousal;
+  if (mode) j["mode"] = static_cast<int>(*mode);
+  j["scenario"] = scenario;
+  j["transform"] = static_cast<bool>(transform);
+  return j.dump();
+}
+
+Inputs LoadInputs(const RunSpec& spec, Inputs given) {
+  if (given.context) {
+    given.dataset = given.context->dataset_ptr();
+    given.world = given.context->world_ptr();
+  }
+  if (!given.dataset) {
+    if (spec.data.empty()) throw ArgumentError("run: no dataset ('data' is empty)");
+    given.dataset = std::make_shared<const data::Dataset>(data::ReadDataset(spec.data));
+  }
+  if (!given.world) given.world = env::LoadWorld(spec.world, given.dataset);
+  return given;
+}
+
+Runner::Runner(RunSpec spec, Inputs inputs) : spec_(std::move(spec)) {
+  spec_.Validate();
+  inputs_ = LoadInputs(spec_, std::move(inputs));
+  if (inputs_.context) {
+    const auto& c = inputs_.context->config();
+    if (c.split != spec_.split || c.horizon != spec_.horizon || c.window_seed != spec_.window_seed)
+      throw ArgumentError("run: the given env context has split " + std::to_string(c.split) + ", horizon " +
+                          std::to_string(c.horizon) + ", window seed " + std::to_string(c.window_seed) +
+                          "; the run asks for " + std::to_string(spec_.split) + ", " + std::to_string(spec_.horizon) +
+                          ", " + std::to_string(spec_.window_seed));
+  } else {
+    env::EnvConfig cfg;
+    cfg.split = spec_.split;
+    cfg.horizon = spec_.horizon;
+    cfg.window_seed = spec_.window_seed;
+    inputs_.context = env::EnvContext::Create(inputs_.dataset, inputs_.world, cfg);
+  }
+  ctx_ = inputs_.context;
+  for (const auto part : spec_.parts) {
+    Options(part).Validate();
+    const auto& part_users = ctx_->Users(part);
+    if (part_users.empty())
+      throw InputError("run: the " + std::string(data::PartName(part)) + " part of split " + std::to_string(spec_.split) +
+                       " has no users");
+    for (auto u : spec_.users)
+      if (!std::binary_search(part_users.begin(), part_users.end(), u))
+        throw ArgumentError("run: 'users': user index " + std::to_string(u) + " is not in the " +
+                            std::string(data::PartName(part)) + " part of split " + std::to_string(spec_.split));
+  }
+  // Every agent for every seed, so that a missing checkpoint or a bad parameter fails now.
+  for (const auto& name : spec_.agents) {
+    if (!agents::AgentRegistry::Has(name)) agents::AgentRegistry::Create(name, {});  // throws, listing names
+    for (const auto seed : spec_.seeds) {
+      try {
+        agents::AgentRegistry::Create(name, {ctx_, spec_.utility, spec_.params, seed});
+      } catch (const InputError& e) {
+        throw InputError("agent '" + name + "' (seed " + std::to_string(seed) + "): " + e.what());
+      } catch (const ArgumentError& e) {
+        throw ArgumentError("agent '" + name + "' (seed " + std::to_string(seed) + "): " + e.what());
+      }
+    }
+  }
+}
+
+env::RolloutOptions Runner::Options(data::Part part) const {
+  env::RolloutOptions o;
+  o.part = part;
+  o.batch = spec_.batch;
+  o.topk = spec_.topk;
+  o.max_users = spec_.max_users;
+  o.users = spec_.users;
+  o.reset.part = part;
+  o.reset.utility = spec_.utility;
+  o.reset.new_session = spec_.new_session;
+  o.reset.pre_valence = spec_.pre_valence;
+  o.reset.pre_arousal = spec_.pre_arousal;
+  o.reset.mode = spec_.mode;
+  o.reset.transform = spec_.transform;
+  return o;
+}
+
+RunResult Runner::Run(const RunHooks& hooks) const {
+  if (!hooks.log.empty() && spec_.parts.size() > 1 && hooks.log.find("{part}") == std::string::npos)
+    throw ArgumentError("run: the log path '" + hooks.log + "' needs '{part}' for a run over several parts");
+  const auto& world = ctx_->world();
+  RunResult result;
+  result.world_name = world.Name();
+  result.world_id = world.Id();
+  result.dataset_fingerprint = data::Fingerprint(ctx_->dataset());
+  const std::string config = spec_.ToJson();
+  for (const auto part : spec_.parts) {
+    const auto options = Options(part);
+    PartResult pr;
+    pr.part = part;
+    if (hooks.on_part) hooks.on_part(part, result.world_name);
+    std::unique_ptr<env::EpisodeLogWriter> writer;
+    if (!hooks.log.empty()) {
+      pr.log = ReplacePart(hooks.log, part);
+      env::RunMetadata meta;
+      meta.config = config;
+      meta.world = result.world_name;
+      meta.world_id = result.world_id;
+      meta.dataset_fingerprint = result.dataset_fingerprint;
+      meta.scenario = spec_.scenario;
+      meta.part = data::PartName(part);
+      meta.split = spec_.split;
+      meta.horizon = spec_.horizon;
+      meta.topk = spec_.topk;
+      meta.utility = spec_.utility;
+      meta.version = hooks.version;
+      writer = std::make_unique<env::EpisodeLogWriter>(pr.log, meta);
+    }
+    for (const auto& name : spec_.agents)
+      for (const auto seed : spec_.seeds) {
+        const agents::AgentContext ac{ctx_, spec_.utility, spec_.params, seed};
+        env::RolloutProgress progress;
+        if (hooks.progress)
+          progress = [&](std::int64_t done, std::int64_t total) { hooks.progress({part, name, seed, done, total}); };
+        auto block = env::RunRollouts(
+            ctx_, [&] { return agents::AgentRegistry::Create(name, ac); }, name, seed, options, progress);
+        if (writer) writer->Write(block);
+        if (hooks.on_block) hooks.on_block(part, block);
+        if (hooks.keep_blocks) pr.blocks.push_back(std::move(block));
+      }
+    if (writer) writer->Finalize();
+    result.parts.push_back(std::move(pr));
+  }
+  return result;
+}
+
+RunResult Run(const RunSpec& spec, const RunHooks& hooks, Inputs inputs) {
+  return Runner(spec, std::move(inputs)).Run(hooks);
+}
+
+std::vector<AgentSummary> Summarize(const std::vector<env::EpisodeBlock>& blocks) {
+  std::vector<AgentSummary> out;
+  auto mean = [](const std::vector<float>& v) {
+    double s = 0;
+    for (float x : v) s += x;
+    return v.empty() ? 0.0 : s / static_cast<double>(v.size());
+  };
+  for (const auto& b : blocks) {
+    auto it = std::find_if(out.begin(), out.end(), [&](const AgentSummary& s) { return s.agent == b.agent; });
+    if (it == out.end()) it = out.insert(out.end(), AgentSummary{b.agent});
+    it->seeds += 1;
+    it->reward += mean(b.reward), it->valence += mean(b.valence), it->arousal += mean(b.arousal);
+    it->rating += mean(b.rating), it->engagement += mean(b.engagement);
+  }
+  for (auto& s : out) {
+    const double n = static_cast<double>(s.seeds);
+    s.reward /= n, s.valence /= n, s.arousal /= n, s.rating /= n, s.engagement /= n;
+  }
+  return out;
+}
+
+std::vector<std::uint64_t> SeedRange(std::int32_t n, const char* what) {
+  CheckCount(n, 1, kMaxSeeds, what);
+  std::vector<std::uint64_t> seeds;
+  for (std::int32_t s = 0; s < n; ++s) seeds.push_back(static_cast<std::uint64_t>(s));
+  return seeds;
+}
+
+}  // namespace amrs::run

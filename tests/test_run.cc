@@ -1,0 +1,322 @@
+// The run API (amrs/run): one runner for rollout, evaluate and stress; the evaluate protocol;
+// per-seed policy training with the up-to-date check.
+#include <tbb/global_control.h>
+
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "amrs/agents/agent.h"
+#include "amrs/core/atomic_file.h"
+#include "amrs/core/error.h"
+#include "amrs/data/synthetic.h"
+#include "amrs/env/episode_log.h"
+#include "amrs/env/rollout.h"
+#include "amrs/run/evaluate.h"
+#include "amrs/run/run.h"
+#include "amrs/run/train_policies.h"
+#include "amrs/worldmodel/world_model.h"
+#include "policy_util.h"
+#include "test_util.h"
+
+using namespace amrs;
+namespace fs = std::filesystem;
+
+namespace {
+
+const testing::TempDir& Dir() {
+  static testing::TempDir dir;
+  return dir;
+}
+
+// A small synthetic dataset with an oracle, written and read back as the CLI sees it.
+const std::string& DataPath() {
+  static const std::string path = [] {
+    data::WriteDataset(data::Generate(testing::SmallConfig(5, 30, 150, 900, 60, 8, 1)), Dir().File("d.h5"));
+    return Dir().File("d.h5");
+  }();
+  return path;
+}
+
+// An untrained learned world saved as a checkpoint (evaluate takes a world spec).
+const std::string& WorldPath() {
+  static const std::string path = [] {
+    const auto d = data::ReadDataset(DataPath());
+    worldmodel::ModelConfig m;
+    m.d_model = 16, m.heads = 2, m.layers = 1, m.ff = 32, m.head_hidden = 16;
+    worldmodel::WorldModel::CreateUntrained(m, d, 1)->Save(Dir().File("w.pt"));
+    return Dir().File("w.pt");
+  }();
+  return path;
+}
+
+run::RunSpec SmallSpec() {
+  run::RunSpec s;
+  s.data = DataPath();
+  s.world = "oracle";
+  s.agents = {"random", "greedy"};
+  s.seeds = {0, 3};
+  s.parts = {data::Part::kTest, data::Part::kVal};
+  s.horizon = 3;
+  s.max_users = 2;
+  s.batch = 4;
+  return s;
+}
+
+void CheckSame(const env::EpisodeBlock& a, const env::EpisodeBlock& b) {
+  CHECK(a.agent == b.agent);
+  CHECK(a.seed == b.seed);
+  CHECK(a.episode_seed == b.episode_seed);
+  CHECK(a.user == b.user);
+  CHECK(a.actions == b.actions);
+  CHECK(a.ranked == b.ranked);
+  CHECK(a.valence == b.valence);
+  CHECK(a.reward == b.reward);
+}
+
+}  // namespace
+
+TEST_CASE("run: blocks in spec order, equal to the rollout engine's, logged per part") {
+  const auto spec = SmallSpec();
+  run::RunHooks hooks;
+  hooks.log = Dir().File("run-{part}.h5");
+  hooks.version = "test";
+  std::vector<std::pair<data::Part, std::string>> seen;
+  std::vector<std::string> parts_started;
+  hooks.on_block = [&](data::Part p, const env::EpisodeBlock& b) { seen.emplace_back(p, b.agent + "/" + std::to_string(b.seed)); };
+  hooks.on_part = [&](data::Part p, const std::string& world) { parts_started.push_back(std::string(data::PartName(p)) + ":" + world); };
+  const auto r = run::Run(spec, hooks);
+  CHECK(parts_started == std::vector<std::string>{"test:oracle", "val:oracle"});
+  REQUIRE(r.parts.size() == 2);
+  CHECK(seen.size() == 8);
+  CHECK(seen.front() == std::pair{data::Part::kTest, std::string("random/0")});
+  CHECK(seen[3] == std::pair{data::Part::kTest, std::string("greedy/3")});
+  CHECK(seen[4].first == data::Part::kVal);
+
+  // The same blocks as the engine gives directly.
+  const auto d = std::make_shared<const data::Dataset>(data::ReadDataset(DataPath()));
+  env::EnvConfig cfg;
+  cfg.horizon = 3;
+  const auto ctx = env::EnvContext::Create(d, env::LoadWorld("oracle", d), cfg);
+  for (std::size_t p = 0; p < 2; ++p) {
+    const auto& part = r.parts[p];
+    CHECK(part.part == spec.parts[p]);
+    REQUIRE(part.blocks.size() == 4);
+    std::size_t i = 0;
+    for (const auto& name : spec.agents)
+      for (const auto seed : spec.seeds) {
+        env::RolloutOptions o;
+        o.part = spec.parts[p];
+        o.reset.part = spec.parts[p];
+        o.max_users = 2, o.batch = 4;
+        const agents::AgentContext ac{ctx, {}, {}, seed};
+        const auto direct =
+            env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create(name, ac); }, name, seed, o);
+        CHECK(direct.episodes() > 0);
+        CheckSame(part.blocks[i++], direct);
+      }
+    // The log holds the same blocks and the run's description.
+    CHECK(part.log == Dir().File(std::string("run-") + data::PartName(spec.parts[p]) + ".h5"));
+    const auto log = env::ReadEpisodeLog(part.log);
+    CHECK(log.meta.part == data::PartName(spec.parts[p]));
+    CHECK(log.meta.horizon == 3);
+    CHECK(log.meta.version == "test");
+    CHECK(log.meta.dataset_fingerprint == r.dataset_fingerprint);
+    const auto config = nlohmann::json::parse(log.meta.config);
+    CHECK(config.at("agents") == std::vector<std::string>{"random", "greedy"});
+    CHECK(config.at("seeds") == std::vector<std::uint64_t>{0, 3});
+    REQUIRE(log.blocks.size() == 4);
+    for (const auto& b : log.blocks) {
+      const auto it = std::find_if(part.blocks.begin(), part.blocks.end(),
+                                   [&](const env::EpisodeBlock& x) { return x.agent == b.agent && x.seed == b.seed; });
+      REQUIRE(it != part.blocks.end());
+      CheckSame(*it, b);
+    }
+  }
+}
+
+TEST_CASE("run: the same blocks whatever the thread count") {
+  auto spec = SmallSpec();
+  spec.parts = {data::Part::kTest};
+  spec.max_users = 0;
+  spec.batch = 2;
+  run::RunResult one, two;
+  {
+    tbb::global_control c(tbb::global_control::max_allowed_parallelism, 1);
+    one = run::Run(spec);
+  }
+  {
+    tbb::global_control c(tbb::global_control::max_allowed_parallelism, 2);
+    two = run::Run(spec);
+  }
+  REQUIRE(one.parts.front().blocks.size() == two.parts.front().blocks.size());
+  for (std::size_t i = 0; i < one.parts.front().blocks.size(); ++i)
+    CheckSame(one.parts.front().blocks[i], two.parts.front().blocks[i]);
+}
+
+TEST_CASE("run: bad descriptions fail before any episode or file, naming the field") {
+  auto expect = [](run::RunSpec s, const char* needle) {
+    CHECK_THROWS_WITH_AS(run::Runner{s}, doctest::Contains(needle), ArgumentError);
+  };
+  auto s = SmallSpec();
+  s.agents = {};
+  expect(s, "'agents' is empty");
+  s = SmallSpec();
+  s.agents = {"random", "random"};
+  expect(s, "agent 'random' is listed twice");
+  s = SmallSpec();
+  s.seeds = {1, 1};
+  expect(s, "'seeds' lists a seed twice");
+  s = SmallSpec();
+  s.seeds.assign(run::kMaxSeeds + 1, 0);
+  for (std::size_t i = 0; i < s.seeds.size(); ++i) s.seeds[i] = i;
+  expect(s, "'seeds (count)' must be in [1, 1000]");
+  s = SmallSpec();
+  s.horizon = 0;
+  expect(s, "'horizon' must be in [1, 1000]");
+  s = SmallSpec();
+  s.batch = 0;
+  expect(s, "'batch'");
+  s = SmallSpec();
+  s.parts = {data::Part::kTest, data::Part::kTest};
+  expect(s, "'parts' lists a part twice");
+  s = SmallSpec();
+  s.pre_valence = 1.5f;
+  expect(s, "'pre_valence' must be in [0, 1]");
+  s = SmallSpec();
+  s.agents = {"random", "nope"};
+  expect(s, "unknown agent 'nope'");
+  s = SmallSpec();
+  s.users = {100000};
+  expect(s, "user index 100000 is not in the test part");
+  // An agent whose checkpoint is missing fails at construction, for the seed it names.
+  s = SmallSpec();
+  s.agents = {"random", "copycat"};
+  s.params = {{"copycat", Dir().File("missing-seed-{seed}.pt")}};
+  CHECK_THROWS_WITH_AS(run::Runner{s}, doctest::Contains("agent 'copycat' (seed 0)"), InputError);
+  // A missing dataset names its file.
+  s = SmallSpec();
+  s.data = Dir().File("none.h5");
+  CHECK_THROWS_WITH_AS(run::Runner{s}, doctest::Contains("none.h5"), InputError);
+  // Several parts need '{part}' in the log path; nothing is written.
+  const run::Runner ok(SmallSpec());
+  run::RunHooks h;
+  h.log = Dir().File("one-log.h5");
+  CHECK_THROWS_WITH_AS(ok.Run(h), doctest::Contains("needs '{part}'"), ArgumentError);
+  CHECK_FALSE(fs::exists(h.log));
+}
+
+TEST_CASE("evaluate: the learned world on every part, the oracle on the test part, checked before running") {
+  run::EvaluateSpec e;
+  e.run = SmallSpec();
+  e.run.world = WorldPath();
+  e.run.parts = {data::Part::kTest, data::Part::kVal, data::Part::kTrain};
+  e.out_dir = Dir().File("eval");
+  const run::Evaluation ev(e);
+  CHECK(ev.with_oracle());
+  const std::vector<std::string> expected{e.out_dir + "/test.h5", e.out_dir + "/val.h5", e.out_dir + "/train.h5",
+                                          e.out_dir + "/test-oracle.h5"};
+  CHECK(ev.Logs() == expected);
+  CHECK_FALSE(fs::exists(e.out_dir));  // nothing runs or is written before Run
+  const auto r = ev.Run();
+  CHECK(r.logs == expected);
+  REQUIRE(r.with_oracle);
+  CHECK(r.learned.parts.size() == 3);
+  REQUIRE(r.oracle.parts.size() == 1);
+  CHECK(r.oracle.parts.front().part == data::Part::kTest);
+  for (const auto& path : expected) {
+    const auto log = env::ReadEpisodeLog(path);
+    const bool oracle = path == expected.back();
+    CHECK(log.meta.world == (oracle ? "oracle" : r.learned.world_name));
+    CHECK(log.meta.world.rfind(oracle ? "oracle" : "learned:", 0) == 0);
+    CHECK(log.blocks.size() == 4);
+  }
+  // Paired seeds: the oracle's test episodes are the learned world's (same users, windows, seeds).
+  const auto& lt = r.learned.parts.front().blocks.front();
+  const auto& ot = r.oracle.parts.front().blocks.front();
+  CHECK(lt.user == ot.user);
+  CHECK(lt.window_start == ot.window_start);
+  CHECK(lt.episode_seed == ot.episode_seed);
+
+  // No oracle run when asked not to, or when the world already is the oracle.
+  e.oracle = run::OracleMode::kNo;
+  CHECK_FALSE(run::Evaluation(e).with_oracle());
+  e.oracle = run::OracleMode::kAuto;
+  e.run.world = "oracle";
+  CHECK_FALSE(run::Evaluation(e).with_oracle());
+  CHECK_THROWS_AS(run::ParseOracleMode("maybe"), ArgumentError);
+
+  // A bad agent parameter fails before either run writes anything.
+  e.run.world = WorldPath();
+  e.out_dir = Dir().File("eval-bad");
+  e.run.agents = {"random", "dpo"};
+  e.run.params = {{"dpo", Dir().File("none-{seed}.pt")}};
+  CHECK_THROWS_AS(run::Evaluation{e}, InputError);
+  CHECK_FALSE(fs::exists(e.out_dir));
+}
+
+TEST_CASE("train policies: per seed, skips up-to-date checkpoints, checks dpo references first") {
+  run::PolicyTrainingSpec s;
+  s.kind = "copycat";
+  s.data = DataPath();
+  s.seeds = {0, 1};
+  s.out_dir = Dir().File("policy");
+  s.copycat = testing::TinyCopycat("");
+  s.copycat.epochs = 1;
+  const auto first = run::TrainPolicies(s, nullptr);
+  REQUIRE(first.size() == 2);
+  for (std::size_t i = 0; i < 2; ++i) {
+    CHECK(first[i].seed == s.seeds[i]);
+    CHECK_FALSE(first[i].up_to_date);
+    CHECK(first[i].checkpoint == s.out_dir + "/copycat-seed-" + std::to_string(i) + ".pt");
+    const auto info = agents::ReadPolicyInfo(first[i].checkpoint);
+    CHECK(info.seed == s.seeds[i]);
+    CHECK(info.epochs == 1);
+  }
+  const auto fp = data::Fingerprint(data::ReadDataset(DataPath()));
+  CHECK(run::PolicyUpToDate(first[0].checkpoint, s, 0, fp));
+  CHECK_FALSE(run::PolicyUpToDate(first[0].checkpoint, s, 1, fp));          // another seed's file
+  CHECK_FALSE(run::PolicyUpToDate(first[0].checkpoint, s, 0, "other"));     // another dataset
+  auto more = s;
+  more.copycat.epochs = 2;
+  CHECK_FALSE(run::PolicyUpToDate(first[0].checkpoint, more, 0, fp));       // other epochs
+  const auto again = run::TrainPolicies(s, nullptr);
+  CHECK(again[0].up_to_date);
+  CHECK(again[1].up_to_date);
+  s.force = true;
+  CHECK_FALSE(run::TrainPolicies(s, nullptr)[0].up_to_date);
+
+  // DPO: a missing reference for any seed fails before any seed is trained.
+  run::PolicyTrainingSpec d;
+  d.kind = "dpo";
+  d.data = DataPath();
+  d.world = "oracle";
+  d.seeds = {0, 7};
+  d.out_dir = s.out_dir;
+  d.dpo = testing::TinyDpo("", "");
+  CHECK(d.Reference(7) == s.out_dir + "/copycat-seed-7.pt");
+  CHECK_THROWS_WITH_AS(run::TrainPolicies(d, nullptr), doctest::Contains("copycat-seed-7.pt"), InputError);
+  CHECK_FALSE(fs::exists(s.out_dir + "/dpo-seed-0.pt"));
+  d.kind = "ppo";
+  CHECK_THROWS_WITH_AS(run::TrainPolicies(d, nullptr), doctest::Contains("kind must be copycat or dpo"), ArgumentError);
+}
+
+TEST_CASE("atomic files: in place only on commit, nothing left behind otherwise") {
+  const std::string target = Dir().File("atomic/sub/out.txt");
+  {
+    AtomicFile f(target);
+    CHECK(fs::path(f.temp()).parent_path() == fs::path(target).parent_path());
+    std::ofstream(f.temp()) << "half";
+    CHECK_FALSE(fs::exists(target));
+  }  // abandoned: the temporary is removed
+  CHECK(fs::is_empty(fs::path(target).parent_path()));
+  WriteFileAtomically(target, "whole");
+  std::ifstream in(target);
+  std::string s;
+  in >> s;
+  CHECK(s == "whole");
+  CHECK(std::distance(fs::directory_iterator(fs::path(target).parent_path()), fs::directory_iterator{}) == 1);
+  CHECK_THROWS_AS(WriteFileAtomically(Dir().File("atomic/sub/out.txt/x"), "x"), InputError);
+}
