@@ -44,6 +44,11 @@ TEST_CASE("Rollout feedback means and per-step means") {
   CHECK(m.arousal == doctest::Approx(0.6));
   CHECK(m.rating == doctest::Approx(0.25));
   CHECK(m.engagement == doctest::Approx(0.2));
+  REQUIRE(m.reward);
+  CHECK(*m.reward == doctest::Approx(0.425));
+  auto no_reward = r;
+  no_reward.reward.clear();
+  CHECK_FALSE(RolloutMeans(no_reward).reward);
   const auto s = StepMeans(r, r.valence);
   REQUIRE(s.size() == 2);
   CHECK(s[0] == doctest::Approx(0.2));  // (0.1 + 0.3) / 2
@@ -51,7 +56,9 @@ TEST_CASE("Rollout feedback means and per-step means") {
 }
 
 TEST_CASE("Rollout arrays: empty, misshapen and NaN input fail naming the field") {
-  CHECK_THROWS_AS(RolloutMeans(RolloutArrays{2, 0}), amrs::ArgumentError);  // no episodes
+  RolloutArrays empty;
+  empty.horizon = 2;
+  CHECK_THROWS_AS(RolloutMeans(empty), amrs::ArgumentError);  // no episodes
   auto r = Fixture();
   r.valence[2] = std::nanf("");
   CHECK_THROWS_WITH_AS(RolloutMeans(r), doctest::Contains("'valence'"), amrs::ArgumentError);

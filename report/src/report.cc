@@ -181,15 +181,6 @@ std::string MakeFigures(const ReportOptions& o, const std::vector<metrics::Figur
 
 }  // namespace
 
-metrics::RolloutArrays ToArrays(const env::EpisodeBlock& b) {
-  metrics::RolloutArrays r;
-  r.horizon = b.horizon, r.topk = b.topk;
-  r.user = b.user, r.window_start = b.window_start, r.window_length = b.window_length;
-  r.actions = b.actions, r.ranked = b.ranked;
-  r.engagement = b.engagement, r.rating = b.rating, r.valence = b.valence, r.arousal = b.arousal, r.reward = b.reward;
-  return r;
-}
-
 metrics::LoggedSongs LoggedSongsOf(const data::Dataset& d) {
   const data::TokenView view(d);
   metrics::LoggedSongs out(static_cast<std::size_t>(view.num_users()));
@@ -198,15 +189,14 @@ metrics::LoggedSongs LoggedSongsOf(const data::Dataset& d) {
   return out;
 }
 
-metrics::AgentRuns EvaluateBlocks(const std::vector<env::EpisodeBlock>& blocks, const metrics::EvalContext& c,
+metrics::AgentRuns EvaluateBlocks(const std::vector<EpisodeBlock>& blocks, const metrics::EvalContext& c,
                                   const std::string& file) {
   metrics::AgentRuns runs;
   for (const auto& b : blocks) {
     const std::string where = file + ": /runs/" + b.agent + "/seed-" + std::to_string(b.seed);
     try {
-      const auto r = ToArrays(b);
-      runs[b.agent].Add(b.seed, metrics::EvaluateSeed(r, c),
-                        {{"valence", metrics::StepMeans(r, r.valence)}, {"arousal", metrics::StepMeans(r, r.arousal)}});
+      runs[b.agent].Add(b.seed, metrics::EvaluateSeed(b, c),
+                        {{"valence", metrics::StepMeans(b, b.valence)}, {"arousal", metrics::StepMeans(b, b.arousal)}});
     } catch (const Error& e) {
       throw InputError(where + ": " + e.what());
     }
