@@ -14,7 +14,7 @@
 #include "amrs/data/results.h"
 #include "amrs/data/tokens.h"
 #include "amrs/env/episode_log.h"
-#include "amrs/worldmodel/sweep.h"
+#include "amrs/worldmodel/world_tables.h"
 
 namespace amrs::report {
 namespace fs = std::filesystem;
