@@ -9,8 +9,9 @@
 
 #include "amrs/core/episodes.h"
 #include "amrs/data/dataset.h"
-#include "amrs/metrics/report.h"
+#include "amrs/metrics/aggregate.h"
 #include "amrs/metrics/rollouts.h"
+#include "amrs/report/render.h"
 
 namespace amrs::report {
 
@@ -30,7 +31,7 @@ struct ReportResult {
   std::string markdown_path, json_path;
   std::vector<std::string> figures;  // paths of the PNGs made
   std::string figures_note;          // why figures are missing ("" when all were made)
-  metrics::ReportData data;
+  ReportData data;
 };
 
 // The whole report. Throws InputError naming the file (and field) for a missing or unreadable
