@@ -3,6 +3,7 @@
 #include <cmath>
 #include <set>
 
+#include "amrs/core/episodes.h"
 #include "amrs/core/error.h"
 #include "amrs/core/rng.h"
 #include "amrs/core/types.h"
@@ -73,4 +74,32 @@ TEST_CASE("Tokens carry presence masks") {
   CHECK_FALSE(s.has_rating);
   CHECK(s.rating == 0.f);   // unobserved values are zeroed, not leaked
   CHECK(s.valence == 0.f);
+}
+
+TEST_CASE("EpisodeBlock::Validate names the field whose size or values are wrong") {
+  EpisodeBlock b;
+  b.horizon = 2, b.topk = 1;
+  b.user = {0}, b.window_start = {0}, b.window_length = {1};
+  b.actions = {1, 2}, b.ranked = {1, 2};
+  b.engagement = b.rating = b.valence = b.arousal = {0.5f, 0.5f};
+  CHECK_NOTHROW(b.Validate());
+  CHECK(b.episodes() == 1);
+  auto bad = b;
+  bad.episode_seed = {1, 2};  // optional, but one per episode when given
+  CHECK_THROWS_WITH_AS(bad.Validate(), doctest::Contains("'episode_seed'"), ArgumentError);
+  bad = b;
+  bad.window_index = {0, 0};
+  CHECK_THROWS_WITH_AS(bad.Validate(), doctest::Contains("'window_index'"), ArgumentError);
+  bad = b;
+  bad.window_length.clear();
+  CHECK_THROWS_WITH_AS(bad.Validate(), doctest::Contains("'window_length'"), ArgumentError);
+  bad = b;
+  bad.reward = {0.1f};  // optional, but E x L when given
+  CHECK_THROWS_WITH_AS(bad.Validate(), doctest::Contains("'reward'"), ArgumentError);
+  bad = b;
+  bad.arousal[1] = std::nanf("");
+  CHECK_THROWS_WITH_AS(bad.Validate(), doctest::Contains("'arousal' is not finite at index 1"), ArgumentError);
+  bad = b;
+  bad.horizon = 0;
+  CHECK_THROWS_WITH_AS(bad.Validate(), doctest::Contains("horizon"), ArgumentError);
 }

@@ -7,7 +7,6 @@
 #include "amrs/core/error.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/tokens.h"
-#include "amrs/metrics/regression.h"
 
 namespace amrs::data {
 namespace {
@@ -153,36 +152,19 @@ Ceiling EvaluateOracle(const Dataset& d, const std::vector<std::int32_t>& users_
   std::vector<std::int32_t> users = users_in;
   if (users.empty())
     for (std::int32_t u = 0; u < d.num_users(); ++u) users.push_back(u);
-  std::vector<double> pe, oe, pr, pv, ov, pa, oa;
-  std::vector<int> orat;
+  std::vector<History> histories;
+  std::vector<std::vector<Feedback>> predictions;
   for (auto u : users) {
-    const History h = UserHistory(d, index, u);
+    histories.push_back(UserHistory(d, index, u));
+    auto& pred = predictions.emplace_back(histories.back().size());
     OracleState s = oracle.Start(u);
-    for (const auto& t : h) {
-      if (!t.IsBoundary()) {
-        const Feedback f = oracle.Predict(s, t.song);
-        pe.push_back(f.engagement), oe.push_back(t.engagement);
-        if (t.has_rating) pr.push_back(f.rating), orat.push_back(t.rating > 0.5f ? 1 : 0);
-        if (t.has_affect) {
-          pv.push_back(f.valence), ov.push_back(t.valence);
-          pa.push_back(f.arousal), oa.push_back(t.arousal);
-        }
-      }
+    for (std::size_t i = 0; i < histories.back().size(); ++i) {
+      const Token& t = histories.back()[i];
+      if (!t.IsBoundary()) pred[i] = oracle.Predict(s, t.song);
       oracle.Append(s, t);
     }
   }
-  Ceiling c;
-  c.n_engagement = static_cast<std::int64_t>(pe.size());
-  c.n_rating = static_cast<std::int64_t>(pr.size());
-  c.n_affect = static_cast<std::int64_t>(pv.size());
-  c.engagement_mse = metrics::Mse(pe, oe);
-  c.engagement_r2 = metrics::R2(pe, oe);
-  c.rating_auc = metrics::RocAuc(pr, orat);
-  c.valence_mse = metrics::Mse(pv, ov);
-  c.valence_r2 = metrics::R2(pv, ov);
-  c.arousal_mse = metrics::Mse(pa, oa);
-  c.arousal_r2 = metrics::R2(pa, oa);
-  return c;
+  return ScoreFeedback(histories, predictions);
 }
 
 }  // namespace amrs::data

@@ -55,26 +55,6 @@ void EpisodeLogWriter::Write(const EpisodeBlock& b) {
   WriteEpisodeBlockH5(impl_->file, g, b);
 }
 
-void WriteEpisodeBlockH5(h5::File& f, const std::string& g, const EpisodeBlock& b) {
-  const hsize_t E = static_cast<hsize_t>(b.episodes()), L = static_cast<hsize_t>(b.horizon),
-                K = static_cast<hsize_t>(b.topk);
-  f.Group(g);
-  f.WriteScalarAttr<std::uint64_t>(g, "seed", b.seed);
-  f.WriteStringAttr(g, "agent", b.agent);
-  f.Write(g + "/episode_seed", b.episode_seed);
-  f.Write(g + "/user", b.user);
-  f.Write(g + "/window_index", b.window_index);
-  f.Write(g + "/window_start", b.window_start);
-  f.Write(g + "/window_length", b.window_length);
-  f.Write(g + "/actions", b.actions, {E, L});
-  if (K > 0) f.Write(g + "/topk", b.ranked, {E, L, K});
-  f.Write(g + "/engagement", b.engagement, {E, L});
-  f.Write(g + "/rating", b.rating, {E, L});
-  f.Write(g + "/valence", b.valence, {E, L});
-  f.Write(g + "/arousal", b.arousal, {E, L});
-  f.Write(g + "/reward", b.reward, {E, L});
-}
-
 void EpisodeLogWriter::Finalize() {
   if (impl_->finalized) return;
   impl_->file.Close();

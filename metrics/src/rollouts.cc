@@ -10,19 +10,6 @@
 namespace amrs::metrics {
 namespace {
 
-template <typename T>
-void CheckSize(const std::vector<T>& v, std::size_t n, const char* field) {
-  if (v.size() != n)
-    throw ArgumentError(std::string("rollouts: field '") + field + "' has " + std::to_string(v.size()) +
-                        " values, expected " + std::to_string(n));
-}
-
-void CheckFinite(const std::vector<float>& v, const char* field) {
-  for (std::size_t i = 0; i < v.size(); ++i)
-    if (!std::isfinite(v[i]))
-      throw ArgumentError(std::string("rollouts: field '") + field + "' is not finite at index " + std::to_string(i));
-}
-
 double MeanOf(const std::vector<float>& v) {
   double s = 0;
   for (float x : v) s += x;
@@ -71,33 +58,19 @@ void Average(Adherence& a, std::int64_t n) {
 
 }  // namespace
 
-void RolloutArrays::Validate() const {
-  if (horizon <= 0) throw ArgumentError("rollouts: horizon must be positive");
-  if (topk < 0) throw ArgumentError("rollouts: topk must not be negative");
-  if (user.empty()) throw ArgumentError("rollouts: no episodes");
-  const std::size_t E = user.size(), EL = E * static_cast<std::size_t>(horizon);
-  CheckSize(window_start, E, "window_start");
-  CheckSize(window_length, E, "window_length");
-  CheckSize(actions, EL, "actions");
-  CheckSize(ranked, EL * static_cast<std::size_t>(topk), "topk");
-  CheckSize(engagement, EL, "engagement");
-  CheckSize(rating, EL, "rating");
-  CheckSize(valence, EL, "valence");
-  CheckSize(arousal, EL, "arousal");
-  if (!reward.empty()) CheckSize(reward, EL, "reward");
-  const std::pair<const std::vector<float>*, const char*> signals[] = {
-      {&engagement, "engagement"}, {&rating, "rating"}, {&valence, "valence"}, {&arousal, "arousal"}, {&reward, "reward"}};
-  for (const auto& [v, name] : signals) CheckFinite(*v, name);
-}
-
 FeedbackMeans RolloutMeans(const RolloutArrays& r) {
   r.Validate();
-  return {MeanOf(r.engagement), MeanOf(r.rating), MeanOf(r.valence), MeanOf(r.arousal)};
+  FeedbackMeans m{MeanOf(r.engagement), MeanOf(r.rating), MeanOf(r.valence), MeanOf(r.arousal), std::nullopt};
+  if (!r.reward.empty()) m.reward = MeanOf(r.reward);
+  return m;
 }
 
 std::vector<double> StepMeans(const RolloutArrays& r, const std::vector<float>& signal) {
   r.Validate();
-  CheckSize(signal, r.user.size() * static_cast<std::size_t>(r.horizon), "signal");
+  const std::size_t EL = r.user.size() * static_cast<std::size_t>(r.horizon);
+  if (signal.size() != EL)
+    throw ArgumentError("rollouts: the signal has " + std::to_string(signal.size()) + " values, expected " +
+                        std::to_string(EL));
   std::vector<double> out(static_cast<std::size_t>(r.horizon), 0.0);
   for (std::size_t i = 0; i < signal.size(); ++i) out[i % out.size()] += signal[i];
   for (auto& x : out) x /= static_cast<double>(r.user.size());
@@ -141,7 +114,7 @@ std::map<std::string, double> EvaluateSeed(const RolloutArrays& r, const EvalCon
                                   {key::kArousal, means.arousal},
                                   {key::kRating, means.rating},
                                   {key::kEngagement, means.engagement}};
-  if (!r.reward.empty()) m[key::kReward] = MeanOf(r.reward);
+  if (means.reward) m[key::kReward] = *means.reward;
   m[key::kCoverage] = Coverage(r.actions, c.num_songs);
   m[key::kEntropy] = NormalizedEntropy(r.actions, c.num_songs);
   m[key::kGini] = Gini(r.actions, c.num_songs);

@@ -15,7 +15,7 @@
 #include "amrs/data/results.h"
 #include "amrs/data/tokens.h"
 #include "amrs/env/episode_log.h"
-#include "amrs/worldmodel/sweep.h"
+#include "amrs/worldmodel/world_tables.h"
 
 namespace amrs::report {
 namespace fs = std::filesystem;
@@ -34,8 +34,8 @@ metrics::EvalContext MakeEvalContext(const data::Dataset& d, const std::string& 
   return {d.num_songs(), f->values, f->dim, &logged, k};
 }
 
-metrics::RunInfo Info(const std::string& file, const env::EpisodeLog& log) {
-  metrics::RunInfo r;
+RunInfo Info(const std::string& file, const env::EpisodeLog& log) {
+  RunInfo r;
   r.file = file, r.world = log.meta.world, r.part = log.meta.part, r.utility = log.meta.utility.ToString();
   r.fingerprint = log.meta.dataset_fingerprint, r.scenario = log.meta.scenario;
   r.split = log.meta.split, r.horizon = log.meta.horizon, r.topk = log.meta.topk;
@@ -49,7 +49,7 @@ metrics::RunInfo Info(const std::string& file, const env::EpisodeLog& log) {
 }
 
 struct LoadedLogs {
-  std::vector<metrics::RunInfo> runs;
+  std::vector<RunInfo> runs;
   std::map<std::pair<bool, std::string>, metrics::AgentRuns> by_kind_part;  // (oracle?, part) -> runs
 };
 
@@ -80,7 +80,7 @@ LoadedLogs LoadLogs(const ReportOptions& o, const data::Dataset& d, std::ostream
   return out;
 }
 
-void AddWorldResults(const ReportOptions& o, metrics::ReportData& rd) {
+void AddWorldResults(const ReportOptions& o, ReportData& rd) {
   for (const auto& file : o.world_results) {
     if (!fs::exists(file)) throw InputError(file + ": no such world-results file");
     const auto results = data::ReadResults(file);
@@ -97,8 +97,8 @@ void AddWorldResults(const ReportOptions& o, metrics::ReportData& rd) {
   }
 }
 
-metrics::ReportData Assemble(LoadedLogs logs) {
-  metrics::ReportData rd;
+ReportData Assemble(LoadedLogs logs) {
+  ReportData rd;
   rd.runs = std::move(logs.runs);
   bool any_learned = false;
   for (const auto& [kp, runs] : logs.by_kind_part) any_learned = any_learned || !kp.first;
@@ -125,8 +125,8 @@ metrics::ReportData Assemble(LoadedLogs logs) {
   return rd;
 }
 
-std::vector<metrics::Figure> ExpectedFigures(const metrics::ReportData& rd) {
-  std::vector<metrics::Figure> f{
+std::vector<Figure> ExpectedFigures(const ReportData& rd) {
+  std::vector<Figure> f{
       {"fig-affect-coverage.png", "Predicted affect (valence + arousal) against coverage, one point per seed (test)"},
       {"fig-trajectories.png", "Mean predicted valence and arousal per rollout step (test)"}};
   if (!rd.world_results.empty()) f.push_back({"fig-world-fit.png", "World-model fit per signal (mean over splits)"});
@@ -140,8 +140,8 @@ std::string Quote(const std::string& s) {
 }
 
 // Runs the figure script; returns the note for the report ("" when every figure was made).
-std::string MakeFigures(const ReportOptions& o, const std::vector<metrics::Figure>& expected,
-                        std::vector<metrics::Figure>& made, std::ostream* log) {
+std::string MakeFigures(const ReportOptions& o, const std::vector<Figure>& expected,
+                        std::vector<Figure>& made, std::ostream* log) {
   for (const auto& f : expected) fs::remove(fs::path(o.out_dir) / f.file);
   if (o.figures_script.empty()) return "Figures were not requested.";
   std::string why;
@@ -168,15 +168,6 @@ std::string MakeFigures(const ReportOptions& o, const std::vector<metrics::Figur
 
 }  // namespace
 
-metrics::RolloutArrays ToArrays(const env::EpisodeBlock& b) {
-  metrics::RolloutArrays r;
-  r.horizon = b.horizon, r.topk = b.topk;
-  r.user = b.user, r.window_start = b.window_start, r.window_length = b.window_length;
-  r.actions = b.actions, r.ranked = b.ranked;
-  r.engagement = b.engagement, r.rating = b.rating, r.valence = b.valence, r.arousal = b.arousal, r.reward = b.reward;
-  return r;
-}
-
 metrics::LoggedSongs LoggedSongsOf(const data::Dataset& d) {
   const data::TokenView view(d);
   metrics::LoggedSongs out(static_cast<std::size_t>(view.num_users()));
@@ -185,15 +176,14 @@ metrics::LoggedSongs LoggedSongsOf(const data::Dataset& d) {
   return out;
 }
 
-metrics::AgentRuns EvaluateBlocks(const std::vector<env::EpisodeBlock>& blocks, const metrics::EvalContext& c,
+metrics::AgentRuns EvaluateBlocks(const std::vector<EpisodeBlock>& blocks, const metrics::EvalContext& c,
                                   const std::string& file) {
   metrics::AgentRuns runs;
   for (const auto& b : blocks) {
     const std::string where = file + ": /runs/" + b.agent + "/seed-" + std::to_string(b.seed);
     try {
-      const auto r = ToArrays(b);
-      runs[b.agent].Add(b.seed, metrics::EvaluateSeed(r, c),
-                        {{"valence", metrics::StepMeans(r, r.valence)}, {"arousal", metrics::StepMeans(r, r.arousal)}});
+      runs[b.agent].Add(b.seed, metrics::EvaluateSeed(b, c),
+                        {{"valence", metrics::StepMeans(b, b.valence)}, {"arousal", metrics::StepMeans(b, b.arousal)}});
     } catch (const Error& e) {
       throw InputError(where + ": " + e.what());
     }
@@ -219,11 +209,11 @@ ReportResult RunReport(const ReportOptions& o, std::ostream* log) {
   fs::create_directories(o.out_dir);
   res.json_path = (fs::path(o.out_dir) / "summary.json").string();
   res.markdown_path = (fs::path(o.out_dir) / "report.md").string();
-  WriteFileAtomically(res.json_path, metrics::ReportJson(res.data));
-  std::vector<metrics::Figure> made;
+  WriteFileAtomically(res.json_path, ReportJson(res.data));
+  std::vector<Figure> made;
   res.figures_note = MakeFigures(o, ExpectedFigures(res.data), made, log);
   for (const auto& f : made) res.figures.push_back((fs::path(o.out_dir) / f.file).string());
-  std::string md = metrics::ReportMarkdown(res.data, made, res.figures_note);
+  std::string md = ReportMarkdown(res.data, made, res.figures_note);
   for (std::size_t i = 0; i < o.stress_tables.size(); ++i)
     md += "\n## Stress tests (`" + o.stress_tables[i] + "`)\n\n" + stress[i] + "\n";
   WriteFileAtomically(res.markdown_path, md);

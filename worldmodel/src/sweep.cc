@@ -16,8 +16,6 @@
 #include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
 #include "amrs/data/tokens.h"
-#include "amrs/metrics/stats.h"
-#include "amrs/metrics/tables.h"
 #include "amrs/worldmodel/validate.h"
 
 namespace amrs::worldmodel {
@@ -50,16 +48,6 @@ class PrefixedLines : public std::streambuf {
   std::string prefix_, line_;
 };
 
-const char* kMetricKeys[] = {"engagement_mse", "engagement_r2", "rating_auc", "valence_mse",
-                             "valence_r2",     "arousal_mse",   "arousal_r2"};
-
-std::vector<metrics::Column> WorldColumns() {
-  return {{"engagement_mse", "Eng. MSE", false, 1, 4, true},  {"engagement_r2", "Eng. R² (%)", true, 100, 1, false},
-          {"rating_auc", "Rating AUC (%)", true, 100, 1, true}, {"valence_mse", "Val. MSE", false, 1, 4, true},
-          {"valence_r2", "Val. R² (%)", true, 100, 1, false},    {"arousal_mse", "Aro. MSE", false, 1, 4, true},
-          {"arousal_r2", "Aro. R² (%)", true, 100, 1, false}};
-}
-
 bool CheckpointMatches(const std::string& path, const ModelConfig& cfg, const std::string& fp, std::int32_t split,
                        std::int32_t epochs) {
   if (!std::filesystem::exists(path)) return false;
@@ -72,36 +60,6 @@ bool CheckpointMatches(const std::string& path, const ModelConfig& cfg, const st
 }
 
 }  // namespace
-
-std::vector<ModelConfig> Table2Configs(const ModelConfig& base) {
-  std::vector<ModelConfig> out;
-  for (Arch a : {Arch::kStandard, Arch::kFactorized})
-    for (const char* fam : {"clamp3", "mert"})
-      for (bool pe : {false, true}) {
-        ModelConfig c = base;
-        c.arch = a;
-        c.family = fam;
-        c.rope = pe;
-        c.ablation = Ablation{};
-        out.push_back(c);
-      }
-  return out;
-}
-
-std::vector<ModelConfig> Table3Configs(const ModelConfig& base) {
-  std::vector<ModelConfig> out;
-  ModelConfig b = base;
-  b.arch = Arch::kFactorized;
-  b.family = "mert";
-  b.ablation = Ablation{};
-  out.push_back(b);
-  for (const char* name : {"-user-history", "-feedback", "-history-songs", "-lookback-10", "-lookback-5", "-candidate-song"}) {
-    ModelConfig c = b;
-    c.ablation = Ablation::Parse(name);
-    out.push_back(c);
-  }
-  return out;
-}
 
 data::ResultRow ScoresRow(const std::vector<metrics::SignalScores>& s, const std::vector<std::int32_t>& splits,
                           const std::string& kind) {
@@ -118,78 +76,6 @@ data::ResultRow ScoresRow(const std::vector<metrics::SignalScores>& s, const std
     r.values["arousal_r2"].push_back(x.arousal_r2);
   }
   return r;
-}
-
-SweepReport RenderWorldTables(const data::ResultSection& world, const ModelConfig& base, bool table2,
-                              bool table3) {
-  metrics::RowData rows;
-  for (const auto& [name, row] : world)
-    for (const char* k : kMetricKeys)
-      if (row.values.count(k)) rows[name][k] = row.values.at(k);
-  for (const auto& [name, row] : world)
-    if (row.values.count("ranking_spearman")) rows[name]["ranking_spearman"] = row.values.at("ranking_spearman");
-  SweepReport rep;
-  std::ostringstream md;
-  const auto cols = WorldColumns();
-  std::string chosen = Table3Configs(base)[0].Name();
-  if (table2) {
-    std::vector<std::string> order;
-    for (const auto& c : Table2Configs(base))
-      if (rows.count(c.Name())) order.push_back(c.Name());
-    const auto first = metrics::MakeTable(order, rows, cols, "");
-    if (!first.chosen.empty()) chosen = first.chosen;
-    const auto t = metrics::MakeTable(order, rows, cols, chosen);
-    md << "### Table 2: world-model configurations\n\nMean (SD) over the test users of each MCCV split. "
-          "Bold: best mean. † (chosen): best equal-weight average rank over Eng. MSE, Rating AUC, Val. MSE, "
-          "Aro. MSE. Stars: paired t-test against the chosen row (* p < 0.05, ** p < 0.01, *** p < 0.001).\n\n"
-       << t.markdown << "\n";
-    rep.chosen = chosen;
-  }
-  if (table3) {
-    std::vector<std::string> order;
-    const auto t3 = Table3Configs(base);
-    for (const auto& c : t3)
-      if (rows.count(c.Name())) order.push_back(c.Name());
-    const auto t = metrics::MakeTable(order, rows, cols, t3[0].Name());
-    md << "### Table 3: leave-one-feature-out ablations of " << t3[0].Name()
-       << "\n\nEach row removes one input in training and at test. Stars: paired t-test against the base (†).\n\n"
-       << t.markdown << "\n";
-  }
-  // Validation: the chosen configuration against the baselines and the oracle.
-  std::vector<std::string> order{chosen};
-  for (const char* b : {"baseline-song-mean", "baseline-user-mean", "baseline-pooled-mlp", "oracle"})
-    if (rows.count(b)) order.push_back(b);
-  if (rows.count(chosen) && order.size() > 1) {
-    const auto t = metrics::MakeTable(order, rows, cols, chosen, false);
-    md << "### World-model validation: " << chosen << " against baselines and the oracle\n\n"
-       << "Same test tokens. The oracle is the generator's own expected feedback (the achievable ceiling).\n\n"
-       << t.markdown << "\n";
-    if (rows.count("oracle")) {
-      const auto& m = rows[chosen];
-      const auto& orc = rows["oracle"];
-      auto frac = [&](const char* key, bool auc) {
-        std::vector<double> f;
-        for (std::size_t i = 0; i < m.at(key).size() && i < orc.at(key).size(); ++i)
-          f.push_back(auc ? (m.at(key)[i] - 0.5) / (orc.at(key)[i] - 0.5) : m.at(key)[i] / orc.at(key)[i]);
-        std::ostringstream s;
-        s << std::fixed << std::setprecision(1) << 100 * metrics::Mean(f) << "% (SD " << 100 * metrics::Sd(f) << ")";
-        return s.str();
-      };
-      md << "Fraction of the oracle ceiling (R² ratio; for rating, (AUC - 0.5) ratio): engagement "
-         << frac("engagement_r2", false) << ", rating " << frac("rating_auc", true) << ", valence "
-         << frac("valence_r2", false) << ", arousal " << frac("arousal_r2", false) << ".\n\n";
-    }
-    if (rows[chosen].count("ranking_spearman")) {
-      const auto& r = rows[chosen]["ranking_spearman"];
-      md << "Ranking fidelity (Spearman correlation over the whole catalogue between the world model's and the "
-            "oracle's affect-only utility, sampled test histories): "
-         << std::fixed << std::setprecision(3) << metrics::Mean(r) << " (SD over splits " << metrics::Sd(r)
-         << ").\n\n";
-    }
-  }
-  rep.markdown = md.str();
-  if (rep.chosen.empty()) rep.chosen = chosen;
-  return rep;
 }
 
 SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream* log) {
@@ -297,7 +183,12 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
     }
   }
   // Choose by average rank, then measure ranking fidelity of the chosen configuration.
-  SweepReport rep = RenderWorldTables(section, o.train.model, o.table2, o.table3);
+  SweepReport rep;
+  auto render = [&] {
+    const auto tables = RenderWorldTables(section, o.train.model, o.table2, o.table3);
+    rep.markdown = tables.markdown, rep.chosen = tables.chosen;
+  };
+  render();
   if (d.oracle && section.count(rep.chosen)) {
     for (auto k : o.splits) {
       const auto& cfg_json = section[rep.chosen].attrs["config"];
@@ -307,7 +198,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
                                             o.fidelity_histories, Utility{}, o.train.seed);
       section[rep.chosen].values["ranking_spearman"].push_back(f.mean);
     }
-    rep = RenderWorldTables(section, o.train.model, o.table2, o.table3);
+    render();
   }
   rep.results_path = o.out_dir + "/world-results.h5";
   rep.tables_path = o.out_dir + "/world-tables.md";

@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "amrs/core/types.h"
-#include "amrs/metrics/world.h"
+#include "amrs/core/signal_scores.h"
 
 namespace amrs::data {
 
@@ -110,8 +110,8 @@ class Oracle {
 };
 
 // The oracle's own fit to the logged observations it generated: the achievable ceiling, in the
-// same form as any world model's scores.
-using Ceiling = metrics::SignalScores;
+// same form as any world model's scores (scored by the same ScoreFeedback).
+using Ceiling = SignalScores;
 
 // Replays each listed user's logged history through the oracle and scores its predictions
 // against the observations (all users when `users` is empty). Throws InputError if the dataset

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "amrs/core/episodes.h"
 #include "amrs/env/env.h"
 #include "amrs/env/policy.h"
 
@@ -26,18 +27,8 @@ struct RolloutOptions {
   void Validate() const;
 };
 
-// Every episode of one agent and one seed, row-major over (episode, step[, rank]).
-struct EpisodeBlock {
-  std::string agent;
-  std::uint64_t seed = 0;
-  std::int32_t horizon = 0, topk = 0;
-  std::vector<std::uint64_t> episode_seed;
-  std::vector<std::int32_t> user, window_index, window_start, window_length;
-  std::vector<std::int32_t> actions;  // E x L
-  std::vector<std::int32_t> ranked;   // E x L x topk
-  std::vector<float> engagement, rating, valence, arousal, reward;  // E x L
-  std::int32_t episodes() const { return static_cast<std::int32_t>(user.size()); }
-};
+// Every episode of one agent and one seed (core's episode arrays).
+using EpisodeBlock = amrs::EpisodeBlock;
 
 using PolicyFactory = std::function<std::unique_ptr<Policy>()>;
 // Called from worker threads after each batch (must be thread-safe).

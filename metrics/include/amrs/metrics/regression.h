@@ -1,22 +1,17 @@
-// World-model metrics (docs/metrics.md): MSE, R^2 against the mean predictor, ROC AUC with
-// ties, Spearman rank correlation. Every function throws ArgumentError on empty or mismatched
-// input rather than returning a made-up number.
+// World-model metrics (docs/metrics.md): MSE, R^2, ROC AUC, Spearman. They live in core
+// (amrs/core/regression.h) so that the data module's oracle ceiling can use them; this header
+// keeps their metrics names.
 #pragma once
 
-#include <cstddef>
-#include <vector>
+#include "amrs/core/regression.h"
 
 namespace amrs::metrics {
 
-double Mse(const std::vector<double>& pred, const std::vector<double>& target);
-// 1 - SSE / SST, SST around the mean of `target`. Undefined (throws) when target is constant.
-double R2(const std::vector<double>& pred, const std::vector<double>& target);
-// Probability that a random positive scores above a random negative, ties counting 1/2.
-// `label` holds 0/1; throws when either class is absent.
-double RocAuc(const std::vector<double>& score, const std::vector<int>& label);
-// Average ranks (ties share the mean rank), 1-based.
-std::vector<double> Ranks(const std::vector<double>& x);
-double Pearson(const std::vector<double>& x, const std::vector<double>& y);
-double Spearman(const std::vector<double>& x, const std::vector<double>& y);
+using amrs::Mse;
+using amrs::Pearson;
+using amrs::R2;
+using amrs::Ranks;
+using amrs::RocAuc;
+using amrs::Spearman;
 
 }  // namespace amrs::metrics

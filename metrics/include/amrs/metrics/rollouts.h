@@ -1,28 +1,22 @@
 // Metrics of one (agent, seed) block of rollouts (paper 4.2, docs/metrics.md): predicted-feedback
-// means, diversity and policy adherence (Level 2 user-wise, Level 3 time-step). Plain arrays in,
-// so that metrics stays below data and env; env::EpisodeBlock converts one to one. Pure
-// functions; empty or malformed input throws ArgumentError naming the field.
+// means, diversity and policy adherence (Level 2 user-wise, Level 3 time-step). The input is
+// core's EpisodeBlock (the env's rollout output, the episode log's block), so metrics stays
+// below data and env. Pure functions; empty or malformed input throws ArgumentError naming the
+// field (EpisodeBlock::Validate).
 #pragma once
 
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
+#include "amrs/core/episodes.h"
+
 namespace amrs::metrics {
 
-// E episodes of L steps, row-major over (episode, step[, rank]).
-struct RolloutArrays {
-  std::int32_t horizon = 0;  // L
-  std::int32_t topk = 0;     // K (0: no ranked lists)
-  std::vector<std::int32_t> user, window_start, window_length;        // E
-  std::vector<std::int32_t> actions;                                  // E x L
-  std::vector<std::int32_t> ranked;                                   // E x L x K, best first
-  std::vector<float> engagement, rating, valence, arousal, reward;    // E x L (reward may be empty)
-  std::int32_t episodes() const { return static_cast<std::int32_t>(user.size()); }
-  // Throws ArgumentError naming the first field whose size or values are wrong (NaN included).
-  void Validate() const;
-};
+// E episodes of L steps, row-major over (episode, step[, rank]); the name of the metrics inputs.
+using RolloutArrays = amrs::EpisodeBlock;
 
 // Per user, the logged token sequence as song indices, -1 for session-boundary tokens (the same
 // token positions as the env's windows).
@@ -30,8 +24,9 @@ using LoggedSongs = std::vector<std::vector<std::int32_t>>;
 
 struct FeedbackMeans {
   double engagement = 0, rating = 0, valence = 0, arousal = 0;
+  std::optional<double> reward;  // when the block logs rewards
 };
-// Means of each predicted signal over all episodes and steps.
+// Means of each predicted signal (and the reward) over all episodes and steps of one block.
 FeedbackMeans RolloutMeans(const RolloutArrays& r);
 // Mean over episodes of each step's signal: out[t] for t in [0, L).
 std::vector<double> StepMeans(const RolloutArrays& r, const std::vector<float>& signal);

@@ -7,10 +7,11 @@
 #include <string>
 #include <vector>
 
+#include "amrs/core/episodes.h"
 #include "amrs/data/dataset.h"
-#include "amrs/env/rollout.h"
-#include "amrs/metrics/report.h"
+#include "amrs/metrics/aggregate.h"
 #include "amrs/metrics/rollouts.h"
+#include "amrs/report/render.h"
 
 namespace amrs::report {
 
@@ -30,7 +31,7 @@ struct ReportResult {
   std::string markdown_path, json_path;
   std::vector<std::string> figures;  // paths of the PNGs made
   std::string figures_note;          // why figures are missing ("" when all were made)
-  metrics::ReportData data;
+  ReportData data;
 };
 
 // The whole report. Throws InputError naming the file (and field) for a missing or unreadable
@@ -38,11 +39,10 @@ struct ReportResult {
 // files are written to temporaries and renamed, so a failure leaves no half-written report.
 ReportResult RunReport(const ReportOptions& o, std::ostream* log);
 
-// Adapters from the env and data types to the metrics inputs.
-metrics::RolloutArrays ToArrays(const env::EpisodeBlock& b);
+// The logged song sequences of every user of the dataset, as the metrics take them.
 metrics::LoggedSongs LoggedSongsOf(const data::Dataset& d);
 // Every metric of every block of a log, per agent (errors name `file`, agent and seed).
-metrics::AgentRuns EvaluateBlocks(const std::vector<env::EpisodeBlock>& blocks, const metrics::EvalContext& c,
+metrics::AgentRuns EvaluateBlocks(const std::vector<EpisodeBlock>& blocks, const metrics::EvalContext& c,
                                   const std::string& file);
 
 }  // namespace amrs::report

@@ -11,6 +11,7 @@
 #include "amrs/data/results.h"
 #include "amrs/metrics/world.h"
 #include "amrs/worldmodel/train.h"
+#include "amrs/worldmodel/world_tables.h"
 
 namespace amrs::worldmodel {
 
@@ -31,10 +32,6 @@ struct SweepReport {
   std::string results_path, tables_path;
 };
 
-// The configurations of Table 2 and Table 3 (base = options.train.model with family mert).
-std::vector<ModelConfig> Table2Configs(const ModelConfig& base);
-std::vector<ModelConfig> Table3Configs(const ModelConfig& base);
-
 // Per-split scores as a results row (metric -> values over splits).
 data::ResultRow ScoresRow(const std::vector<metrics::SignalScores>& per_split,
                           const std::vector<std::int32_t>& splits, const std::string& kind);
@@ -42,9 +39,5 @@ data::ResultRow ScoresRow(const std::vector<metrics::SignalScores>& per_split,
 // Trains every missing checkpoint (existing ones with matching metadata are reused), evaluates
 // all on the test users of each split, writes results and tables, and returns the tables.
 SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream* log);
-
-// Renders Tables 2/3 and the validation section from a results file's "world" section.
-SweepReport RenderWorldTables(const data::ResultSection& world, const ModelConfig& base,
-                              bool table2, bool table3);
 
 }  // namespace amrs::worldmodel

@@ -1,4 +1,4 @@
-#include "amrs/metrics/regression.h"
+#include "amrs/core/regression.h"
 
 #include <algorithm>
 #include <cmath>
@@ -6,7 +6,7 @@
 
 #include "amrs/core/error.h"
 
-namespace amrs::metrics {
+namespace amrs {
 namespace {
 
 void CheckPair(std::size_t a, std::size_t b, const char* fn) {
@@ -85,4 +85,4 @@ double Spearman(const std::vector<double>& x, const std::vector<double>& y) {
   return Pearson(Ranks(x), Ranks(y));
 }
 
-}  // namespace amrs::metrics
+}  // namespace amrs

@@ -1,5 +1,5 @@
-// Private: torch archive helpers shared by the world-model and policy checkpoints (the agents
-// module includes this header through its private include path). Not installed.
+// Internal: torch archive helpers shared by the world-model and policy checkpoints (CMake target
+// amrs_torch_archive, linked privately by worldmodel and agents). Not installed.
 #pragma once
 
 #include <torch/torch.h>

@@ -1,13 +1,12 @@
-// The comparative benchmark report (paper 4.5, 4.6; docs/report.md): per-seed metrics of each
-// agent aggregated across seeds (mean, SD, paired t-test against "dpo", bold), rendered as the
-// paper's Tables 4 and 5, the oracle comparison (simulator exploitation), and a JSON summary of
-// every number. Plain data in, strings out; reading logs and writing files is the caller's job.
+// The aggregation of the comparative benchmark report (paper 4.5, 4.6; docs/report.md): per-seed
+// metrics of each agent aggregated across seeds (mean, SD, paired t-test against "dpo", bold) for
+// the paper's Tables 4 and 5, and the oracle comparison (simulator exploitation). Plain data in
+// and out; the report module renders them (amrs/report/render.h).
 #pragma once
 
 #include <cstdint>
 #include <limits>
 #include <map>
-#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,38 +87,5 @@ struct OracleComparison {
 };
 OracleComparison CompareWithOracle(const AgentRuns& learned, const AgentRuns& oracle,
                                    const std::string& treatment = "dpo", const std::string& control = "copycat");
-
-// One episode log's identity, as the report shows it.
-struct RunInfo {
-  std::string file, world, part, utility, fingerprint, scenario;
-  std::int32_t split = 0, horizon = 0, topk = 0;
-  std::vector<std::string> agents;
-  std::vector<std::uint64_t> seeds;
-  bool oracle = false;  // world is the ground truth
-};
-
-struct ReportData {
-  std::vector<RunInfo> runs;
-  std::string tables_world = "learned";        // world of Tables 4/5 ("oracle" when no learned log)
-  std::optional<AgentRuns> table4;             // test part
-  std::map<std::string, AgentRuns> table5;     // part -> runs
-  std::optional<OracleComparison> oracle;
-  // --world-results: file -> rendered Tables 2/3 (Markdown) and row -> metric -> per-split values
-  std::vector<std::pair<std::string, std::string>> world_tables;
-  std::map<std::string, std::map<std::string, std::map<std::string, std::vector<double>>>> world_results;
-  std::vector<std::string> notes;              // shown at the top of the report
-};
-
-struct Figure {
-  std::string file, caption;  // file relative to the report
-};
-
-std::string Table4Markdown(const Aggregate& t);
-// parts: "train", "val", "test" (those present); Level 3 from "test".
-std::string Table5Markdown(const std::map<std::string, AgentRuns>& parts);
-std::string OracleMarkdown(const OracleComparison& c);
-std::string ReportMarkdown(const ReportData& d, const std::vector<Figure>& figures, const std::string& figures_note);
-// Every number of the tables (and per-seed values and per-step trajectories) as JSON.
-std::string ReportJson(const ReportData& d);
 
 }  // namespace amrs::metrics

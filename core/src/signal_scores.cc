@@ -1,9 +1,9 @@
-#include "amrs/metrics/world.h"
+#include "amrs/core/signal_scores.h"
 
 #include "amrs/core/error.h"
-#include "amrs/metrics/regression.h"
+#include "amrs/core/regression.h"
 
-namespace amrs::metrics {
+namespace amrs {
 
 SignalScores ScoreFeedback(const std::vector<History>& hs,
                            const std::vector<std::vector<Feedback>>& preds) {
@@ -43,4 +43,4 @@ SignalScores ScoreFeedback(const std::vector<History>& hs,
   return s;
 }
 
-}  // namespace amrs::metrics
+}  // namespace amrs

@@ -1,4 +1,5 @@
-// Private RAII helpers over the HDF5 C API (thread-safe build). Not installed.
+// Internal RAII helpers over the HDF5 C API (thread-safe build): CMake target amrs_h5util, linked
+// privately by the modules that read or write HDF5 files. Not installed.
 #pragma once
 
 #include <hdf5.h>

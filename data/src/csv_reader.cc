@@ -1,0 +1,117 @@
+#include "csv_reader.h"
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+
+namespace amrs::data::csv {
+
+std::string_view Trim(std::string_view s) {
+  constexpr const char* kSpace = " \t\r\n\v\f";
+  const auto b = s.find_first_not_of(kSpace);
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(kSpace);
+  return s.substr(b, e - b + 1);
+}
+
+std::string Quote(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+// "<file>:<line>: column '<name>': <problem>".
+void FailAt(const std::string& path, std::size_t line, const std::string& column,
+                         const std::string& problem) {
+  throw InputError(path + ":" + std::to_string(line) + ": column " + column + ": " + problem);
+}
+
+// "<file>:<line>: <problem>" for problems of a whole line or of the header.
+void FailLine(const std::string& path, std::size_t line, const std::string& problem) {
+  throw InputError(path + ":" + std::to_string(line) + ": " + problem);
+}
+
+std::vector<int> BindColumns(const CsvReader& r, const std::vector<ColumnSpec>& schema,
+                             bool allow_unknown) {
+  std::vector<int> index(schema.size(), -1);
+  std::string known;
+  for (const auto& c : schema) known += (known.empty() ? "" : ", ") + std::string(c.name);
+  const auto& h = r.header();
+  for (std::size_t col = 0; col < h.size(); ++col) {
+    std::size_t k = 0;
+    while (k < schema.size() && h[col] != schema[k].name) ++k;
+    if (k == schema.size()) {
+      if (allow_unknown) continue;
+      FailLine(r.path(), r.header_line(),
+               "unknown column " + Quote(h[col]) + " (known columns: " + known + ")");
+    }
+    if (index[k] >= 0)
+      FailLine(r.path(), r.header_line(), "column " + Quote(h[col]) + " appears twice");
+    index[k] = static_cast<int>(col);
+  }
+  for (std::size_t k = 0; k < schema.size(); ++k)
+    if (schema[k].required && index[k] < 0)
+      FailLine(
+          r.path(), r.header_line(),
+          "missing required column " + Quote(schema[k].name) + " (known columns: " + known + ")");
+  return index;
+}
+
+std::int64_t ParseInt64(const CsvReader& r, std::size_t col) {
+  const auto s = r.field(col);
+  if (s.empty()) r.Fail(col, "value is empty (an integer id is required)");
+  const char* b = s.data();
+  const char* e = b + s.size();
+  if (*b == '+' && b + 1 < e && b[1] != '-') ++b;
+  std::int64_t v = 0;
+  const auto [p, ec] = std::from_chars(b, e, v);
+  if (ec == std::errc::result_out_of_range)
+    r.Fail(col, "value " + std::string(s) + " is outside the int64 range");
+  if (ec != std::errc() || p != e) r.Fail(col, "value " + Quote(s) + " is not an integer");
+  return v;
+}
+
+std::int32_t ParseInt32(const CsvReader& r, std::size_t col) {
+  const auto v = ParseInt64(r, col);
+  if (v < std::numeric_limits<std::int32_t>::min() || v > std::numeric_limits<std::int32_t>::max())
+    r.Fail(col, "value " + std::string(r.field(col)) + " is outside the int32 range");
+  return static_cast<std::int32_t>(v);
+}
+
+double ParseNumber(const CsvReader& r, std::size_t col, std::string_view text) {
+  if (text.empty()) r.Fail(col, "value is empty (a number is required)");
+  const char* b = text.data();
+  const char* e = b + text.size();
+  if (*b == '+' && b + 1 < e && b[1] != '-') ++b;
+  double v = 0;
+  const auto [p, ec] = std::from_chars(b, e, v, std::chars_format::general);
+  if ((ec != std::errc() && ec != std::errc::result_out_of_range) || p != e)
+    r.Fail(col, "value " + Quote(text) + " is not a number");
+  if (ec == std::errc::result_out_of_range) {
+    v = std::strtod(std::string(b, e).c_str(), nullptr);  // 0 or a denormal on underflow
+    if (std::isinf(v)) r.Fail(col, "value " + std::string(text) + " is outside the double range");
+  }
+  if (!std::isfinite(v)) r.Fail(col, "value " + std::string(text) + " is not finite (NaN or inf)");
+  return v;
+}
+
+double ParseNumber(const CsvReader& r, std::size_t col) {
+  return ParseNumber(r, col, r.field(col));
+}
+
+float ParseFloat32(const CsvReader& r, std::size_t col, std::string_view text) {
+  const double v = ParseNumber(r, col, text);
+  const auto f = static_cast<float>(v);
+  if (!std::isfinite(f))
+    r.Fail(col, "value " + std::string(text) + " is outside the float32 range");
+  return f;
+}
+
+float ParseUnit(const CsvReader& r, std::size_t col) {
+  const double v = ParseNumber(r, col);
+  if (v < 0.0 || v > 1.0) r.Fail(col, "value " + std::string(r.field(col)) + " is outside [0, 1]");
+  return static_cast<float>(v);
+}
+
+void CheckRowCount(const CsvReader& r, std::size_t rows) {
+  if (static_cast<std::int64_t>(rows) >= kMaxRows)
+    FailLine(r.path(), r.line(), "too many rows (more than " + std::to_string(kMaxRows) + ")");
+}
+
+}  // namespace amrs::data::csv

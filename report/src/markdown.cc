@@ -1,0 +1,192 @@
+// report.md: Tables 4 and 5, the oracle comparison and the whole report (render.h).
+#include <cmath>
+#include <iomanip>
+#include <set>
+#include <sstream>
+
+#include "amrs/metrics/rollouts.h"
+#include "amrs/report/render.h"
+
+namespace amrs::report {
+namespace {
+
+using metrics::AgentOrder;
+using metrics::AgentRuns;
+using metrics::Aggregate;
+using metrics::Cell;
+using metrics::Gain;
+using metrics::MetricSpec;
+using metrics::OracleComparison;
+using metrics::kReferenceAgent;
+using metrics::Level2Metrics;
+using metrics::Level3Metrics;
+using metrics::Table4;
+using metrics::Table5Part;
+namespace key = metrics::key;
+
+std::string Fixed(double x, int precision = 3) {
+  if (std::isnan(x)) return "n/a";
+  std::ostringstream s;
+  s << std::fixed << std::setprecision(precision) << x;
+  return s.str();
+}
+
+std::string PValue(double p) {
+  if (std::isnan(p)) return "n/a";
+  if (p < 0.001) return "< 0.001";
+  return Fixed(p, 3);
+}
+
+const char* PartOrder[] = {"train", "val", "test"};
+
+std::string RunsMarkdown(const std::vector<RunInfo>& runs) {
+  std::ostringstream os;
+  os << "| Log | World | Part | Split | Horizon | Top-k | Utility | Agents | Seeds |\n|---|---|---|---|---|---|---|---|---|\n";
+  for (const auto& r : runs) {
+    os << "| `" << r.file << "` | " << r.world << (r.scenario.empty() ? "" : " (scenario " + r.scenario + ")") << " | "
+       << r.part << " | " << r.split << " | " << r.horizon << " | " << r.topk << " | " << r.utility << " |";
+    for (std::size_t i = 0; i < r.agents.size(); ++i) os << (i ? ", " : " ") << r.agents[i];
+    os << " |";
+    for (std::size_t i = 0; i < r.seeds.size(); ++i) os << (i ? ", " : " ") << r.seeds[i];
+    os << " |\n";
+  }
+  return os.str();
+}
+
+}  // namespace
+
+std::string Table4Markdown(const Aggregate& t) {
+  std::ostringstream os;
+  os << "| Model | Valence ↑ | Arousal ↑ | Rating ↑ | Engagement ↑ | Cov. ↑ | Norm. Ent. ↑ | ILD ↑ | Gini ↓ |\n"
+     << "|---|---|---|---|---|---|---|---|---|\n"
+     << "| | *Affect (DPO objective)* | | *Behavioural (held out)* | | *Diversity* | | | |\n";
+  bool baselines_shown = false;
+  for (const auto& a : t.agents) {
+    if (a != "copycat" && a != "dpo" && !baselines_shown) {
+      os << "| *Baselines and others:* | | | | | | | | |\n";
+      baselines_shown = true;
+    }
+    os << "| " << a << " |";
+    const auto& row = t.cells.count(a) ? t.cells.at(a) : std::map<std::string, Cell>{};
+    for (const auto& m : t.metrics) {
+      const auto c = row.find(m.key);
+      if (c == row.end()) {
+        os << " n/a |";
+        continue;
+      }
+      std::string s = Fixed(c->second.mean) + " (" + Fixed(c->second.sd) + ")";
+      if (c->second.bold) s = "**" + s + "**";
+      if (!c->second.stars.empty()) s += "<sup>" + c->second.stars + "</sup>";
+      os << " " << s << " |";
+    }
+    os << "\n";
+  }
+  return os.str();
+}
+
+std::string Table5Markdown(const std::map<std::string, AgentRuns>& parts) {
+  std::set<std::string> names;
+  for (const auto& [p, runs] : parts)
+    for (const auto& [n, r] : runs) names.insert(n);
+  AgentRuns all;
+  for (const auto& n : names) all[n];
+  const auto agents = AgentOrder(all);
+  std::ostringstream os;
+  os << "| Split | Metric |";
+  for (const auto& a : agents) os << " " << a << " |";
+  os << "\n|---|---|";
+  for (std::size_t i = 0; i < agents.size(); ++i) os << "---|";
+  os << "\n";
+  auto block = [&](const std::string& part, const std::vector<MetricSpec>& metrics) {
+    const auto t = Table5Part(parts.at(part));
+    for (const auto& m : metrics) {
+      os << "| " << part << " | " << m.label << " |";
+      for (const auto& a : agents) {
+        const auto row = t.cells.find(a);
+        const auto c = row == t.cells.end() ? nullptr : (row->second.count(m.key) ? &row->second.at(m.key) : nullptr);
+        os << " " << (c ? (c->bold ? "**" + Fixed(c->mean) + "**" : Fixed(c->mean)) : "n/a") << " |";
+      }
+      os << "\n";
+    }
+  };
+  auto heading = [&](const char* title) {
+    os << "| *" << title << "* | |";
+    for (std::size_t i = 0; i < agents.size(); ++i) os << " |";
+    os << "\n";
+  };
+  heading("Level 2 (user-wise)");
+  for (const char* p : PartOrder)
+    if (parts.count(p)) block(p, Level2Metrics());
+  if (parts.count("test")) {
+    heading("Level 3 (time-step, test only)");
+    block("test", Level3Metrics());
+  }
+  return os.str();
+}
+
+std::string OracleMarkdown(const OracleComparison& c) {
+  std::ostringstream os;
+  os << "| Agent | Valence predicted | Valence true | Arousal predicted | Arousal true |\n|---|---|---|---|---|\n";
+  for (const auto& a : c.agents) {
+    const auto& v = c.affect.at(a).at(key::kValence);
+    const auto& r = c.affect.at(a).at(key::kArousal);
+    os << "| " << a << " | " << Fixed(v.first) << " | " << Fixed(v.second) << " | " << Fixed(r.first) << " | "
+       << Fixed(r.second) << " |\n";
+  }
+  if (!c.skipped.empty()) {
+    os << "\nNot compared (missing from one log or run with other seeds):";
+    for (const auto& s : c.skipped) os << " " << s;
+    os << ".\n";
+  }
+  if (c.gains.empty()) {
+    os << "\nThe gain of dpo over copycat needs both agents in both logs with the same seeds.\n";
+    return os.str();
+  }
+  auto gain = [](const Gain& g) {
+    std::ostringstream s;
+    s << std::showpos << std::fixed << std::setprecision(4) << g.gain << std::noshowpos << " ("
+      << (std::isnan(g.relative) ? "n/a" : (g.relative >= 0 ? "+" : "") + Fixed(100 * g.relative, 1) + "%")
+      << ", p " << PValue(g.p) << ")";
+    return s.str();
+  };
+  os << "\n" << c.treatment << " vs " << c.control
+     << ", paired by seed. Exploitation gap = learned-world gain − oracle (true) gain: the part of the predicted "
+        "gain that the ground truth does not confirm.\n\n"
+     << "| Signal | Learned-world gain (rel., p) | Oracle gain (rel., p) | Exploitation gap |\n|---|---|---|---|\n";
+  for (const auto& r : c.gains) {
+    std::ostringstream gap;
+    gap << std::showpos << std::fixed << std::setprecision(4) << r.gap;
+    os << "| " << r.key << " | " << gain(r.learned) << " | " << gain(r.oracle) << " | " << gap.str() << " |\n";
+  }
+  return os.str();
+}
+
+std::string ReportMarkdown(const ReportData& d, const std::vector<Figure>& figures, const std::string& figures_note) {
+  std::ostringstream os;
+  os << "# AMRS-Sim benchmark report\n\n";
+  for (const auto& n : d.notes) os << "> " << n << "\n>\n";
+  if (!d.notes.empty()) os << "\n";
+  os << "## Runs\n\n" << RunsMarkdown(d.runs) << "\n";
+  if (d.table4) {
+    os << "## Table 4: predicted feedback and diversity (" << d.tables_world << " world, test part)\n\n"
+       << "Cross-seed mean (SD). Rating and engagement are held out of the DPO objective. Bold: best among the "
+          "learned policies (copycat, dpo). Stars: paired t-test against dpo (* p < 0.05, ** p < 0.01, "
+          "*** p < 0.001)"
+       << (d.table4->count(kReferenceAgent) ? "" : "; dpo is not in this log, so no stars") << ".\n\n"
+       << Table4Markdown(Table4(*d.table4)) << "\n";
+  }
+  if (!d.table5.empty()) {
+    os << "## Table 5: policy adherence (" << d.tables_world << " world)\n\n"
+       << "Cross-seed means. Level 2: relevant = the songs of the user's logged history. Level 3: relevant = the "
+          "logged song at the same step after the window. Bold: highest per row.\n\n"
+       << Table5Markdown(d.table5) << "\n";
+  }
+  if (d.oracle) os << "## Oracle comparison (simulator exploitation, test part)\n\n" << OracleMarkdown(*d.oracle) << "\n";
+  for (const auto& [file, md] : d.world_tables) os << "## World model (`" << file << "`)\n\n" << md << "\n";
+  os << "## Figures\n\n";
+  if (!figures_note.empty()) os << figures_note << "\n\n";
+  for (const auto& f : figures) os << "![" << f.caption << "](" << f.file << ")\n\n*" << f.caption << "*\n\n";
+  return os.str();
+}
+
+}  // namespace amrs::report
