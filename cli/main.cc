@@ -39,6 +39,7 @@
 #include "amrs/data/synthetic.h"
 #include "amrs/worldmodel/bench.h"
 #include "bench.h"
+#include "list.h"
 #include "amrs/worldmodel/sweep.h"
 #include "amrs/worldmodel/train.h"
 #include "amrs/worldmodel/world_model.h"
@@ -420,7 +421,7 @@ void RunAndLog(const std::shared_ptr<const amrs::env::EnvContext>& ctx, const st
   for (const auto& name : names) {
     std::vector<double> rw, va, ar, ra, en;
     for (std::int32_t s = 0; s < n_seeds; ++s) {
-      amrs::agents::AgentContext ac{ctx, ro.reset.utility, params, static_cast<std::uint64_t>(s)};
+      amrs::agents::AgentContext ac{ctx, params, static_cast<std::uint64_t>(s)};
       amrs::agents::AgentRegistry::Create(name, ac);  // fails early (e.g. a missing checkpoint)
       ProgressBar bar(name + " " + part + " seed " + std::to_string(s));
       const auto block = amrs::env::RunRollouts(
@@ -485,6 +486,7 @@ int Rollout(const std::vector<std::string>& args) {
   const auto names = SplitCommas(agents);
   CheckAgents(names);
   const auto params = ParseParams(params_s);
+  amrs::agents::ValidateParams(names, params);
   auto d = std::make_shared<const amrs::data::Dataset>(amrs::data::ReadDataset(data));
   amrs::env::EnvConfig cfg;
   cfg.split = split;
@@ -536,6 +538,7 @@ int Evaluate(const std::vector<std::string>& args) {
   const auto names = SplitCommas(agents);
   CheckAgents(names);
   const auto params = ParseParams(params_s);
+  if (!vm["param"].defaulted()) amrs::agents::ValidateParams(names, params);  // the default names copycat and dpo
   std::vector<amrs::data::Part> part_list;
   for (const auto& p : SplitCommas(parts)) part_list.push_back(amrs::data::ParsePart(p));
   auto d = std::make_shared<const amrs::data::Dataset>(amrs::data::ReadDataset(data));
@@ -820,6 +823,8 @@ int Stress(const std::vector<std::string>& args) {
 
 const std::map<std::string, Command>& Commands() {
   static const std::map<std::string, Command> commands = {
+      {"agents", {"list the registered agents and wrappers with their parameters", ListAgents}},
+      {"worlds", {"list the world kinds (--world specs)", ListWorlds}},
       {"generate", {"sample the synthetic listener population (Table-1 sizes by default)", Generate}},
       {"summarize", {"print a Table-1 summary and, for synthetic data, the oracle ceilings", Summarize}},
       {"import", {"import CSV logs and embeddings (CSV or .npy) into a dataset", Import}},

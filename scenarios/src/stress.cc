@@ -145,6 +145,18 @@ bool StressReport::RequiredFailed() const {
   return false;
 }
 
+agents::GuardOptions GuardOptionsOf(const Scenario& s) {
+  agents::GuardOptions o;
+  for (const auto& g : s.guardrails) {
+    if (g.kind == GuardrailKind::kMaxRepeats) o.max_repeats = static_cast<std::int32_t>(g.threshold);
+    if (g.kind == GuardrailKind::kMaxArousalStep) o.max_arousal_step = static_cast<float>(g.threshold);
+    if (g.kind == GuardrailKind::kMinValence) o.min_valence = static_cast<float>(g.threshold);
+    if (g.kind == GuardrailKind::kArousalDown)  // the total drop spread over the L - 1 transitions
+      o.min_arousal_drop = static_cast<float>(g.threshold / std::max(1, s.horizon - 1));
+  }
+  return o;
+}
+
 std::map<std::string, std::string> AgentParams(const Scenario& s) {
   std::map<std::string, std::string> p;
   for (const auto& g : s.guardrails) {
@@ -162,7 +174,7 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
   struct Prepared {
     std::shared_ptr<const env::EnvContext> ctx;
     env::RolloutOptions options;
-    std::map<std::string, std::string> params;
+    agents::AgentContext agent;  // without the seed
   };
   std::map<std::string, std::shared_ptr<const data::Dataset>> datasets;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<const env::World>> worlds;
@@ -213,16 +225,18 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
       p.options.users.push_back(idx);
     }
     if (part_users.empty()) throw InputError(s.Where("users.part") + ": the part of the split has no users");
-    p.params = AgentParams(s);
+    p.agent = {p.ctx, s.params, 0, GuardOptionsOf(s)};
     try {
-      agents::GuardOptions::FromParams(p.params);
+      agents::ValidateParams(s.agents, s.params);
     } catch (const Error& e) {
       rethrow("params", e);
     }
     for (const auto& a : s.agents)
       for (auto seed : s.seeds) {
         try {
-          agents::AgentRegistry::Create(a, {p.ctx, s.utility, p.params, seed});
+          auto ac = p.agent;
+          ac.seed = seed;
+          agents::AgentRegistry::Create(a, ac);
         } catch (const Error& e) {
           throw InputError(s.Where("agents") + ": agent '" + a + "' (seed " + std::to_string(seed) + "): " + e.what());
         }
@@ -245,7 +259,8 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
       ar.agent = a;
       double n = 0;
       for (auto seed : s.seeds) {
-        const agents::AgentContext ac{p.ctx, s.utility, p.params, seed};
+        auto ac = p.agent;
+        ac.seed = seed;
         const std::string label = s.name + " / " + a + " / seed " + std::to_string(seed);
         auto block = env::RunRollouts(
             p.ctx, [&] { return agents::AgentRegistry::Create(a, ac); }, a, seed, p.options,

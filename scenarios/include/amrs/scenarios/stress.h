@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "amrs/agents/guarded.h"
 #include "amrs/env/rollout.h"
 #include "amrs/scenarios/scenario.h"
 
@@ -71,7 +72,11 @@ using StressProgress = std::function<void(const std::string& label, std::int64_t
 // any of them, then runs them. Throws InputError/ArgumentError on bad input.
 StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgress& progress = {});
 
-// The agent params of a scenario: guard.* from its guardrails, then its [params].
+// The typed options guarded(...) agents get from a scenario's guardrails (AgentContext::guard);
+// "guard.*" entries of its [params] override single fields.
+agents::GuardOptions GuardOptionsOf(const Scenario& scenario);
+// The agent params of a scenario as recorded in stress.h5: guard.* from its guardrails (6
+// digits), then its [params]. Agents get [params] and GuardOptionsOf instead.
 std::map<std::string, std::string> AgentParams(const Scenario& scenario);
 
 // stress.h5 (docs/scenarios.md), written to a temporary file and renamed into place.
