@@ -1,6 +1,7 @@
 // amrs rollout, evaluate: runs through the library's run API (amrs/run/run.h, evaluate.h).
 #include <tbb/global_control.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -150,6 +151,10 @@ int Evaluate(const std::vector<std::string>& args) {
   if (!Parse("evaluate", args, desc, vm, nullptr, "--data D.h5 --world W.pt [--agents ...] [--param ...]")) return 0;
   const auto threads = Threads(o.threads);
   ApplyRunOptions(spec.run, o);
+  if (vm["param"].defaulted())  // the default names the copycat and dpo checkpoints: only for those selected
+    for (auto it = spec.run.params.begin(); it != spec.run.params.end();)
+      it = std::find(spec.run.agents.begin(), spec.run.agents.end(), it->first) == spec.run.agents.end()
+               ? spec.run.params.erase(it) : std::next(it);
   spec.oracle = run::ParseOracleMode(oracle);
   spec.run.parts.clear();
   for (const auto& p : SplitCommas(parts)) spec.run.parts.push_back(data::ParsePart(p));

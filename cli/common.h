@@ -64,5 +64,7 @@ int Evaluate(const std::vector<std::string>& args);
 int TrainPolicy(const std::vector<std::string>& args);
 int Report(const std::vector<std::string>& args);
 int Stress(const std::vector<std::string>& args);
+int ListAgents(const std::vector<std::string>& args);
+int ListWorlds(const std::vector<std::string>& args);
 
 }  // namespace amrs::cli

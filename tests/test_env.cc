@@ -70,7 +70,7 @@ TEST_CASE("Conformance: every registered agent on both worlds") {
     for (const auto& name : names) {
       CAPTURE(wname);
       CAPTURE(name);
-      agents::AgentContext ac{ctx, Utility{}, params, 0};
+      agents::AgentContext ac{ctx, params, 0};
       if (!agents::AgentRegistry::Create(name, ac)) continue;
       const auto factory = [&] { return agents::AgentRegistry::Create(name, ac); };
       const auto o = SmallRollout();
@@ -114,7 +114,7 @@ TEST_CASE("Conformance: every registered agent on both worlds") {
       agent->Reset(5);
       env.Reset(9);
       for (int t = 0; t < cfg.horizon; ++t) {
-        const auto act = agent->Act(env.Batch());
+        const auto act = agent->Act(env.Batch(), 0).actions;
         REQUIRE(act.size() == 1);
         const auto r = env.Step(act[0]);
         CHECK(r.truncated == (t + 1 == cfg.horizon));
@@ -129,12 +129,12 @@ TEST_CASE("Conformance: every registered agent on both worlds") {
 TEST_CASE("Greedy takes the best predicted utility; it beats Random on the oracle") {
   const auto worlds = Worlds();
   const auto ctx = env::EnvContext::Create(Data(), worlds[1].second);
-  agents::AgentContext ac{ctx, Utility{}, {}, 0};
+  agents::AgentContext ac{ctx, {}, 0};
   env::RecEnv env(ctx);
   env.Reset(4);
   const auto batch = env.Batch();
   const auto scores = batch.world->ScoreCatalogue(*batch.state);
-  const auto act = agents::AgentRegistry::Create("greedy", ac)->Act(batch)[0];
+  const auto act = agents::AgentRegistry::Create("greedy", ac)->Act(batch, 0).actions[0];
   float best = -1e9f;
   for (const auto& f : scores) best = std::max(best, Utility{}(f));
   CHECK(Utility{}(scores[static_cast<std::size_t>(act)]) == best);
@@ -205,16 +205,16 @@ TEST_CASE("Reset follows Gymnasium: seeds, options and their errors") {
 
 TEST_CASE("Unknown agents list the known ones") {
   const auto ctx = env::EnvContext::Create(Data(), Worlds()[1].second);
-  CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("nope", {ctx, {}, {}, 0}), doctest::Contains("known: "),
+  CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("nope", {ctx, {}, 0}), doctest::Contains("known: "),
                        ArgumentError);
-  CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("nope", {ctx, {}, {}, 0}), doctest::Contains("greedy"),
+  CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("nope", {ctx, {}, 0}), doctest::Contains("greedy"),
                        ArgumentError);
 }
 
 TEST_CASE("Episode logs round-trip and a failed run leaves no file") {
   testing::TempDir tmp;
   const auto ctx = env::EnvContext::Create(Data(), Worlds()[1].second);
-  agents::AgentContext ac{ctx, Utility{}, {}, 0};
+  agents::AgentContext ac{ctx, {}, 0};
   const auto block = env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create("random", ac); }, "random", 2,
                                       SmallRollout());
   env::RunMetadata m;
@@ -293,7 +293,7 @@ TEST_CASE("ResetOptions::transform edits the window before the boundary and the 
   REQUIRE(users.size() >= 3);
   ro.users = {users[2], users[0]};
   ro.reset.transform = [](History& h, std::uint64_t) { h.resize(std::min<std::size_t>(h.size(), 1)); };
-  agents::AgentContext ac{ctx, Utility{}, {}, 0};
+  agents::AgentContext ac{ctx, {}, 0};
   const auto b = env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create("random", ac); }, "random", 0, ro);
   REQUIRE(b.episodes() == 10);
   CHECK(b.user[0] == users[2]);

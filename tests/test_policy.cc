@@ -9,6 +9,7 @@
 #include "amrs/agents/agent.h"
 #include "amrs/agents/policy.h"
 #include "amrs/core/error.h"
+#include "amrs/data/splits.h"
 #include "amrs/data/synthetic.h"
 #include "amrs/env/env.h"
 #include "amrs/env/world.h"
@@ -94,19 +95,19 @@ TEST_CASE("Policy checkpoints are refused on a mismatch, naming the file") {
   const auto params = testing::TrainTinyPolicies(Oracle(), dir);
   const std::string cc = agents::ExpandSeed(params.at("copycat"), 0);
   // The dpo agent given a copycat checkpoint.
-  agents::AgentContext ac{Oracle(), Utility{}, {{"dpo", cc}}, 0};
+  agents::AgentContext ac{Oracle(), {{"dpo", cc}}, 0};
   CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("dpo", ac), doctest::Contains("'copycat' policy checkpoint"),
                        InputError);
   // No checkpoint parameter, or a missing file.
-  agents::AgentContext none{Oracle(), Utility{}, {}, 0};
+  agents::AgentContext none{Oracle(), {}, 0};
   CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("copycat", none), doctest::Contains("--param copycat="),
                        ArgumentError);
-  agents::AgentContext missing{Oracle(), Utility{}, {{"copycat", dir.File("nope-{seed}.pt")}}, 3};
+  agents::AgentContext missing{Oracle(), {{"copycat", dir.File("nope-{seed}.pt")}}, 3};
   CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("copycat", missing), doctest::Contains("nope-3.pt"), InputError);
   // Another dataset of the same shape.
   auto other = std::make_shared<const data::Dataset>(data::Generate(testing::SmallConfig(22, 40, 200, 1300, 120, 16, 2)));
   const auto octx = env::EnvContext::Create(other, env::MakeOracleWorld(other));
-  agents::AgentContext oac{octx, Utility{}, params, 0};
+  agents::AgentContext oac{octx, params, 0};
   CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("copycat", oac), doctest::Contains("trained on dataset"),
                        InputError);
   // DPO refuses a reference made for another window seed.
@@ -120,6 +121,35 @@ TEST_CASE("Policy checkpoints are refused on a mismatch, naming the file") {
     std::ofstream(dir.File("junk.pt")) << "junk";
   }
   CHECK_THROWS_WITH_AS(agents::ReadPolicyInfo(dir.File("junk.pt")), doctest::Contains("junk.pt"), InputError);
+}
+
+TEST_CASE("After amrs split --seed 1 a policy checkpoint is refused, cached or not, saying the splits changed") {
+  const testing::TempDir dir;
+  const auto params = testing::TrainTinyPolicies(Oracle(), dir);
+  const std::string cc = agents::ExpandSeed(params.at("copycat"), 0);
+  CHECK(agents::ReadPolicyInfo(cc).split_seed == Data()->split_seed);
+  CHECK(agents::ReadPolicyInfo(agents::ExpandSeed(params.at("dpo"), 0)).split_seed == Data()->split_seed);
+  // Loads (and is cached) on the dataset it was trained on.
+  const agents::AgentContext ac{Oracle(), params, 0};
+  CHECK_NOTHROW(agents::AgentRegistry::Create("copycat", ac));
+  // The same dataset with its splits remade as `amrs split --seed 1` does, written and read back.
+  REQUIRE(Data()->split_seed != 1);
+  data::Dataset resplit = *Data();
+  resplit.splits = data::MakeSplits(resplit.num_users(), static_cast<std::int32_t>(resplit.splits.size()), 1);
+  resplit.split_seed = 1;
+  data::WriteDataset(resplit, dir.File("d.h5"));
+  const auto back = std::make_shared<const data::Dataset>(data::ReadDataset(dir.File("d.h5")));
+  const auto bctx = env::EnvContext::Create(back, env::MakeOracleWorld(back));
+  const agents::AgentContext bac{bctx, params, 0};
+  // The cached checkpoint is not reused for the changed dataset: the check runs and says why.
+  const std::string message = "policy " + cc + " was trained on dataset fingerprint " + data::Fingerprint(*Data()) +
+                              " with split seed " + std::to_string(Data()->split_seed) +
+                              "; the dataset now has fingerprint " + data::Fingerprint(*back) +
+                              " with split seed 1: the MCCV splits changed";
+  CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("copycat", bac), doctest::Contains(message.c_str()), InputError);
+  CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("dpo", bac), doctest::Contains("the MCCV splits changed"),
+                       InputError);
+  CHECK_NOTHROW(agents::AgentRegistry::Create("copycat", ac));  // still fine on the original
 }
 
 TEST_CASE("Preference pairs: corrective neighbours, exploratory rest, logged loser, best winner") {

@@ -63,7 +63,7 @@ Blocks WriteLog(const std::string& path, std::shared_ptr<const env::World> world
   Blocks blocks;
   for (const char* name : {"greedy", "random"})
     for (std::uint64_t s = 0; s < 2; ++s) {
-      agents::AgentContext ac{ctx, Utility{}, {}, s};
+      agents::AgentContext ac{ctx, {}, s};
       blocks.push_back(env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create(name, ac); }, name, s, o));
       w.Write(blocks.back());
     }

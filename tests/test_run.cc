@@ -111,7 +111,7 @@ TEST_CASE("run: blocks in spec order, equal to the rollout engine's, logged per 
         o.part = spec.parts[p];
         o.reset.part = spec.parts[p];
         o.max_users = 2, o.batch = 4;
-        const agents::AgentContext ac{ctx, {}, {}, seed};
+        const agents::AgentContext ac{ctx, {}, seed};
         const auto direct =
             env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create(name, ac); }, name, seed, o);
         CHECK(direct.episodes() > 0);

@@ -144,6 +144,13 @@ TEST_CASE("Scenario files: every key, and defaults") {
   CHECK(p.at("guard.max_repeats") == "2");
   CHECK(std::stod(p.at("guard.max_arousal_step")) == doctest::Approx(0.2));
   CHECK(std::stod(p.at("guard.min_arousal_drop")) == doctest::Approx(0.0));
+  // The guarded wrapper gets them typed (exact thresholds, no text round trip).
+  const auto g = scenarios::GuardOptionsOf(s);
+  CHECK(g.max_repeats == 2);
+  CHECK(g.max_arousal_step == 0.2f);
+  REQUIRE(g.min_arousal_drop.has_value());
+  CHECK(*g.min_arousal_drop == 0.f);
+  CHECK(g.min_valence == agents::GuardOptions().min_valence);
   scenarios::Overrides o;
   o.agents = {"greedy", "guarded(random)"};
   o.params["x"] = "9";
@@ -405,14 +412,14 @@ TEST_CASE("guarded(x): registry names, repeat limit and arousal bound whenever t
   CHECK(agents::AgentRegistry::Has("guarded(guarded(random))"));
   CHECK_FALSE(agents::AgentRegistry::Has("guarded(nope)"));
   CHECK_FALSE(agents::AgentRegistry::Has("wrap(random)"));
-  CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("guarded(nope)", {ctx, {}, {}, 0}),
+  CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("guarded(nope)", {ctx, {}, 0}),
                        doctest::Contains("unknown agent 'nope' (known: "), ArgumentError);
-  CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("wrap(random)", {ctx, {}, {}, 0}),
+  CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("wrap(random)", {ctx, {}, 0}),
                        doctest::Contains("wrappers: guarded(<agent>)"), ArgumentError);
 
   const std::map<std::string, std::string> params{
       {"guard.k", "8"}, {"guard.max_repeats", "1"}, {"guard.max_arousal_step", "0.05"}};
-  agents::AgentContext ac{ctx, Utility{}, params, 0};
+  agents::AgentContext ac{ctx, params, 0};
   auto guarded = agents::AgentRegistry::Create("guarded(greedy)", ac);
   CHECK(guarded->Name() == "guarded(greedy)");
   auto inner = agents::AgentRegistry::Create("greedy", ac);
@@ -423,15 +430,16 @@ TEST_CASE("guarded(x): registry names, repeat limit and arousal bound whenever t
   int constrained = 0, satisfiable = 0;
   for (int t = 0; t < cfg.horizon; ++t) {
     const auto batch = v.Batch();
-    const auto cand = inner->Rank(batch, 8);
+    const auto cand = inner->Act(batch, 8).ranked;
     std::vector<std::int32_t> flat;
     for (const auto& r : cand) flat.insert(flat.end(), r.begin(), r.end());
     const auto fb = world->PredictMany(*batch.state, flat, 8);
-    const auto act = guarded->Act(batch);
-    const auto top = guarded->Rank(batch, 5);
+    const auto decision = guarded->Act(batch, 5);
+    const auto& act = decision.actions;
+    const auto& top = decision.ranked;
     const auto res = v.Step(act);
     for (int i = 0; i < 6; ++i) {
-      CHECK(top[i].front() == act[i]);  // Rank after Act agrees with Act
+      CHECK(top[i].front() == act[i]);  // the ranking starts with the choice
       CHECK(std::count(played[i].begin(), played[i].end(), act[i]) == 0);  // never a repeat
       played[i].push_back(act[i]);
       const float a = res[i].info.predicted.arousal;
@@ -494,4 +502,9 @@ TEST_CASE("Stress runner: guarded cuts violations, results are written, seeds re
       Write(dir, "bad.toml", "name = \"b\"\ndata = \"" + data_path + "\"\nagents = [\"random\"]\n[users]\nids = [-42]\n"));
   CHECK_THROWS_WITH_AS(scenarios::RunStress({s, bad}), doctest::Contains("bad.toml:5: key 'users.ids': user id -42"),
                        InputError);
+  // ... or a parameter no agent of the scenario declares (guard.* needs a guarded agent).
+  const auto typo = scenarios::ParseScenario(Write(
+      dir, "typo.toml", "name = \"t\"\ndata = \"" + data_path + "\"\nagents = [\"greedy\"]\n[params]\n\"guard.k\" = 5\n"));
+  CHECK_THROWS_WITH_AS(scenarios::RunStress({s, typo}), doctest::Contains("unknown parameter 'guard.k'"), InputError);
+  CHECK_THROWS_WITH_AS(scenarios::RunStress({s, typo}), doctest::Contains("typo.toml"), InputError);
 }

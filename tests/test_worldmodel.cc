@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "amrs/core/error.h"
+#include "amrs/data/splits.h"
 #include "amrs/data/synthetic.h"
 #include "amrs/data/tokens.h"
 #include "amrs/worldmodel/train.h"
@@ -218,6 +219,20 @@ TEST_CASE("Checkpoint round trip and mismatched checkpoints") {
   SUBCASE("another dataset") {
     CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("m.pt"), Small(99)), doctest::Contains("fingerprint"),
                          InputError);
+  }
+  SUBCASE("the splits remade with another seed (amrs split --seed 1)") {
+    CHECK(WorldModel::ReadInfo(tmp.File("m.pt")).split_seed == d.split_seed);
+    REQUIRE(d.split_seed != 1);
+    data::Dataset resplit = d;
+    resplit.splits = data::MakeSplits(resplit.num_users(), static_cast<std::int32_t>(d.splits.size()), 1);
+    resplit.split_seed = 1;
+    data::WriteDataset(resplit, tmp.File("d.h5"));
+    const auto back = data::ReadDataset(tmp.File("d.h5"));
+    const std::string message = "m.pt was trained on dataset fingerprint " + data::Fingerprint(d) +
+                                " with split seed " + std::to_string(d.split_seed) +
+                                "; the dataset now has fingerprint " + data::Fingerprint(back) +
+                                " with split seed 1: the MCCV splits changed";
+    CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("m.pt"), back), doctest::Contains(message.c_str()), InputError);
   }
   SUBCASE("not a checkpoint") {
     std::ofstream(tmp.File("junk.pt")) << "not a checkpoint";

@@ -239,9 +239,7 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
   const auto& d = ctx->dataset();
   if (ref_info.kind != "copycat")
     throw InputError(o.reference + ": is a '" + ref_info.kind + "' checkpoint; DPO starts from a 'copycat' one");
-  const std::string fp = data::Fingerprint(d);
-  if (ref_info.dataset_fingerprint != fp)
-    throw InputError(o.reference + ": trained on dataset " + ref_info.dataset_fingerprint + ", this dataset is " + fp);
+  data::CheckTrainedOn(d, "reference policy " + o.reference, ref_info.dataset_fingerprint, ref_info.split_seed);
   if (ref_info.split != ctx->config().split || ref_info.window_seed != ctx->config().window_seed)
     throw InputError(o.reference + ": trained on split " + std::to_string(ref_info.split) + " with window seed " +
                      std::to_string(ref_info.window_seed) + ", the env uses split " +

@@ -1,7 +1,5 @@
-// Greedy: scores the whole catalogue under the world and takes the song of highest utility.
-#include <algorithm>
-#include <numeric>
-
+// Greedy: scores the whole catalogue under the world and takes the song of highest utility
+// (each row under its own env's utility).
 #include "amrs/agents/agent.h"
 #include "amrs/core/error.h"
 
@@ -12,38 +10,25 @@ class GreedyAgent : public Agent {
  public:
   explicit GreedyAgent(const AgentContext& ctx) : num_songs_(ctx.env->world().num_songs()) {}
   std::string Name() const override { return "greedy"; }
-  void Reset(std::uint64_t) override { key_ = {}; }
+  void Reset(std::uint64_t) override {}  // deterministic: no randomness of its own
 
-  std::vector<std::int32_t> Act(const env::ObservationBatch& batch) override {
-    return BestPerRow(Utilities(batch), batch.size(), num_songs_);
-  }
-
-  std::vector<std::vector<std::int32_t>> Rank(const env::ObservationBatch& batch, std::int32_t k) override {
-    return TopKPerRow(Utilities(batch), batch.size(), num_songs_, k);
+  env::Decision Act(const env::ObservationBatch& batch, std::int32_t k) override {
+    if (!batch.world || !batch.state) throw ArgumentError("greedy: the observation batch has no world state");
+    if (batch.utility.size() != batch.size())
+      throw ArgumentError("greedy: the observation batch has " + std::to_string(batch.utility.size()) +
+                          " utilities for " + std::to_string(batch.size()) + " rows");
+    const auto scores = batch.world->ScoreCatalogue(*batch.state);
+    std::vector<float> utility(scores.size());
+    const auto n = static_cast<std::size_t>(num_songs_);
+    for (std::size_t i = 0; i < scores.size(); ++i) utility[i] = batch.utility[i / n](scores[i]);
+    env::Decision d;
+    d.actions = BestPerRow(utility, batch.size(), num_songs_);
+    if (k > 0) d.ranked = TopKPerRow(utility, batch.size(), num_songs_, k);
+    return d;
   }
 
  private:
-  // Utility of every song for every row; reused when Act and Rank see the same batch state.
-  const std::vector<float>& Utilities(const env::ObservationBatch& batch) {
-    if (!batch.world || !batch.state) throw ArgumentError("greedy: the observation batch has no world state");
-    const Key key{batch.state, batch.size() ? batch.obs[0].step : -1,
-                  batch.size() && batch.obs[0].history ? batch.obs[0].history->size() : 0};
-    if (key == key_) return utility_;
-    const auto scores = batch.world->ScoreCatalogue(*batch.state);
-    utility_.resize(scores.size());
-    for (std::size_t i = 0; i < scores.size(); ++i) utility_[i] = batch.utility(scores[i]);
-    key_ = key;
-    return utility_;
-  }
-  struct Key {
-    const env::WorldState* state = nullptr;
-    std::int32_t step = -1;
-    std::size_t length = 0;
-    bool operator==(const Key& o) const { return state == o.state && step == o.step && length == o.length; }
-  };
   std::int32_t num_songs_;
-  Key key_;
-  std::vector<float> utility_;
 };
 
 }  // namespace

@@ -13,7 +13,11 @@
 namespace amrs::agents {
 
 GuardOptions GuardOptions::FromParams(const std::map<std::string, std::string>& params) {
-  GuardOptions o;
+  return FromParams(params, GuardOptions());
+}
+
+GuardOptions GuardOptions::FromParams(const std::map<std::string, std::string>& params, const GuardOptions& base) {
+  GuardOptions o = base;
   auto number = [&](const char* key, double lo, double hi, double* out) {
     auto it = params.find(key);
     if (it == params.end()) return;
@@ -36,7 +40,7 @@ GuardOptions GuardOptions::FromParams(const std::map<std::string, std::string>& 
   number("guard.max_arousal_step", 0, inf, &step);
   number("guard.min_valence", -inf, 1, &val);
   number("guard.coverage_penalty", 0, 1e6, &pen);
-  if (params.count("guard.min_arousal_drop")) {
+  if (params.count("guard.min_arousal_drop")) {  // else as in `base`
     double drop = 0;
     number("guard.min_arousal_drop", 0, 1, &drop);
     o.min_arousal_drop = static_cast<float>(drop);
@@ -84,7 +88,7 @@ class GuardedAgent : public Agent {
  public:
   GuardedAgent(std::unique_ptr<Agent> inner, const AgentContext& ctx)
       : inner_(std::move(inner)),
-        options_(GuardOptions::FromParams(ctx.params)),
+        options_(GuardOptions::FromParams(ctx.params, ctx.guard.value_or(GuardOptions()))),
         picks_(static_cast<std::size_t>(ctx.env->world().num_songs()), 0) {}
 
   std::string Name() const override { return "guarded(" + inner_->Name() + ")"; }
@@ -92,43 +96,34 @@ class GuardedAgent : public Agent {
   // Pick counts (the coverage floor) persist across episodes and Resets of this instance.
   void Reset(std::uint64_t seed) override {
     inner_->Reset(seed);
-    act_key_ = {};
     prev_key_ = {};
   }
 
-  std::vector<std::int32_t> Act(const env::ObservationBatch& batch) override {
+  // The choice is the first of the guarded order of the inner agent's top guard.k. The ranking is
+  // that order too; a longer one than guard.k is the guarded order of the inner top-k, computed
+  // with the pick counts as they were before this call.
+  env::Decision Act(const env::ObservationBatch& batch, std::int32_t k) override {
     const auto prev = PreviousArousal(batch);
-    auto ranked = Order(batch, options_.k, prev);
-    std::vector<std::int32_t> out(batch.size());
+    const auto before = k > options_.k ? picks_ : std::vector<std::int64_t>();
+    auto ranked = Order(batch, options_.k, prev);  // counts each row's choice as a pick
+    env::Decision d;
+    d.actions.resize(batch.size());
     prev_arousal_.assign(batch.size(), 0.f);
-    for (std::size_t i = 0; i < batch.size(); ++i) {  // Order already counted these picks
-      out[i] = ranked.songs[i].at(0);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      d.actions[i] = ranked.songs[i].at(0);
       prev_arousal_[i] = ranked.arousal[i].at(0);
     }
-    act_key_ = KeyOf(batch);
-    prev_key_ = act_key_;
-    act_prev_ = prev;
-    last_chosen_ = out;
-    cache_ = std::move(ranked.songs);
-    return out;
-  }
-
-  // After Act on the same observations: Act's ranking (Act's choice first). A longer list than
-  // guard.k is recomputed with the pick counts as they were before that Act.
-  std::vector<std::vector<std::int32_t>> Rank(const env::ObservationBatch& batch, std::int32_t k) override {
-    const bool after_act = KeyOf(batch) == act_key_ && cache_.size() == batch.size();
-    if (after_act && k <= options_.k) {
-      auto out = cache_;
-      for (auto& r : out) r.resize(std::min<std::size_t>(r.size(), static_cast<std::size_t>(k)));
-      return out;
+    prev_key_ = KeyOf(batch);
+    if (k <= 0) return d;
+    if (k > options_.k) {
+      const auto after = picks_;
+      picks_ = before;
+      ranked.songs = Order(batch, k, prev).songs;
+      picks_ = after;
     }
-    const auto saved = picks_;  // ranking without acting leaves the pick counts as they were
-    if (after_act)
-      for (auto s : last_chosen_) --picks_[static_cast<std::size_t>(s)];
-    auto songs = Order(batch, std::max(k, options_.k), after_act ? act_prev_ : PreviousArousal(batch)).songs;
-    picks_ = saved;
-    for (auto& r : songs) r.resize(std::min<std::size_t>(r.size(), static_cast<std::size_t>(k)));
-    return songs;
+    d.ranked = std::move(ranked.songs);
+    for (auto& r : d.ranked) r.resize(std::min<std::size_t>(r.size(), static_cast<std::size_t>(k)));
+    return d;
   }
 
  private:
@@ -161,7 +156,7 @@ class GuardedAgent : public Agent {
   // The guarded ranking of every row; counts each row's first song as a pick.
   Ranked Order(const env::ObservationBatch& batch, std::int32_t k, const std::vector<std::optional<float>>& prev) {
     if (!batch.world || !batch.state) throw ArgumentError("guarded: the observation batch has no world state");
-    const auto inner = inner_->Rank(batch, k);
+    const auto inner = inner_->Act(batch, k).ranked;
     if (inner.size() != batch.size())
       throw Error("guarded: the inner agent '" + inner_->Name() + "' ranked " + std::to_string(inner.size()) +
                   " rows for " + std::to_string(batch.size()));
@@ -209,11 +204,8 @@ class GuardedAgent : public Agent {
   std::unique_ptr<Agent> inner_;
   GuardOptions options_;
   std::vector<std::int64_t> picks_;  // per song: times this instance recommended it
-  Key act_key_, prev_key_;
-  std::vector<std::optional<float>> act_prev_;
+  Key prev_key_;  // the batch of the last Act: the next step's batch continues it
   std::vector<float> prev_arousal_;
-  std::vector<std::int32_t> last_chosen_;
-  std::vector<std::vector<std::int32_t>> cache_;
 };
 
 }  // namespace
@@ -223,6 +215,15 @@ AMRS_REGISTER_AGENT_WRAPPER("guarded",
                             "coverage guardrails",
                             [](std::unique_ptr<Agent> inner, const AgentContext& ctx) -> std::unique_ptr<Agent> {
                               return std::make_unique<GuardedAgent>(std::move(inner), ctx);
-                            });
+                            },
+                            {{"guard.k", ParamType::kInt, "50", "candidates taken from the inner agent's ranking"},
+                             {"guard.max_repeats", ParamType::kInt, "1", "plays of one song per episode (0: no limit)"},
+                             {"guard.max_arousal_step", ParamType::kNumber, "inf",
+                              "bound on the predicted arousal change per step"},
+                             {"guard.min_valence", ParamType::kNumber, "-inf", "floor on the predicted valence"},
+                             {"guard.min_arousal_drop", ParamType::kNumber, "",
+                              "if set: each step's predicted arousal at least this much below the previous one"},
+                             {"guard.coverage_penalty", ParamType::kNumber, "5",
+                              "rank positions lost per earlier pick of a song (0: no coverage floor)"}});
 
 }  // namespace amrs::agents

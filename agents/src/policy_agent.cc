@@ -41,7 +41,7 @@ class PolicyAgent : public Agent {
     const std::string pattern = ctx.Param(kind_);
     if (pattern.empty())
       throw ArgumentError(kind_ + ": no checkpoint given; pass --param " + kind_ + "=PATH (PATH may contain {seed})");
-    policy_ = LoadPolicyFor(ExpandSeed(pattern, ctx.seed), kind_, ctx.env->dataset());
+    policy_ = LoadPolicyFor(ExpandSeed(pattern, ctx.seed), kind_, ctx.env->dataset(), ctx.env->dataset_fingerprint());
     num_songs_ = ctx.env->world().num_songs();
     const std::string repeats = ctx.Param(kind_ + ".repeats", "no");
     if (repeats != "no" && repeats != "yes")
@@ -52,43 +52,31 @@ class PolicyAgent : public Agent {
                        " songs, the world " + std::to_string(num_songs_));
   }
   std::string Name() const override { return kind_; }
-  void Reset(std::uint64_t) override { key_ = {}; }  // deterministic: no randomness of its own
+  void Reset(std::uint64_t) override {}  // deterministic: no randomness of its own
 
-  std::vector<std::int32_t> Act(const env::ObservationBatch& batch) override {
-    return BestPerRow(Scores(batch), batch.size(), num_songs_);
-  }
-
-  std::vector<std::vector<std::int32_t>> Rank(const env::ObservationBatch& batch, std::int32_t k) override {
-    return TopKPerRow(Scores(batch), batch.size(), num_songs_, k);
+  env::Decision Act(const env::ObservationBatch& batch, std::int32_t k) override {
+    const auto scores = Scores(batch);
+    env::Decision d;
+    d.actions = BestPerRow(scores, batch.size(), num_songs_);
+    if (k > 0) d.ranked = TopKPerRow(scores, batch.size(), num_songs_, k);
+    return d;
   }
 
  private:
-  // Scores of the batch's current histories; reused when Act and Rank see the same state.
-  const std::vector<float>& Scores(const env::ObservationBatch& batch) {
-    Key key{batch.state, batch.size() ? batch.obs[0].step : -1,
-            batch.size() && batch.obs[0].history ? batch.obs[0].history->size() : 0, batch.size()};
-    if (key == key_ && batch.state) return scores_;
+  // Scores of the batch's current histories, row-major rows x songs.
+  std::vector<float> Scores(const env::ObservationBatch& batch) const {
     std::vector<const History*> h;
     for (const auto& o : batch.obs) h.push_back(o.history);
-    scores_ = Logits(*policy_, h);
+    auto scores = Logits(*policy_, h);
     if (!allow_repeats_)  // the production policy's playback rule: no replay within a session
       for (std::size_t i = 0; i < h.size(); ++i) {
         if (!h[i]) continue;
-        float* row = scores_.data() + i * static_cast<std::size_t>(num_songs_);
+        float* row = scores.data() + i * static_cast<std::size_t>(num_songs_);
         for (std::size_t t = h[i]->size(); t-- > 0 && !(*h[i])[t].IsBoundary();)
           row[(*h[i])[t].song] = -std::numeric_limits<float>::infinity();
       }
-    key_ = key;
-    return scores_;
+    return scores;
   }
-  struct Key {
-    const env::WorldState* state = nullptr;
-    std::int32_t step = -1;
-    std::size_t length = 0, rows = 0;
-    bool operator==(const Key& o) const {
-      return state == o.state && step == o.step && length == o.length && rows == o.rows;
-    }
-  };
   // Songs of the current session (since the history's last boundary token) are not recommended
   // again unless <kind>.repeats=yes: the logged production policy never replays a song within a
   // session, and Copycat imitates it.
@@ -96,8 +84,6 @@ class PolicyAgent : public Agent {
   bool allow_repeats_ = false;
   std::shared_ptr<const LoadedPolicy> policy_;
   std::int32_t num_songs_ = 0;
-  Key key_;
-  std::vector<float> scores_;
 };
 
 }  // namespace
@@ -105,15 +91,25 @@ class PolicyAgent : public Agent {
 std::vector<float> PolicyLogits(const std::string& checkpoint, const data::Dataset& dataset,
                                 const std::vector<History>& histories) {
   const auto info = ReadPolicyInfo(checkpoint);
-  const auto p = LoadPolicyFor(checkpoint, info.kind, dataset);
+  const auto p = LoadPolicyFor(checkpoint, info.kind, dataset, data::Fingerprint(dataset));
   std::vector<const History*> h;
   for (const auto& x : histories) h.push_back(&x);
   return Logits(*p, h);
 }
 
+namespace {
+// The parameters both policy agents read, under their own name.
+std::vector<ParamSpec> PolicyParams(const std::string& kind) {
+  return {{kind, ParamType::kString, "", "checkpoint path (required); {seed} becomes the seed"},
+          {kind + ".repeats", ParamType::kYesNo, "no", "may recommend a song again within its session"}};
+}
+}  // namespace
+
 AMRS_REGISTER_AGENT("copycat", "behaviour clone of the logged policy (InfoNCE); --param copycat=CKPT",
-                    [](const AgentContext& ctx) { return std::make_unique<PolicyAgent>(ctx, "copycat"); });
+                    [](const AgentContext& ctx) { return std::make_unique<PolicyAgent>(ctx, "copycat"); },
+                    PolicyParams("copycat"));
 AMRS_REGISTER_AGENT("dpo", "Copycat fine-tuned with DPO on world-scored pairs; --param dpo=CKPT",
-                    [](const AgentContext& ctx) { return std::make_unique<PolicyAgent>(ctx, "dpo"); });
+                    [](const AgentContext& ctx) { return std::make_unique<PolicyAgent>(ctx, "dpo"); },
+                    PolicyParams("dpo"));
 
 }  // namespace amrs::agents

@@ -63,6 +63,7 @@ std::string PolicyInfoToJson(const PolicyInfo& i) {
   j["kind"] = i.kind;
   j["config"] = nlohmann::json::parse(i.config.ToJson());
   j["dataset_fingerprint"] = i.dataset_fingerprint;
+  j["split_seed"] = i.split_seed;
   j["num_songs"] = i.num_songs, j["song_dim"] = i.song_dim, j["split"] = i.split;
   j["window_seed"] = i.window_seed, j["seed"] = i.seed, j["epochs"] = i.epochs, j["best_epoch"] = i.best_epoch;
   j["best_val_loss"] = i.best_val_loss;
@@ -83,6 +84,7 @@ PolicyInfo InfoFromJson(const std::string& s, const std::string& source) {
     i.kind = j.at("kind").get<std::string>();
     i.config = PolicyConfig::FromJson(j.at("config").dump(), source);
     i.dataset_fingerprint = j.at("dataset_fingerprint").get<std::string>();
+    i.split_seed = j.value("split_seed", std::uint64_t{0});  // absent before split seeds were recorded
     i.num_songs = j.at("num_songs").get<std::int32_t>();
     i.song_dim = j.at("song_dim").get<std::int32_t>();
     i.split = j.at("split").get<std::int32_t>();
@@ -254,13 +256,14 @@ PolicyNet LoadPolicyNet(const std::string& path, PolicyInfo* info) {
 }
 
 std::shared_ptr<const LoadedPolicy> LoadPolicyFor(const std::string& path, const std::string& kind,
-                                                  const data::Dataset& dataset) {
+                                                  const data::Dataset& dataset, const std::string& fingerprint) {
   static std::mutex mu;
   static std::map<std::string, std::shared_ptr<const LoadedPolicy>> cache;
   std::lock_guard<std::mutex> lock(mu);
   const std::string key = kind + "\n" + path + "\n" + std::to_string(std::filesystem::exists(path)
                                                                          ? std::filesystem::last_write_time(path).time_since_epoch().count()
-                                                                         : 0);
+                                                                         : 0) +
+                          "\n" + fingerprint;
   if (auto it = cache.find(key); it != cache.end()) return it->second;
   auto p = std::make_shared<LoadedPolicy>();
   p->net = LoadPolicyNet(path, &p->info);
@@ -268,10 +271,10 @@ std::shared_ptr<const LoadedPolicy> LoadPolicyFor(const std::string& path, const
   if (i.kind != kind)
     throw InputError(path + ": is a '" + i.kind + "' policy checkpoint, the '" + kind + "' agent needs a '" + kind +
                      "' one");
-  const std::string fp = data::Fingerprint(dataset);
-  if (i.dataset_fingerprint != fp)
-    throw InputError(path + ": trained on dataset " + i.dataset_fingerprint + ", this dataset is " + fp +
-                     " (train the policy on this dataset)");
+  if (i.dataset_fingerprint != fingerprint) {
+    data::CheckTrainedOn(dataset, "policy " + path, i.dataset_fingerprint, i.split_seed);  // says what changed
+    throw Error("policy " + path + ": the fingerprint passed for the dataset is not its fingerprint");
+  }
   const Catalogue c = dataset.MakeCatalogue(i.config.family);
   if (i.num_songs != c.size() || i.song_dim != c.dim)
     throw InputError(path + ": trained for " + std::to_string(i.num_songs) + " songs of dimension " +

@@ -75,9 +75,11 @@ struct LoadedPolicy {
   PolicyNet net{nullptr};
   torch::Tensor songs;  // UnitCatalogue
 };
-// Cached by path (one load per process); throws InputError naming the file on a kind, dataset,
-// catalogue or shape mismatch.
+// Cached by path, modification time and dataset fingerprint (a hit was checked against this
+// dataset); throws InputError naming the file on a kind, dataset (data::CheckTrainedOn),
+// catalogue or shape mismatch. `fingerprint` is data::Fingerprint(dataset), passed in because
+// agents are created per rollout batch and EnvContext computes it once.
 std::shared_ptr<const LoadedPolicy> LoadPolicyFor(const std::string& path, const std::string& kind,
-                                                  const data::Dataset& dataset);
+                                                  const data::Dataset& dataset, const std::string& fingerprint);
 
 }  // namespace amrs::agents

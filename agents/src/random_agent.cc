@@ -1,5 +1,5 @@
 // The Random agent: uniform over the catalogue. It is also the annotated template for writing
-// an agent: copy this file, rename the class and the registered name, fill in Act and Rank.
+// an agent: copy this file, rename the class and the registered name, fill in Act.
 // Checklist: docs/adding-an-agent.md.
 #include <algorithm>
 #include <numeric>
@@ -22,17 +22,21 @@ class RandomAgent : public Agent {
   // derived from (run seed, batch), which makes results independent of the thread count.
   void Reset(std::uint64_t seed) override { rng_ = Rng(seed, "random-agent"); }
 
-  // One catalogue index per observation. batch.world and batch.state give access to the world
-  // (predictions for any song); this agent ignores them.
-  std::vector<std::int32_t> Act(const env::ObservationBatch& batch) override {
-    std::vector<std::int32_t> out(batch.size());
-    for (auto& a : out) a = static_cast<std::int32_t>(rng_.UniformInt(static_cast<std::uint64_t>(num_songs_)));
-    return out;
+  // One catalogue index per observation and, when k > 0, the agent's top-k per observation,
+  // best first. batch.world and batch.state give access to the world (predictions for any
+  // song) and batch.utility[i] is row i's objective; this agent ignores them.
+  env::Decision Act(const env::ObservationBatch& batch, std::int32_t k) override {
+    env::Decision d;
+    d.actions.resize(batch.size());
+    for (auto& a : d.actions) a = static_cast<std::int32_t>(rng_.UniformInt(static_cast<std::uint64_t>(num_songs_)));
+    if (k > 0) d.ranked = Ranking(batch.size(), k);
+    return d;
   }
 
-  // The agent's top-k per observation, best first: here k distinct uniform songs.
-  std::vector<std::vector<std::int32_t>> Rank(const env::ObservationBatch& batch, std::int32_t k) override {
-    std::vector<std::vector<std::int32_t>> out(batch.size());
+ private:
+  // k distinct uniform songs per row (drawn after the actions).
+  std::vector<std::vector<std::int32_t>> Ranking(std::size_t rows, std::int32_t k) {
+    std::vector<std::vector<std::int32_t>> out(rows);
     const std::int32_t kk = std::min(k, num_songs_);
     std::vector<std::int32_t> perm(static_cast<std::size_t>(num_songs_));
     for (auto& r : out) {
@@ -44,7 +48,6 @@ class RandomAgent : public Agent {
     return out;
   }
 
- private:
   std::int32_t num_songs_;
   Rng rng_;
 };

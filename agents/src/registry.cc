@@ -1,7 +1,10 @@
 #include "amrs/agents/agent.h"
 
 #include <algorithm>
+#include <cmath>
 #include <numeric>
+#include <set>
+#include <sstream>
 
 #include "amrs/core/error.h"
 
@@ -29,20 +32,22 @@ std::map<std::string, AgentRegistry::WrapperEntry>& AgentRegistry::Wrappers() {
   return m;
 }
 
-bool AgentRegistry::Register(const std::string& name, const std::string& description, AgentFactory factory) {
+bool AgentRegistry::Register(const std::string& name, const std::string& description, AgentFactory factory,
+                             std::vector<ParamSpec> params) {
   if (name.empty() || !factory) throw ArgumentError("agent registry: empty name or factory");
   if (name.find_first_of("(),") != std::string::npos)
     throw ArgumentError("agent registry: '" + name + "' may not contain '(', ')' or ','");
-  if (!Map().emplace(name, Entry{description, std::move(factory)}).second)
+  if (!Map().emplace(name, Entry{description, std::move(factory), std::move(params)}).second)
     throw ArgumentError("agent registry: '" + name + "' is registered twice");
   return true;
 }
 
-bool AgentRegistry::RegisterWrapper(const std::string& name, const std::string& description, WrapperFactory factory) {
+bool AgentRegistry::RegisterWrapper(const std::string& name, const std::string& description, WrapperFactory factory,
+                                    std::vector<ParamSpec> params) {
   if (name.empty() || !factory) throw ArgumentError("agent registry: empty wrapper name or factory");
   if (name.find_first_of("(),") != std::string::npos)
     throw ArgumentError("agent registry: wrapper '" + name + "' may not contain '(', ')' or ','");
-  if (!Wrappers().emplace(name, WrapperEntry{description, std::move(factory)}).second)
+  if (!Wrappers().emplace(name, WrapperEntry{description, std::move(factory), std::move(params)}).second)
     throw ArgumentError("agent registry: wrapper '" + name + "' is registered twice");
   return true;
 }
@@ -72,7 +77,19 @@ std::string AgentRegistry::Description(const std::string& name) {
     return it == Wrappers().end() || !Has(inner) ? "" : it->second.description + ", around " + inner;
   }
   auto it = Map().find(name);
-  return it == Map().end() ? "" : it->second.description;
+  if (it != Map().end()) return it->second.description;
+  auto w = Wrappers().find(name);
+  return w == Wrappers().end() ? "" : w->second.description;
+}
+
+std::vector<ParamSpec> AgentRegistry::Params(const std::string& name) {
+  if (Map().count(name) == 0 && Wrappers().count(name)) return Wrappers().at(name).params;
+  if (!Has(name)) Create(name, {});  // throws, naming the unknown agent
+  std::string wrapper, inner;
+  if (!SplitWrapped(name, &wrapper, &inner)) return Map().at(name).params;
+  auto out = Wrappers().at(wrapper).params;
+  for (auto& p : Params(inner)) out.push_back(std::move(p));
+  return out;
 }
 
 std::unique_ptr<Agent> AgentRegistry::Create(const std::string& name, const AgentContext& context) {
@@ -91,6 +108,81 @@ std::unique_ptr<Agent> AgentRegistry::Create(const std::string& name, const Agen
   if (!context.env) throw ArgumentError("agent '" + name + "': the context has no env");
   if (wrapped) return Wrappers().at(wrapper).factory(Create(inner, context), context);
   return Map().at(name).factory(context);
+}
+
+std::string ParamTypeName(ParamType type) {
+  switch (type) {
+    case ParamType::kString: return "string";
+    case ParamType::kInt: return "int";
+    case ParamType::kNumber: return "number";
+    case ParamType::kYesNo: return "yes|no";
+  }
+  return "?";
+}
+
+namespace {
+
+bool HasType(const std::string& v, ParamType type) {
+  if (type == ParamType::kString) return true;
+  if (type == ParamType::kYesNo) return v == "yes" || v == "no";
+  std::size_t used = 0;
+  double x = 0;
+  try {
+    x = std::stod(v, &used);
+  } catch (const std::exception&) {
+    return false;
+  }
+  if (v.empty() || used != v.size() || std::isnan(x)) return false;
+  return type == ParamType::kNumber || (std::isfinite(x) && x == std::floor(x));
+}
+
+std::string NamesOf(const std::vector<ParamSpec>& specs) {
+  std::string out;
+  for (const auto& p : specs) out += (out.empty() ? "" : ", ") + p.name;
+  return out.empty() ? "none" : out;
+}
+
+}  // namespace
+
+void ValidateParams(const std::vector<std::string>& agent_names, const std::map<std::string, std::string>& params) {
+  std::vector<std::pair<std::string, std::vector<ParamSpec>>> declared;
+  for (const auto& a : agent_names) declared.emplace_back(a, AgentRegistry::Params(a));
+  for (const auto& [key, value] : params) {
+    bool found = false;
+    for (const auto& [agent, specs] : declared)
+      for (const auto& p : specs) {
+        if (p.name != key) continue;
+        found = true;
+        if (!HasType(value, p.type))
+          throw ArgumentError("parameter '" + key + "' of agent '" + agent + "' is a " + ParamTypeName(p.type) +
+                              ", got '" + value + "'");
+      }
+    if (found) continue;
+    std::string known;
+    for (const auto& [agent, specs] : declared) known += (known.empty() ? "" : "; ") + agent + ": " + NamesOf(specs);
+    throw ArgumentError("unknown parameter '" + key + "': no selected agent declares it (" + known +
+                        "; `amrs agents` lists every agent's parameters)");
+  }
+}
+
+std::string DescribeAgents() {
+  std::ostringstream os;
+  auto params = [&os](const std::vector<ParamSpec>& specs) {
+    for (const auto& p : specs)
+      os << "      " << p.name << " (" << ParamTypeName(p.type)
+         << (p.default_value.empty() ? "" : ", default " + p.default_value) << "): " << p.help << "\n";
+  };
+  os << "agents:\n";
+  for (const auto& n : AgentRegistry::Names()) {
+    os << "  " << n << ": " << AgentRegistry::Description(n) << "\n";
+    params(AgentRegistry::Params(n));
+  }
+  os << "wrappers (use as name(<agent>); they also take the inner agent's parameters):\n";
+  for (const auto& n : AgentRegistry::WrapperNames()) {
+    os << "  " << n << "(<agent>): " << AgentRegistry::Description(n) << "\n";
+    params(AgentRegistry::Params(n));
+  }
+  return os.str();
 }
 
 std::vector<std::int32_t> BestPerRow(const std::vector<float>& scores, std::size_t rows, std::int32_t num_songs) {

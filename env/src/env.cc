@@ -52,6 +52,11 @@ const std::vector<std::int32_t>& EnvContext::Users(data::Part part) const {
   return data::Users(dataset_->splits[static_cast<std::size_t>(config_.split)], part);
 }
 
+const std::string& EnvContext::dataset_fingerprint() const {
+  std::call_once(fingerprint_once_, [this] { fingerprint_ = data::Fingerprint(*dataset_); });
+  return fingerprint_;
+}
+
 std::pair<std::int32_t, std::int32_t> EnvContext::SessionsAround(std::int32_t user, const data::Window& w) const {
   const auto& ts = token_session_.at(static_cast<std::size_t>(user));
   if (ts.empty()) return {-1, -1};
@@ -162,7 +167,7 @@ ObservationBatch VectorEnv::Batch() const {
   for (std::int32_t i = 0; i < n_; ++i) b.obs.push_back(ObservationOf(i));
   b.world = &ctx_->world();
   b.state = state_.get();
-  b.utility = utility_.empty() ? Utility() : utility_[0];
+  b.utility = utility_;
   return b;
 }
 

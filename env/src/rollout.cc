@@ -81,16 +81,15 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
     }
     for (std::int32_t t = 0; t < L; ++t) {
       const ObservationBatch obs = env.Batch();
-      const auto actions = policy->Act(obs);
+      const Decision decision = policy->Act(obs, K);
+      const auto& actions = decision.actions;
       if (static_cast<std::int32_t>(actions.size()) != n)
         throw Error("rollout: agent '" + agent + "' returned " + std::to_string(actions.size()) + " actions for " +
                     std::to_string(n) + " observations");
-      if (K > 0) {
-        const auto ranks = policy->Rank(obs, K);
-        for (std::int32_t i = 0; i < n && i < static_cast<std::int32_t>(ranks.size()); ++i)
-          for (std::int32_t r = 0; r < K && r < static_cast<std::int32_t>(ranks[i].size()); ++r)
-            b.ranked[(static_cast<std::size_t>(e0 + i) * L + t) * K + r] = ranks[i][r];
-      }
+      const auto& ranks = decision.ranked;
+      for (std::int32_t i = 0; K > 0 && i < n && i < static_cast<std::int32_t>(ranks.size()); ++i)
+        for (std::int32_t r = 0; r < K && r < static_cast<std::int32_t>(ranks[i].size()); ++r)
+          b.ranked[(static_cast<std::size_t>(e0 + i) * L + t) * K + r] = ranks[i][r];
       const auto res = env.Step(actions);
       for (std::int32_t i = 0; i < n; ++i) {
         const std::size_t at = static_cast<std::size_t>(e0 + i) * L + t;

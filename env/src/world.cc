@@ -1,5 +1,9 @@
 #include "amrs/env/world.h"
 
+#include <filesystem>
+#include <mutex>
+#include <sstream>
+
 #include "amrs/core/error.h"
 #include "amrs/data/oracle.h"
 #include "amrs/worldmodel/world_model.h"
@@ -158,10 +162,74 @@ std::vector<Feedback> World::PredictMany(const WorldState& state, const std::vec
   return out;
 }
 
+namespace {
+
+bool EndsWith(const std::string& s, const std::string& tail) {
+  return s.size() >= tail.size() && s.compare(s.size() - tail.size(), tail.size(), tail) == 0;
+}
+
+// The built-in kinds first; a function-local static, so no static-initialization order trouble.
+std::vector<WorldKind>& KindList() {
+  static std::vector<WorldKind> kinds = {
+      {"oracle", "oracle | oracle:<family>",
+       "the synthetic dataset's ground truth (synthetic data only); <family> names the catalogue embeddings "
+       "agents see (default mert)",
+       [](const std::string& spec) { return spec == "oracle" || spec.rfind("oracle:", 0) == 0; },
+       [](const std::string& spec, std::shared_ptr<const data::Dataset> d) {
+         return spec == "oracle" ? MakeOracleWorld(std::move(d)) : MakeOracleWorld(std::move(d), spec.substr(7));
+       }},
+      {"learned", "PATH.pt (or any existing file)",
+       "a world-model checkpoint trained on this dataset (amrs train-world)",
+       [](const std::string& spec) {
+         std::error_code ec;
+         return EndsWith(spec, ".pt") || std::filesystem::is_regular_file(spec, ec);
+       },
+       [](const std::string& spec, std::shared_ptr<const data::Dataset> d) {
+         return MakeLearnedWorld(worldmodel::WorldModel::Load(spec, *d));
+       }},
+  };
+  return kinds;
+}
+
+std::mutex& KindsMutex() {
+  static std::mutex m;
+  return m;
+}
+
+}  // namespace
+
+bool WorldRegistry::Register(WorldKind kind) {
+  if (kind.name.empty() || !kind.accepts || !kind.make) throw ArgumentError("world registry: empty name or function");
+  std::lock_guard<std::mutex> lock(KindsMutex());
+  for (const auto& k : KindList())
+    if (k.name == kind.name) throw ArgumentError("world registry: '" + kind.name + "' is registered twice");
+  KindList().push_back(std::move(kind));
+  return true;
+}
+
+std::vector<WorldKind> WorldRegistry::Kinds() {
+  std::lock_guard<std::mutex> lock(KindsMutex());
+  return KindList();
+}
+
+std::shared_ptr<const World> WorldRegistry::Load(const std::string& spec, std::shared_ptr<const data::Dataset> d) {
+  const auto kinds = Kinds();
+  for (const auto& k : kinds)
+    if (k.accepts(spec)) return k.make(spec, std::move(d));
+  std::string list;
+  for (const auto& k : kinds) list += (list.empty() ? "" : "; ") + k.name + ": " + k.spec;
+  throw ArgumentError("unknown world '" + spec + "' (kinds: " + list + "; `amrs worlds` describes them)");
+}
+
+std::string DescribeWorlds() {
+  std::ostringstream os;
+  os << "worlds (--world SPEC):\n";
+  for (const auto& k : WorldRegistry::Kinds()) os << "  " << k.name << ": " << k.spec << "\n      " << k.description << "\n";
+  return os.str();
+}
+
 std::shared_ptr<const World> LoadWorld(const std::string& spec, std::shared_ptr<const data::Dataset> d) {
-  if (spec == "oracle") return MakeOracleWorld(d);
-  if (spec.rfind("oracle:", 0) == 0) return MakeOracleWorld(d, spec.substr(7));
-  return MakeLearnedWorld(worldmodel::WorldModel::Load(spec, *d));
+  return WorldRegistry::Load(spec, std::move(d));
 }
 
 }  // namespace amrs::env

@@ -18,7 +18,7 @@ double Now() {
 
 EnvBench TimeEnv(std::shared_ptr<const env::EnvContext> ctx, const std::string& agent, std::int32_t batch,
                  double min_seconds) {
-  agents::AgentContext ac{ctx, Utility{}, {}, 0};
+  agents::AgentContext ac{ctx, {}, 0};
   auto policy = agents::AgentRegistry::Create(agent, ac);
   env::VectorEnv v(ctx, batch);
   EnvBench b;
@@ -34,7 +34,7 @@ EnvBench TimeEnv(std::shared_ptr<const env::EnvContext> ctx, const std::string& 
       const auto obs = v.Batch();
       for (const auto& o : obs.obs) hist += static_cast<std::int64_t>(o.history->size()), ++hist_n;
       const double t0 = Now();
-      const auto a = policy->Act(obs);
+      const auto a = policy->Act(obs, 0).actions;
       v.Step(a);
       t_steps += Now() - t0;
       steps += batch;

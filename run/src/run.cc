@@ -1,6 +1,7 @@
 #include "amrs/run/run.h"
 
 #include <algorithm>
+#include <cmath>
 #include <set>
 
 #include <nlohmann/json.hpp>
@@ -75,6 +76,12 @@ std::string RunSpec::ToJson() const {
   if (pre_valence) j["pre_valence"] = *pre_valence;
   if (pre_arousal) j["pre_arousal"] = *pre_arousal;
   if (mode) j["mode"] = static_cast<int>(*mode);
+  if (guard) {
+    j["guard"] = {{"k", guard->k}, {"max_repeats", guard->max_repeats}, {"coverage_penalty", guard->coverage_penalty}};
+    if (std::isfinite(guard->max_arousal_step)) j["guard"]["max_arousal_step"] = guard->max_arousal_step;
+    if (std::isfinite(guard->min_valence)) j["guard"]["min_valence"] = guard->min_valence;
+    if (guard->min_arousal_drop) j["guard"]["min_arousal_drop"] = *guard->min_arousal_drop;
+  }
   j["scenario"] = scenario;
   j["transform"] = static_cast<bool>(transform);
   return j.dump();
@@ -123,11 +130,13 @@ Runner::Runner(RunSpec spec, Inputs inputs) : spec_(std::move(spec)) {
                             std::string(data::PartName(part)) + " part of split " + std::to_string(spec_.split));
   }
   // Every agent for every seed, so that a missing checkpoint or a bad parameter fails now.
-  for (const auto& name : spec_.agents) {
+  for (const auto& name : spec_.agents)
     if (!agents::AgentRegistry::Has(name)) agents::AgentRegistry::Create(name, {});  // throws, listing names
+  agents::ValidateParams(spec_.agents, spec_.params);
+  for (const auto& name : spec_.agents) {
     for (const auto seed : spec_.seeds) {
       try {
-        agents::AgentRegistry::Create(name, {ctx_, spec_.utility, spec_.params, seed});
+        agents::AgentRegistry::Create(name, AgentContextFor(seed));
       } catch (const InputError& e) {
         throw InputError("agent '" + name + "' (seed " + std::to_string(seed) + "): " + e.what());
       } catch (const ArgumentError& e) {
@@ -135,6 +144,10 @@ Runner::Runner(RunSpec spec, Inputs inputs) : spec_(std::move(spec)) {
       }
     }
   }
+}
+
+agents::AgentContext Runner::AgentContextFor(std::uint64_t seed) const {
+  return {ctx_, spec_.params, seed, spec_.guard};
 }
 
 env::RolloutOptions Runner::Options(data::Part part) const {
@@ -187,7 +200,7 @@ RunResult Runner::Run(const RunHooks& hooks) const {
     }
     for (const auto& name : spec_.agents)
       for (const auto seed : spec_.seeds) {
-        const agents::AgentContext ac{ctx_, spec_.utility, spec_.params, seed};
+        const agents::AgentContext ac = AgentContextFor(seed);
         env::RolloutProgress progress;
         if (hooks.progress)
           progress = [&](std::int64_t done, std::int64_t total) { hooks.progress({part, name, seed, done, total}); };

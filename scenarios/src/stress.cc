@@ -133,6 +133,18 @@ bool StressReport::RequiredFailed() const {
   return false;
 }
 
+agents::GuardOptions GuardOptionsOf(const Scenario& s) {
+  agents::GuardOptions o;
+  for (const auto& g : s.guardrails) {
+    if (g.kind == GuardrailKind::kMaxRepeats) o.max_repeats = static_cast<std::int32_t>(g.threshold);
+    if (g.kind == GuardrailKind::kMaxArousalStep) o.max_arousal_step = static_cast<float>(g.threshold);
+    if (g.kind == GuardrailKind::kMinValence) o.min_valence = static_cast<float>(g.threshold);
+    if (g.kind == GuardrailKind::kArousalDown)  // the total drop spread over the L - 1 transitions
+      o.min_arousal_drop = static_cast<float>(g.threshold / std::max(1, s.horizon - 1));
+  }
+  return o;
+}
+
 std::map<std::string, std::string> AgentParams(const Scenario& s) {
   std::map<std::string, std::string> p;
   for (const auto& g : s.guardrails) {
@@ -151,7 +163,8 @@ run::RunSpec ToRunSpec(const Scenario& s, const env::EnvContext& context) {
   r.data = s.data;
   r.world = s.world;
   r.agents = s.agents;
-  r.params = AgentParams(s);
+  r.params = s.params;
+  r.guard = GuardOptionsOf(s);
   r.seeds = s.seeds;
   r.split = s.split;
   r.parts = {s.part};
@@ -219,7 +232,7 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
     if (ctx->Users(s.part).empty()) throw InputError(s.Where("users.part") + ": the part of the split has no users");
     auto spec = ToRunSpec(s, *ctx);
     try {
-      agents::GuardOptions::FromParams(spec.params);
+      agents::ValidateParams(spec.agents, spec.params);
     } catch (const Error& e) {
       rethrow("params", e);
     }

@@ -15,13 +15,13 @@ class FirstSongAgent : public amrs::agents::Agent {
  public:
   std::string Name() const override { return "first-song"; }
   void Reset(std::uint64_t) override {}
-  std::vector<std::int32_t> Act(const amrs::env::ObservationBatch& b) override {
-    return std::vector<std::int32_t>(b.size(), 0);
-  }
-  std::vector<std::vector<std::int32_t>> Rank(const amrs::env::ObservationBatch& b, std::int32_t k) override {
+  amrs::env::Decision Act(const amrs::env::ObservationBatch& b, std::int32_t k) override {
+    amrs::env::Decision d;
+    d.actions.assign(b.size(), 0);
     std::vector<std::int32_t> top;
     for (std::int32_t i = 0; i < k; ++i) top.push_back(i);
-    return std::vector<std::vector<std::int32_t>>(b.size(), top);
+    if (k > 0) d.ranked.assign(b.size(), top);
+    return d;
   }
 };
 
@@ -42,7 +42,7 @@ int main() {
   const auto s = amrs::data::Summarize(*d);
   std::cout << "consumer: " << s.users << " users, " << s.interactions << " interactions\n";
   const auto ctx = amrs::env::EnvContext::Create(d, amrs::env::MakeOracleWorld(d));
-  amrs::agents::AgentContext ac{ctx, {}, {}, 0};
+  amrs::agents::AgentContext ac{ctx, {}, 0};
   const auto block = amrs::env::RunRollouts(
       ctx, [&] { return amrs::agents::AgentRegistry::Create("first-song", ac); }, "first-song", 0, {});
   bool all_first = !block.actions.empty();

@@ -300,6 +300,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   CheckpointInfo info;
   info.config = o.model;
   info.dataset_fingerprint = fp;
+  info.split_seed = d.split_seed;
   info.split = o.split;
   info.song_dim = catalogue.dim;
   info.num_songs = N;

@@ -23,6 +23,7 @@ std::string InfoToJson(const CheckpointInfo& i) {
   j["version"] = 1;
   j["config"] = nlohmann::json::parse(i.config.ToJson());
   j["dataset_fingerprint"] = i.dataset_fingerprint;
+  j["split_seed"] = i.split_seed;
   j["split"] = i.split;
   j["song_dim"] = i.song_dim;
   j["num_songs"] = i.num_songs;
@@ -43,6 +44,7 @@ CheckpointInfo InfoFromJson(const std::string& s, const std::string& source) {
     CheckpointInfo i;
     i.config = ModelConfig::FromJson(j.at("config").dump());
     i.dataset_fingerprint = j.at("dataset_fingerprint").get<std::string>();
+    i.split_seed = j.value("split_seed", std::uint64_t{0});  // absent before split seeds were recorded
     i.split = j.at("split").get<std::int32_t>();
     i.song_dim = j.at("song_dim").get<std::int32_t>();
     i.num_songs = j.at("num_songs").get<std::int32_t>();
@@ -144,10 +146,7 @@ std::shared_ptr<const WorldModel> WorldModel::Load(const std::string& path, cons
   auto impl = std::make_unique<Impl>();
   impl->info = InfoFromJson(meta.toStringRef(), path);
   const auto& info = impl->info;
-  const std::string fp = data::Fingerprint(d);
-  if (info.dataset_fingerprint != fp)
-    throw InputError(path + ": trained on dataset fingerprint " + info.dataset_fingerprint +
-                     ", but this dataset's fingerprint is " + fp + " (wrong dataset?)");
+  data::CheckTrainedOn(d, "world model " + path, info.dataset_fingerprint, info.split_seed);
   try {
     impl->catalogue = d.MakeCatalogue(info.config.family);
   } catch (const ArgumentError& e) {
@@ -196,6 +195,7 @@ std::shared_ptr<const WorldModel> WorldModel::CreateUntrained(const ModelConfig&
   impl->catalogue = d.MakeCatalogue(config.family);
   impl->info.config = config;
   impl->info.dataset_fingerprint = data::Fingerprint(d);
+  impl->info.split_seed = d.split_seed;
   impl->info.song_dim = impl->catalogue.dim;
   impl->info.num_songs = impl->catalogue.size();
   impl->info.seed = seed;

@@ -13,8 +13,8 @@
 
 namespace amrs::agents {
 
-// Guard parameters, read from AgentContext params "guard.<field>" (the stress runner fills them
-// from the scenario's guardrails).
+// Guard parameters: AgentContext::guard (typed; the stress runner derives it from the scenario's
+// guardrails), each field overridden by the AgentContext param "guard.<field>" if given.
 struct GuardOptions {
   std::int32_t k = 50;             // guard.k: candidates taken from the inner agent's ranking
   std::int32_t max_repeats = 1;    // guard.max_repeats: plays of one song per episode (0: no limit)
@@ -26,8 +26,10 @@ struct GuardOptions {
   // guard.coverage_penalty: rank positions a candidate loses per earlier pick of it by this
   // agent instance (across episodes); 0 turns the coverage floor off.
   float coverage_penalty = 5.f;
-  // Throws ArgumentError naming the bad "guard.*" parameter.
+  // `base` with the "guard.*" entries of `params` applied. Throws ArgumentError naming the bad
+  // "guard.*" parameter.
   static GuardOptions FromParams(const std::map<std::string, std::string>& params);
+  static GuardOptions FromParams(const std::map<std::string, std::string>& params, const GuardOptions& base);
 };
 
 // One candidate of one observation, in the inner agent's order (rank = its index).

@@ -38,6 +38,7 @@ struct PolicyInfo {
   std::string kind;                  // "copycat" | "dpo"
   PolicyConfig config;
   std::string dataset_fingerprint;   // of the dataset it was trained on
+  std::uint64_t split_seed = 0;      // the seed of that dataset's MCCV splits
   std::int32_t num_songs = 0, song_dim = 0;
   std::int32_t split = 0;
   std::uint64_t window_seed = 0, seed = 0;

@@ -97,8 +97,14 @@ Dataset ReadDataset(const std::string& path);
 // failure the temporary is removed and `path` is untouched.
 void WriteDataset(const Dataset& d, const std::string& path);
 
-// Content fingerprint (hex) of the catalogue ids, embeddings and logged events: checkpoints
-// record it so that loading against another dataset fails.
+// Content fingerprint (hex) of everything a checkpoint's validity depends on: the catalogue ids
+// and embeddings, every logged column and mask, song annotations, and the MCCV splits with their
+// seed. Checkpoints record it so that loading against another dataset (or other splits) fails.
 std::string Fingerprint(const Dataset& d);
+// Throws InputError unless `d`'s fingerprint is `fingerprint`, saying what changed: "<what> was
+// trained on dataset fingerprint A with split seed S; the dataset now has fingerprint B with
+// split seed T: the MCCV splits changed (...) - retrain".
+void CheckTrainedOn(const Dataset& d, const std::string& what, const std::string& fingerprint,
+                    std::uint64_t split_seed);
 
 }  // namespace amrs::data

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <string>
 #include <utility>
@@ -42,6 +43,8 @@ class EnvContext {
   const World& world() const { return *world_; }
   std::shared_ptr<const World> world_ptr() const { return world_; }
   const EnvConfig& config() const { return config_; }
+  // data::Fingerprint(dataset()), computed once, on first use (thread-safe).
+  const std::string& dataset_fingerprint() const;
   const History& UserHistory(std::int32_t user) const { return histories_.at(static_cast<std::size_t>(user)); }
   const std::vector<data::Window>& Windows(std::int32_t user) const { return windows_.at(static_cast<std::size_t>(user)); }
   const std::vector<std::int32_t>& Users(data::Part part) const;
@@ -56,6 +59,8 @@ class EnvContext {
   std::vector<History> histories_;
   std::vector<std::vector<std::int32_t>> token_session_;  // per user, session index of each token
   std::vector<std::vector<data::Window>> windows_;
+  mutable std::once_flag fingerprint_once_;
+  mutable std::string fingerprint_;
 };
 
 // Options of one Reset. Unset choices are drawn from the reset seed.
@@ -104,7 +109,7 @@ struct ObservationBatch {
   std::vector<Observation> obs;
   const World* world = nullptr;
   const WorldState* state = nullptr;
-  Utility utility;
+  std::vector<Utility> utility;  // per row: the reward weights its env was reset with
   std::size_t size() const { return obs.size(); }
 };
 

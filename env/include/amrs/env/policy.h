@@ -9,16 +9,21 @@
 
 namespace amrs::env {
 
+// A policy's answer for one batch of observations.
+struct Decision {
+  std::vector<std::int32_t> actions;              // one catalogue index per observation
+  std::vector<std::vector<std::int32_t>> ranked;  // top-k per observation, best first (empty if k == 0)
+};
+
 // Not thread-safe: the rollout engine creates one per worker.
 class Policy {
  public:
   virtual ~Policy() = default;
   // Re-seeds the policy's own randomness.
   virtual void Reset(std::uint64_t seed) = 0;
-  // One catalogue index per observation.
-  virtual std::vector<std::int32_t> Act(const ObservationBatch& batch) = 0;
-  // The policy's top-k songs per observation, best first (for adherence metrics).
-  virtual std::vector<std::vector<std::int32_t>> Rank(const ObservationBatch& batch, std::int32_t k) = 0;
+  // One catalogue index per observation and, when k > 0, the policy's top-k songs per
+  // observation (for adherence metrics). One call per batch state: the env steps after it.
+  virtual Decision Act(const ObservationBatch& batch, std::int32_t k) = 0;
 };
 
 }  // namespace amrs::env

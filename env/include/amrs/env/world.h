@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -57,8 +58,40 @@ std::shared_ptr<const World> MakeLearnedWorld(std::shared_ptr<const worldmodel::
 // Throws InputError if the dataset has no oracle.
 std::shared_ptr<const World> MakeOracleWorld(std::shared_ptr<const data::Dataset> dataset,
                                              const std::string& family = "mert");
-// "oracle" (optionally "oracle:<family>") or a world-model checkpoint path.
+// The world a --world spec names, through the WorldRegistry: "oracle" (optionally
+// "oracle:<family>") or a world-model checkpoint path. An unknown spec throws ArgumentError
+// listing the kinds.
 std::shared_ptr<const World> LoadWorld(const std::string& spec,
                                        std::shared_ptr<const data::Dataset> dataset);
+
+// A kind of world a spec can name (docs/adding-a-world.md).
+struct WorldKind {
+  std::string name;         // e.g. "oracle", "learned"
+  std::string spec;         // the spec forms it accepts, for listings, e.g. "oracle | oracle:<family>"
+  std::string description;  // one line
+  std::function<bool(const std::string& spec)> accepts;
+  std::function<std::shared_ptr<const World>(const std::string& spec, std::shared_ptr<const data::Dataset> dataset)>
+      make;
+};
+
+class WorldRegistry {
+ public:
+  // Adds a kind (after the built-in oracle and learned kinds); returns true so it can initialize
+  // a static. An empty name, a missing function or a duplicate name throws ArgumentError.
+  static bool Register(WorldKind kind);
+  static std::vector<WorldKind> Kinds();  // in registration order, built-ins first
+  // The first kind that accepts `spec` makes the world; none: ArgumentError listing the kinds.
+  static std::shared_ptr<const World> Load(const std::string& spec, std::shared_ptr<const data::Dataset> dataset);
+};
+
+// Every world kind with its spec forms and description (what `amrs worlds` prints).
+std::string DescribeWorlds();
+
+#define AMRS_WORLD_CONCAT_INNER(a, b) a##b
+#define AMRS_WORLD_CONCAT(a, b) AMRS_WORLD_CONCAT_INNER(a, b)
+// Registers a WorldKind at static-initialization time: AMRS_REGISTER_WORLD(WorldKind{...}).
+#define AMRS_REGISTER_WORLD(...)                                                            \
+  static const bool AMRS_WORLD_CONCAT(amrs_world_registered_, __LINE__) [[maybe_unused]] = \
+      ::amrs::env::WorldRegistry::Register(__VA_ARGS__)
 
 }  // namespace amrs::env

@@ -15,6 +15,8 @@
 #include <string>
 #include <vector>
 
+#include "amrs/agents/agent.h"
+#include "amrs/agents/guarded.h"
 #include "amrs/core/types.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/splits.h"
@@ -38,7 +40,8 @@ struct RunSpec {
   std::string data;                           // dataset (.h5); unused when Inputs give one
   std::string world = "oracle";               // world spec: 'oracle[:family]' or a checkpoint path
   std::vector<std::string> agents{"random", "greedy"};  // registered names, wrappers 'w(agent)'
-  Params params;                              // given to every agent
+  Params params;                              // given to every agent (declared by some selected agent)
+  std::optional<agents::GuardOptions> guard;  // typed options of guarded(...) agents (scenarios)
   std::vector<std::uint64_t> seeds{0, 1, 2, 3, 4};      // paired: every agent runs every seed
   std::int32_t split = 0;                     // MCCV split
   std::vector<data::Part> parts{data::Part::kTest};
@@ -119,6 +122,8 @@ class Runner {
   // The rollout options of one part (what the engine gets).
   env::RolloutOptions Options(data::Part part) const;
   RunResult Run(const RunHooks& hooks = {}) const;
+  // What each agent instance of `seed` is created with.
+  agents::AgentContext AgentContextFor(std::uint64_t seed) const;
 
  private:
   RunSpec spec_;

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "amrs/agents/guarded.h"
 #include "amrs/env/rollout.h"
 #include "amrs/run/run.h"
 #include "amrs/scenarios/scenario.h"
@@ -76,7 +77,11 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
 // indices; InputError naming 'users.ids' for an id outside the part).
 run::RunSpec ToRunSpec(const Scenario& scenario, const env::EnvContext& context);
 
-// The agent params of a scenario: guard.* from its guardrails, then its [params].
+// The typed options guarded(...) agents get from a scenario's guardrails (AgentContext::guard);
+// "guard.*" entries of its [params] override single fields.
+agents::GuardOptions GuardOptionsOf(const Scenario& scenario);
+// The agent params of a scenario as recorded in stress.h5: guard.* from its guardrails (6
+// digits), then its [params]. Agents get [params] and GuardOptionsOf instead.
 std::map<std::string, std::string> AgentParams(const Scenario& scenario);
 
 // stress.h5 (docs/scenarios.md), written to a temporary file and renamed into place.

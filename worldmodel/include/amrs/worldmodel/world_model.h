@@ -19,6 +19,7 @@ namespace amrs::worldmodel {
 struct CheckpointInfo {
   ModelConfig config;
   std::string dataset_fingerprint;
+  std::uint64_t split_seed = 0;  // the seed of the dataset's MCCV splits it was trained on
   std::int32_t split = 0;
   std::int32_t song_dim = 0;
   std::int32_t num_songs = 0;
