@@ -157,7 +157,10 @@ TEST_CASE("Scenario files: every key, and defaults") {
   o.data = "other.h5";
   const auto s2 = scenarios::ParseScenario(path, o);
   CHECK(s2.agents == o.agents);
-  CHECK(s2.params.at("x") == "9");
+  CHECK(s2.params.at("x") == "9");            // given with the override: kept (and checked when run)
+  CHECK(s2.params.count("copycat") == 0);     // the file's, for an agent no longer chosen: dropped
+  o.agents = {"copycat"};
+  CHECK(scenarios::ParseScenario(path, o).params.at("copycat") == "out/c-{seed}.pt");
   CHECK(s2.data == "other.h5");
   // Defaults.
   const auto d = scenarios::ParseScenarioText(kHeader, "mem.toml");
@@ -212,7 +215,7 @@ TEST_CASE("Bundled scenario files parse") {
   const std::string dir = std::string(AMRS_SOURCE_DIR) + "/scenarios/";
   std::set<std::string> names;
   scenarios::Overrides o;
-  o.agents = {"random", "greedy", "guarded(greedy)"};  // copycat and dpo are registered elsewhere
+  o.agents = {"random", "greedy", "guarded(greedy)", "copycat", "dpo"};
   for (const auto* f : {"baseline", "agitated", "cold-start", "sleep", "distress", "coverage-collapse"}) {
     CAPTURE(f);
     const auto s = scenarios::ParseScenario(dir + f + ".toml", o);
@@ -488,6 +491,22 @@ TEST_CASE("Stress runner: guarded cuts violations, results are written, seeds re
   CHECK_FALSE(agents[1].guardrails[1].passed);  // coverage 0.9 is out of reach, but optional
   CHECK(agents[1].coverage > agents[0].coverage);
   CHECK(report.RequiredFailed());  // greedy fails the required repeat limit
+  // Means over seeds of the report's per-seed evaluation; checked here straight from the blocks.
+  for (const auto& a : agents) {
+    double reward = 0, coverage = 0;
+    for (const auto& b : a.blocks) {
+      double sum = 0;
+      for (float x : b.reward) sum += x;
+      reward += sum / static_cast<double>(b.reward.size());
+      coverage += static_cast<double>(std::set<std::int32_t>(b.actions.begin(), b.actions.end()).size()) /
+                  Data()->num_songs();
+    }
+    CHECK(a.reward == doctest::Approx(reward / 2).epsilon(1e-12));
+    CHECK(a.coverage == doctest::Approx(coverage / 2).epsilon(1e-12));
+    CHECK(a.metrics.at("reward") == a.reward);
+    CHECK(a.metrics.count("ild") == 1);
+    CHECK(a.metrics.count("gini") == 1);
+  }
   const auto again = scenarios::RunStress({s});
   CHECK(again.scenarios[0].agents[1].blocks[1].actions == agents[1].blocks[1].actions);
   const auto out = dir.File("stress.h5");

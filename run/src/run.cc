@@ -9,6 +9,7 @@
 #include "amrs/agents/agent.h"
 #include "amrs/core/error.h"
 #include "amrs/env/episode_log.h"
+#include "amrs/metrics/rollouts.h"
 
 namespace amrs::run {
 namespace {
@@ -222,17 +223,13 @@ RunResult Run(const RunSpec& spec, const RunHooks& hooks, Inputs inputs) {
 
 std::vector<AgentSummary> Summarize(const std::vector<env::EpisodeBlock>& blocks) {
   std::vector<AgentSummary> out;
-  auto mean = [](const std::vector<float>& v) {
-    double s = 0;
-    for (float x : v) s += x;
-    return v.empty() ? 0.0 : s / static_cast<double>(v.size());
-  };
   for (const auto& b : blocks) {
     auto it = std::find_if(out.begin(), out.end(), [&](const AgentSummary& s) { return s.agent == b.agent; });
     if (it == out.end()) it = out.insert(out.end(), AgentSummary{b.agent});
+    const auto m = metrics::RolloutMeans(b);
     it->seeds += 1;
-    it->reward += mean(b.reward), it->valence += mean(b.valence), it->arousal += mean(b.arousal);
-    it->rating += mean(b.rating), it->engagement += mean(b.engagement);
+    it->reward += m.reward.value_or(0.0), it->valence += m.valence, it->arousal += m.arousal;
+    it->rating += m.rating, it->engagement += m.engagement;
   }
   for (auto& s : out) {
     const double n = static_cast<double>(s.seeds);

@@ -308,7 +308,18 @@ class Reader {
 void Finish(Scenario& s, const Overrides& o) {
   if (!o.data.empty()) s.data = o.data, s.lines.erase("data");
   if (!o.world.empty()) s.world = o.world, s.lines.erase("world");
-  if (!o.agents.empty()) s.agents = o.agents, s.lines.erase("agents");
+  if (!o.agents.empty()) {
+    s.agents = o.agents, s.lines.erase("agents");
+    // The file's [params] configure the file's agents: keep only those some chosen agent declares.
+    for (auto it = s.params.begin(); it != s.params.end();) {
+      const bool declared = std::any_of(s.agents.begin(), s.agents.end(), [&](const std::string& a) {
+        if (!agents::AgentRegistry::Has(a)) return false;
+        const auto specs = agents::AgentRegistry::Params(a);
+        return std::any_of(specs.begin(), specs.end(), [&](const agents::ParamSpec& p) { return p.name == it->first; });
+      });
+      it = declared ? std::next(it) : s.params.erase(it);
+    }
+  }
   for (const auto& [k, v] : o.params) s.params[k] = v, s.lines.erase("params." + k);
   auto fail = [&](const std::string& key, const std::string& flag, const std::string& msg) {
     throw InputError((s.lines.count(key) ? s.Where(key) : s.file + ": " + flag) + ": " + msg);

@@ -19,6 +19,7 @@
 #include "amrs/data/dataset.h"
 #include "amrs/env/world.h"
 #include "amrs/metrics/recommender.h"
+#include "amrs/metrics/rollouts.h"
 #include "amrs/run/run.h"
 #include "episode_block_h5.h"
 #include "h5util.h"
@@ -260,22 +261,21 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
         progress(s.name + " / " + p.agent + " / seed " + std::to_string(p.seed), p.done, p.total);
       };
     auto blocks = std::move(runner.Run(hooks).parts.front().blocks);
+    // The report's per-seed evaluation (metrics::EvaluateSeed), then the mean over seeds.
+    const auto& cat = ctx.world().catalogue();
+    const metrics::EvalContext eval{cat.size(), cat.embedding, cat.dim, nullptr, 10};
     for (const auto& a : s.agents) {
       AgentResult ar;
       ar.agent = a;
-      double n = 0;
       for (auto& block : blocks) {
         if (block.agent != a) continue;
-        for (std::size_t j = 0; j < block.reward.size(); ++j) {
-          ar.reward += block.reward[j], ar.valence += block.valence[j], ar.arousal += block.arousal[j];
-          ar.rating += block.rating[j], ar.engagement += block.engagement[j];
-        }
-        n += static_cast<double>(block.reward.size());
-        ar.coverage += block.actions.empty() ? 0.0 : metrics::Coverage(block.actions, sr.num_songs);
+        for (const auto& [key, value] : metrics::EvaluateSeed(block, eval)) ar.metrics[key] += value;
         ar.blocks.push_back(std::move(block));
       }
-      if (n > 0) ar.reward /= n, ar.valence /= n, ar.arousal /= n, ar.rating /= n, ar.engagement /= n;
-      ar.coverage /= static_cast<double>(s.seeds.size());
+      for (auto& [key, value] : ar.metrics) value /= static_cast<double>(ar.blocks.size());
+      ar.reward = ar.metrics[metrics::key::kReward], ar.valence = ar.metrics[metrics::key::kValence];
+      ar.arousal = ar.metrics[metrics::key::kArousal], ar.rating = ar.metrics[metrics::key::kRating];
+      ar.engagement = ar.metrics[metrics::key::kEngagement], ar.coverage = ar.metrics[metrics::key::kCoverage];
       for (const auto& g : s.guardrails)
         ar.guardrails.push_back(CheckGuardrail(g, ar.blocks, sr.num_songs, s.worst_cases, ctx.dataset().user_ids));
       sr.agents.push_back(std::move(ar));
@@ -320,9 +320,7 @@ void WriteStressHdf5(const StressReport& report, const std::string& path, const 
       for (const auto& ar : sr.agents) {
         const std::string sg = g + "/summary/" + ar.agent;
         f.Group(sg);
-        for (auto [name, x] : {std::pair{"reward", ar.reward}, {"valence", ar.valence}, {"arousal", ar.arousal},
-                               {"rating", ar.rating}, {"engagement", ar.engagement}, {"coverage", ar.coverage}})
-          f.WriteScalarAttr<double>(sg, name, x);
+        for (const auto& [name, x] : ar.metrics) f.WriteScalarAttr<double>(sg, name, x);
         for (const auto& b : ar.blocks)
           env::WriteEpisodeBlockH5(f, g + "/runs/" + ar.agent + "/seed-" + std::to_string(b.seed), b);
         for (const auto& gr : ar.guardrails) {

@@ -51,6 +51,7 @@ struct AgentResult {
   std::string agent;
   double reward = 0, valence = 0, arousal = 0, rating = 0, engagement = 0;  // means over steps and seeds
   double coverage = 0;                                                      // mean over seeds
+  std::map<std::string, double> metrics;  // every metrics::EvaluateSeed key, mean over seeds
   std::vector<GuardrailResult> guardrails;                                  // in scenario order
   std::vector<env::EpisodeBlock> blocks;                                    // one per seed
 };
