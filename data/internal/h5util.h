@@ -87,6 +87,8 @@ class File {
   std::string path_;
   Handle h_;
   [[noreturn]] void Fail(const std::string& what) const;
+  // Opens dataset `name` (Fail names it when missing) and stores its dimensions in `dims`.
+  Handle OpenDataset(const std::string& name, std::vector<hsize_t>* dims) const;
 };
 
 }  // namespace amrs::data::h5

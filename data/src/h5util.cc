@@ -72,23 +72,25 @@ std::vector<std::string> File::Children(const std::string& group) const {
 }
 
 std::vector<hsize_t> File::Shape(const std::string& name) const {
+  std::vector<hsize_t> dims;
+  OpenDataset(name, &dims);
+  return dims;
+}
+
+Handle File::OpenDataset(const std::string& name, std::vector<hsize_t>* dims) const {
   Handle ds(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!ds.valid()) Fail("missing dataset '" + name + "'");
   Handle sp(H5Dget_space(ds.get()), H5Sclose);
-  int nd = H5Sget_simple_extent_ndims(sp.get());
-  std::vector<hsize_t> dims(nd > 0 ? nd : 0);
-  if (nd > 0) H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr);
-  return dims;
+  const int nd = H5Sget_simple_extent_ndims(sp.get());
+  dims->assign(nd > 0 ? static_cast<std::size_t>(nd) : 0, 0);
+  if (nd > 0) H5Sget_simple_extent_dims(sp.get(), dims->data(), nullptr);
+  return ds;
 }
 
 template <typename T>
 std::vector<T> File::Read(const std::string& name, std::vector<hsize_t>* shape) const {
-  Handle ds(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
-  if (!ds.valid()) Fail("missing dataset '" + name + "'");
-  Handle sp(H5Dget_space(ds.get()), H5Sclose);
-  int nd = H5Sget_simple_extent_ndims(sp.get());
-  std::vector<hsize_t> dims(nd > 0 ? nd : 0);
-  if (nd > 0) H5Sget_simple_extent_dims(sp.get(), dims.data(), nullptr);
+  std::vector<hsize_t> dims;
+  Handle ds = OpenDataset(name, &dims);
   hsize_t n = 1;
   for (auto d : dims) n *= d;
   // Reject type classes that cannot convert (e.g. strings where numbers are expected).
