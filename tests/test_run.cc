@@ -4,7 +4,10 @@
 
 #include <doctest/doctest.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <thread>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
@@ -319,4 +322,70 @@ TEST_CASE("atomic files: in place only on commit, nothing left behind otherwise"
   CHECK(s == "whole");
   CHECK(std::distance(fs::directory_iterator(fs::path(target).parent_path()), fs::directory_iterator{}) == 1);
   CHECK_THROWS_AS(WriteFileAtomically(Dir().File("atomic/sub/out.txt/x"), "x"), InputError);
+}
+
+namespace {
+
+// An outside agent whose instances share one counter (as one Python object shared by every
+// worker would): its actions depend on the order in which batches call it.
+std::atomic<int> in_flight{0}, max_in_flight{0};
+
+class SharedCounterAgent : public agents::Agent {
+ public:
+  SharedCounterAgent(std::shared_ptr<std::int64_t> calls, std::int32_t songs) : calls_(std::move(calls)), songs_(songs) {}
+  std::string Name() const override { return "counter"; }
+  void Reset(std::uint64_t) override {}
+  env::Decision Act(const env::ObservationBatch& batch, std::int32_t k) override {
+    // Calls at once across instances; the pause lets a second worker take a batch meanwhile.
+    const int now = ++in_flight;
+    max_in_flight = std::max(max_in_flight.load(), now);
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    --in_flight;
+    env::Decision d;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+      const auto a = static_cast<std::int32_t>((*calls_)++ % songs_);
+      d.actions.push_back(a);
+      if (k > 0) d.ranked.push_back(std::vector<std::int32_t>(static_cast<std::size_t>(k), a));
+    }
+    return d;
+  }
+
+ private:
+  std::shared_ptr<std::int64_t> calls_;
+  std::int32_t songs_;
+};
+
+run::RunResult RunCounter(int threads) {
+  auto spec = SmallSpec();
+  spec.parts = {data::Part::kTest};
+  spec.max_users = 0;
+  spec.batch = 2;
+  spec.agents = {"counter", "random"};
+  auto calls = std::make_shared<std::int64_t>(0);
+  spec.external["counter"] = {[calls](const agents::AgentContext& c) {
+                                return std::make_unique<SharedCounterAgent>(calls, c.env->world().num_songs());
+                              },
+                              true};
+  tbb::global_control gc(tbb::global_control::max_allowed_parallelism, threads);
+  return run::Run(spec);
+}
+
+}  // namespace
+
+TEST_CASE("run: outside agents by name next to registered ones; serial ones run batch after batch") {
+  max_in_flight = 0;
+  const auto one = RunCounter(1), two = RunCounter(2);
+  CHECK(max_in_flight == 1);  // never two calls at once, even with two threads
+  const auto& a = one.parts.front().blocks;
+  const auto& b = two.parts.front().blocks;
+  REQUIRE(a.size() == 4);
+  CHECK(a.front().agent == "counter");
+  CHECK(a.back().agent == "random");
+  for (std::size_t i = 0; i < a.size(); ++i) CheckSame(a[i], b[i]);
+  // Seed 0 starts the shared counter at 0: the first batch's first action is song 0.
+  CHECK(a.front().actions.front() == 0);
+  auto spec = SmallSpec();
+  spec.agents = {"nobody"};
+  spec.external["nobody"] = {};
+  CHECK_THROWS_WITH_AS(run::Runner{spec}, doctest::Contains("external agent 'nobody' has no factory"), ArgumentError);
 }

@@ -5,6 +5,7 @@
 #include <set>
 
 #include <nlohmann/json.hpp>
+#include <tbb/task_arena.h>
 
 #include "amrs/agents/agent.h"
 #include "amrs/core/error.h"
@@ -60,6 +61,7 @@ std::string RunSpec::ToJson() const {
   j["data"] = data;
   j["world"] = world;
   j["agents"] = agents;
+  for (const auto& [name, a] : external) j["external_agents"].push_back(name);
   j["params"] = params;
   j["seeds"] = seeds;
   j["split"] = split;
@@ -131,13 +133,21 @@ Runner::Runner(RunSpec spec, Inputs inputs) : spec_(std::move(spec)) {
                             std::string(data::PartName(part)) + " part of split " + std::to_string(spec_.split));
   }
   // Every agent for every seed, so that a missing checkpoint or a bad parameter fails now.
-  for (const auto& name : spec_.agents)
+  std::vector<std::string> registered;
+  for (const auto& name : spec_.agents) {
+    const auto ext = spec_.external.find(name);
+    if (ext != spec_.external.end()) {
+      if (!ext->second.make) throw ArgumentError("run: external agent '" + name + "' has no factory");
+      continue;
+    }
     if (!agents::AgentRegistry::Has(name)) agents::AgentRegistry::Create(name, {});  // throws, listing names
-  agents::ValidateParams(spec_.agents, spec_.params);
+    registered.push_back(name);
+  }
+  agents::ValidateParams(registered, spec_.params);
   for (const auto& name : spec_.agents) {
     for (const auto seed : spec_.seeds) {
       try {
-        agents::AgentRegistry::Create(name, AgentContextFor(seed));
+        if (!MakeAgent(name, AgentContextFor(seed))) throw ArgumentError("the factory made no agent");
       } catch (const InputError& e) {
         throw InputError("agent '" + name + "' (seed " + std::to_string(seed) + "): " + e.what());
       } catch (const ArgumentError& e) {
@@ -149,6 +159,12 @@ Runner::Runner(RunSpec spec, Inputs inputs) : spec_(std::move(spec)) {
 
 agents::AgentContext Runner::AgentContextFor(std::uint64_t seed) const {
   return {ctx_, spec_.params, seed, spec_.guard};
+}
+
+std::unique_ptr<agents::Agent> Runner::MakeAgent(const std::string& name, const agents::AgentContext& context) const {
+  const auto ext = spec_.external.find(name);
+  if (ext != spec_.external.end()) return ext->second.make(context);
+  return agents::AgentRegistry::Create(name, context);
 }
 
 env::RolloutOptions Runner::Options(data::Part part) const {
@@ -205,8 +221,17 @@ RunResult Runner::Run(const RunHooks& hooks) const {
         env::RolloutProgress progress;
         if (hooks.progress)
           progress = [&](std::int64_t done, std::int64_t total) { hooks.progress({part, name, seed, done, total}); };
-        auto block = env::RunRollouts(
-            ctx_, [&] { return agents::AgentRegistry::Create(name, ac); }, name, seed, options, progress);
+        const auto ext = spec_.external.find(name);
+        auto rollouts = [&] {
+          return env::RunRollouts(ctx_, [&] { return MakeAgent(name, ac); }, name, seed, options, progress);
+        };
+        env::EpisodeBlock block;
+        if (ext != spec_.external.end() && ext->second.serial) {
+          tbb::task_arena one(1);
+          block = one.execute(rollouts);
+        } else {
+          block = rollouts();
+        }
         if (writer) writer->Write(block);
         if (hooks.on_block) hooks.on_block(part, block);
         if (hooks.keep_blocks) pr.blocks.push_back(std::move(block));

@@ -36,6 +36,15 @@ inline constexpr std::int32_t kMaxHorizon = 1000;
 inline constexpr std::int32_t kMaxTopK = 1000;
 inline constexpr std::int32_t kMaxBatch = 65536;
 
+// An agent from outside the registry (a Python object, a test double), named in RunSpec::agents.
+// It takes no `params` (configure it where it is made).
+struct ExternalAgent {
+  std::function<std::unique_ptr<agents::Agent>(const agents::AgentContext&)> make;
+  // Not safe to run in several workers at once (e.g. one shared Python object): its blocks run on
+  // one thread, batch after batch in a fixed order, so results stay the same for any thread count.
+  bool serial = false;
+};
+
 struct RunSpec {
   std::string data;                           // dataset (.h5); unused when Inputs give one
   std::string world = "oracle";               // world spec: 'oracle[:family]' or a checkpoint path
@@ -59,6 +68,7 @@ struct RunSpec {
   // and thread-safe.
   std::function<void(History& history, std::uint64_t episode_seed)> transform;
   std::string scenario;                       // recorded in the log ("" for plain runs)
+  std::map<std::string, ExternalAgent> external;  // agents by name that the registry does not hold
 
   // Throws ArgumentError naming the field of the first bad value (counts against the bounds
   // above, an empty agent list, a repeated agent, seed or part).
@@ -124,6 +134,8 @@ class Runner {
   RunResult Run(const RunHooks& hooks = {}) const;
   // What each agent instance of `seed` is created with.
   agents::AgentContext AgentContextFor(std::uint64_t seed) const;
+  // One instance of agent `name` (external agents first, then the registry).
+  std::unique_ptr<agents::Agent> MakeAgent(const std::string& name, const agents::AgentContext& context) const;
 
  private:
   RunSpec spec_;
