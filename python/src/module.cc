@@ -1,0 +1,10 @@
+// The extension module amrs._amrs. Bindings only: every call is a library function.
+#include "bindings.h"
+
+PYBIND11_MODULE(_amrs, m) {
+  m.doc() = "AMRS-Sim: offline affective music recommendation (C++ core)";
+  m.attr("__version__") = AMRS_VERSION;
+  amrs::python::InitData(m);
+  amrs::python::InitEnv(m);
+  amrs::python::InitRun(m);
+}
