@@ -20,6 +20,7 @@ struct RunOptions {
   std::string agents, utility = "affect", params, seeds_list, part = "test";
   std::int32_t seeds = 5, threads = 0;
   bool new_session = false;
+  std::vector<std::string> plugins;
 };
 
 void AddRunOptions(po::options_description& desc, run::RunSpec& s, RunOptions& o) {
@@ -34,9 +35,11 @@ void AddRunOptions(po::options_description& desc, run::RunSpec& s, RunOptions& o
     ("utility", po::value(&o.utility)->default_value(o.utility), "reward weights, e.g. valence=0.5,arousal=0.5")
     ("window-seed", po::value(&s.window_seed)->default_value(0), "seed of the users' windows")
     ("threads", po::value(&o.threads)->default_value(0), "TBB worker threads (0: all cores)");
+  AddPluginOption(desc, o.plugins);
 }
 
 void ApplyRunOptions(run::RunSpec& s, const RunOptions& o) {
+  LoadPlugins(o.plugins);
   s.agents = SplitCommas(o.agents);
   s.params = ParseParams({o.params});
   s.seeds = SeedsOption(o.seeds_list, o.seeds, "seeds");

@@ -18,7 +18,7 @@ namespace amrs::cli {
 // Exit status: 0 every required guardrail passed, 1 one failed, 2 bad input or another error
 // (then nothing is written).
 int Stress(const std::vector<std::string>& args) {
-  std::vector<std::string> files, params_s;
+  std::vector<std::string> files, params_s, plugins;
   std::string out, data, world, agents;
   std::int32_t threads = 0;
   bool quiet = false;
@@ -32,6 +32,7 @@ int Stress(const std::vector<std::string>& args) {
     ("param", po::value(&params_s)->composing(), "agent parameters KEY=VALUE[,KEY=VALUE...] over the files' [params]")
     ("threads", po::value(&threads)->default_value(0), "TBB worker threads (0: all cores)")
     ("quiet,q", po::bool_switch(&quiet), "no progress bar");
+  AddPluginOption(desc, plugins);
   po::positional_options_description pos;
   pos.add("scenario", -1);
   po::variables_map vm;
@@ -40,6 +41,7 @@ int Stress(const std::vector<std::string>& args) {
   try {
     if (files.empty()) throw ArgumentError("no scenario files given");
     if (threads < 0) throw ArgumentError("--threads must be >= 0");
+    LoadPlugins(plugins);
     std::unique_ptr<tbb::global_control> gc;
     if (threads > 0) gc = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
     worldmodel::SetTorchThreads(1);

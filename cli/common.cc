@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "amrs/agents/plugin.h"
 #include "amrs/core/error.h"
 #include "amrs/run/run.h"
 #include "amrs/worldmodel/config.h"
@@ -74,6 +75,20 @@ std::map<std::string, std::string> ParseParams(const std::vector<std::string>& i
     }
   }
   return params;
+}
+
+void AddPluginOption(po::options_description& desc, std::vector<std::string>& plugins) {
+  desc.add_options()("plugin", po::value(&plugins)->composing(),
+                     "agent plugin (.so) to load, repeatable (docs/adding-an-agent.md)");
+}
+
+void LoadPlugins(const std::vector<std::string>& plugins) {
+  for (const auto& p : plugins) {
+    const auto names = agents::LoadPlugin(p);
+    std::cerr << "plugin " << p << ": ";
+    for (std::size_t i = 0; i < names.size(); ++i) std::cerr << (i ? ", " : "") << names[i];
+    std::cerr << (names.empty() ? "nothing new registered\n" : "\n");
+  }
 }
 
 void PrintScores(const std::string& label, const metrics::SignalScores& s) {

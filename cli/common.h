@@ -34,6 +34,12 @@ std::vector<std::uint64_t> SeedsOption(const std::string& list, std::int32_t n, 
 // "KEY=VALUE,KEY=VALUE" (each string may hold several) -> map; ArgumentError on a bad item.
 std::map<std::string, std::string> ParseParams(const std::vector<std::string>& items);
 
+// --plugin lib.so (repeatable): agent plugins to load before the agents are looked up.
+void AddPluginOption(po::options_description& desc, std::vector<std::string>& plugins);
+// Loads each plugin (agents::LoadPlugin; InputError naming the file), listing what it registered
+// on stderr.
+void LoadPlugins(const std::vector<std::string>& plugins);
+
 // The world-model options shared by train-world, sweep-world and bench.
 void AddModelOptions(po::options_description& desc, worldmodel::ModelConfig& m, std::string& arch,
                      std::string& ablation);
@@ -66,5 +72,6 @@ int Report(const std::vector<std::string>& args);
 int Stress(const std::vector<std::string>& args);
 int ListAgents(const std::vector<std::string>& args);
 int ListWorlds(const std::vector<std::string>& args);
+int CheckAgent(const std::vector<std::string>& args);
 
 }  // namespace amrs::cli

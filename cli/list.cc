@@ -6,31 +6,24 @@
 #include "common.h"
 
 namespace amrs::cli {
-namespace {
 
-// Neither command takes options; "--help" prints what it lists.
-int List(const std::vector<std::string>& args, const char* command, const char* what, const std::string& text) {
-  if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) {
-    std::cout << "usage: amrs " << command << "\n  lists " << what << "\n";
-    return 0;
-  }
-  if (!args.empty()) {
-    std::cerr << "amrs " << command << ": error: unexpected argument '" << args[0] << "'\n";
-    return 2;
-  }
-  std::cout << text;
+int ListAgents(const std::vector<std::string>& args) {
+  std::vector<std::string> plugins;
+  po::options_description desc("amrs agents: every registered agent and wrapper with its description and parameters");
+  AddPluginOption(desc, plugins);
+  po::variables_map vm;
+  if (!Parse("agents", args, desc, vm, nullptr, "[--plugin lib.so]")) return 0;
+  LoadPlugins(plugins);
+  std::cout << amrs::agents::DescribeAgents();
   return 0;
 }
 
-}  // namespace
-
-int ListAgents(const std::vector<std::string>& args) {
-  return List(args, "agents", "every registered agent and wrapper with its description and parameters",
-              amrs::agents::DescribeAgents());
-}
-
 int ListWorlds(const std::vector<std::string>& args) {
-  return List(args, "worlds", "the world kinds a --world spec can name", amrs::env::DescribeWorlds());
+  po::options_description desc("amrs worlds: the world kinds a --world spec can name");
+  po::variables_map vm;
+  if (!Parse("worlds", args, desc, vm, nullptr, "")) return 0;
+  std::cout << amrs::env::DescribeWorlds();
+  return 0;
 }
 
 }  // namespace amrs::cli

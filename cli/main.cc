@@ -33,6 +33,7 @@ const std::map<std::string, Command>& Commands() {
       {"train-policy", {"train Copycat (InfoNCE) or DPO policies for N seeds", TrainPolicy}},
       {"evaluate", {"the evaluation protocol: all agents on train/val/test (learned world) and test (oracle)", Evaluate}},
       {"stress", {"stress-test agents on scenario files (perturbed histories) against guardrails", Stress}},
+      {"check-agent", {"conformance checks of an agent (e.g. from a --plugin) on a learned world and the oracle", CheckAgent}},
       {"agents", {"list every agent and wrapper with its description and parameters", ListAgents}},
       {"worlds", {"list the world kinds a --world spec can name", ListWorlds}},
       {"report", {"benchmark report: Tables 4 and 5, oracle comparison, Tables 2 and 3, figures (Markdown, JSON, PNG)", Report}},

@@ -7,6 +7,7 @@
 #include <sstream>
 
 #include "amrs/core/error.h"
+#include "registry_internal.h"
 
 namespace amrs::agents {
 namespace {
@@ -21,6 +22,11 @@ bool SplitWrapped(const std::string& name, std::string* wrapper, std::string* in
 }
 
 }  // namespace
+
+std::vector<detail::PendingRegistration>*& detail::PendingRegistrations() {
+  static std::vector<PendingRegistration>* pending = nullptr;
+  return pending;
+}
 
 std::map<std::string, AgentRegistry::Entry>& AgentRegistry::Map() {
   static std::map<std::string, Entry> m;
@@ -37,6 +43,12 @@ bool AgentRegistry::Register(const std::string& name, const std::string& descrip
   if (name.empty() || !factory) throw ArgumentError("agent registry: empty name or factory");
   if (name.find_first_of("(),") != std::string::npos)
     throw ArgumentError("agent registry: '" + name + "' may not contain '(', ')' or ','");
+  if (auto* pending = detail::PendingRegistrations()) {
+    pending->push_back({name, false, [name, description, factory, params] {
+                          Register(name, description, factory, params);
+                        }});
+    return true;
+  }
   if (!Map().emplace(name, Entry{description, std::move(factory), std::move(params)}).second)
     throw ArgumentError("agent registry: '" + name + "' is registered twice");
   return true;
@@ -47,6 +59,12 @@ bool AgentRegistry::RegisterWrapper(const std::string& name, const std::string& 
   if (name.empty() || !factory) throw ArgumentError("agent registry: empty wrapper name or factory");
   if (name.find_first_of("(),") != std::string::npos)
     throw ArgumentError("agent registry: wrapper '" + name + "' may not contain '(', ')' or ','");
+  if (auto* pending = detail::PendingRegistrations()) {
+    pending->push_back({name, true, [name, description, factory, params] {
+                          RegisterWrapper(name, description, factory, params);
+                        }});
+    return true;
+  }
   if (!Wrappers().emplace(name, WrapperEntry{description, std::move(factory), std::move(params)}).second)
     throw ArgumentError("agent registry: wrapper '" + name + "' is registered twice");
   return true;
