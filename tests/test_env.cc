@@ -1,9 +1,9 @@
 // Env and agent conformance: every registered agent on both worlds.
 #include <doctest/doctest.h>
-#include <tbb/global_control.h>
 
+#include <algorithm>
+#include <atomic>
 #include <cmath>
-#include <set>
 
 #include "amrs/agents/agent.h"
 #include "amrs/core/error.h"
@@ -12,6 +12,7 @@
 #include "amrs/env/episode_log.h"
 #include "amrs/env/rollout.h"
 #include "amrs/env/world.h"
+#include "amrs/run/check_agent.h"
 #include "amrs/worldmodel/world_model.h"
 #include "policy_util.h"
 #include "test_util.h"
@@ -52,8 +53,12 @@ bool SameBlock(const env::EpisodeBlock& a, const env::EpisodeBlock& b) {
 
 }  // namespace
 
+// The conformance suite is run::CheckAgent, what `amrs check-agent` runs on outside agents.
 TEST_CASE("Conformance: every registered agent on both worlds") {
   auto names = agents::AgentRegistry::Names();
+  names.erase(std::remove_if(names.begin(), names.end(),
+                             [](const std::string& n) { return n.rfind("test-broken-", 0) == 0; }),
+              names.end());
   REQUIRE(std::find(names.begin(), names.end(), "random") != names.end());
   for (const auto& w : agents::AgentRegistry::WrapperNames()) names.push_back(w + "(random)");
   REQUIRE(std::find(names.begin(), names.end(), "greedy") != names.end());
@@ -63,67 +68,89 @@ TEST_CASE("Conformance: every registered agent on both worlds") {
   const testing::TempDir dir;
   const auto params =
       testing::TrainTinyPolicies(env::EnvContext::Create(Data(), env::MakeOracleWorld(Data())), dir);
-  for (const auto& [wname, world] : Worlds()) {
-    env::EnvConfig cfg;
-    cfg.horizon = 4;
-    const auto ctx = env::EnvContext::Create(Data(), world, cfg);
-    for (const auto& name : names) {
-      CAPTURE(wname);
-      CAPTURE(name);
-      agents::AgentContext ac{ctx, params, 0};
-      if (!agents::AgentRegistry::Create(name, ac)) continue;
-      const auto factory = [&] { return agents::AgentRegistry::Create(name, ac); };
-      const auto o = SmallRollout();
-      const auto a = env::RunRollouts(ctx, factory, name, 3, o);
-      // Determinism under a seed, whatever the thread count.
-      env::EpisodeBlock b1, b2;
-      {
-        tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
-        b1 = env::RunRollouts(ctx, factory, name, 3, o);
-      }
-      {
-        tbb::global_control two(tbb::global_control::max_allowed_parallelism, 2);
-        b2 = env::RunRollouts(ctx, factory, name, 3, o);
-      }
-      CHECK(SameBlock(a, b1));
-      CHECK(SameBlock(a, b2));
-      REQUIRE(a.episodes() == 4 * 5);  // users x windows
-      // Valid actions only; top-k lists distinct and valid.
-      for (auto x : a.actions) {
-        REQUIRE(x >= 0);
-        REQUIRE(x < world->num_songs());
-      }
-      for (std::int32_t e = 0; e < a.episodes(); ++e)
-        for (std::int32_t t = 0; t < a.horizon; ++t) {
-          std::set<std::int32_t> seen;
-          for (std::int32_t r = 0; r < a.topk; ++r) {
-            const auto s = a.ranked[(static_cast<std::size_t>(e) * a.horizon + t) * a.topk + r];
-            REQUIRE(s >= 0);
-            REQUIRE(s < world->num_songs());
-            seen.insert(s);
-          }
-          CHECK(seen.size() == static_cast<std::size_t>(a.topk));
-        }
-      // Reward is the utility of the predicted feedback.
-      const Utility u;
-      for (std::size_t i = 0; i < a.reward.size(); ++i)
-        REQUIRE(a.reward[i] == doctest::Approx(u({a.engagement[i], a.rating[i], a.valence[i], a.arousal[i]})));
-      // Truncation at L and errors on misuse through a single env driven by the agent.
-      env::RecEnv env(ctx);
-      auto agent = agents::AgentRegistry::Create(name, ac);
-      agent->Reset(5);
-      env.Reset(9);
-      for (int t = 0; t < cfg.horizon; ++t) {
-        const auto act = agent->Act(env.Batch(), 0).actions;
-        REQUIRE(act.size() == 1);
-        const auto r = env.Step(act[0]);
-        CHECK(r.truncated == (t + 1 == cfg.horizon));
-        CHECK_FALSE(r.terminated);
-        CHECK(r.info.step == t + 1);
-      }
-      CHECK_THROWS_WITH_AS(env.Step(0), doctest::Contains("episode is over"), ArgumentError);
-    }
+  std::vector<run::CheckWorld> worlds;
+  for (const auto& [name, world] : Worlds()) worlds.push_back({name, world});
+  for (const auto& name : names) {
+    CAPTURE(name);
+    run::CheckAgentOptions options;
+    options.seed = 0;  // the seed the tiny policies were trained for
+    for (const auto& p : agents::AgentRegistry::Params(name))
+      if (params.count(p.name)) options.params[p.name] = params.at(p.name);
+    const auto checks = run::CheckAgent(name, Data(), worlds, options);
+    CHECK_MESSAGE(run::AllPassed(checks), run::FormatChecks(checks));
+    CHECK(checks.size() == 2 * 7);  // seven checks on each world
   }
+}
+
+namespace {
+
+// Agents that break one rule each: run::CheckAgent must say which.
+class BrokenAgent : public agents::Agent {
+ public:
+  explicit BrokenAgent(std::string how) : how_(std::move(how)) {}
+  std::string Name() const override { return "test-broken-" + how_; }
+  void Reset(std::uint64_t seed) override { seed_ = seed; }
+  env::Decision Act(const env::ObservationBatch& b, std::int32_t k) override {
+    static std::atomic<std::int32_t> calls{0};
+    env::Decision d;
+    const auto n = b.world->num_songs();
+    for (std::size_t i = 0; i < b.size(); ++i) {
+      std::int32_t a = static_cast<std::int32_t>((seed_ + i) % static_cast<std::uint64_t>(n));
+      if (how_ == "range") a = n;
+      if (how_ == "nondeterministic") a = calls++ % n;
+      d.actions.push_back(a);
+      std::vector<std::int32_t> list;
+      for (std::int32_t r = 0; r < k; ++r) list.push_back(how_ == "duplicates" ? 0 : r);
+      if (k > 0) d.ranked.push_back(list);
+    }
+    return d;
+  }
+
+ private:
+  std::string how_;
+  std::uint64_t seed_ = 0;
+};
+
+bool registered_broken[] = {
+    agents::AgentRegistry::Register("test-broken-range", "test", [](const agents::AgentContext&) {
+      return std::make_unique<BrokenAgent>("range");
+    }),
+    agents::AgentRegistry::Register("test-broken-duplicates", "test", [](const agents::AgentContext&) {
+      return std::make_unique<BrokenAgent>("duplicates");
+    }),
+    agents::AgentRegistry::Register("test-broken-nondeterministic", "test", [](const agents::AgentContext&) {
+      return std::make_unique<BrokenAgent>("nondeterministic");
+    })};
+
+// The first failed check of `checks` as "name: message" ("" when all passed).
+std::string FirstFailure(const std::vector<run::AgentCheck>& checks) {
+  for (const auto& c : checks)
+    if (!c.passed) return c.name + ": " + c.message;
+  return "";
+}
+
+}  // namespace
+
+TEST_CASE("Conformance checks fail on the rule an agent breaks, naming it") {
+  const auto oracle = std::vector<run::CheckWorld>{{"oracle", env::MakeOracleWorld(Data())}};
+  CHECK(FirstFailure(run::CheckAgent("test-broken-range", Data(), oracle)) ==
+        "oracle: rolls out: env: action 150 of env 0 is outside the catalogue [0, 150)");
+  CHECK(FirstFailure(run::CheckAgent("test-broken-duplicates", Data(), oracle)) ==
+        "oracle: valid top-5 lists: episode 0, step 0: song 0 is listed twice");
+  CHECK(FirstFailure(run::CheckAgent("test-broken-nondeterministic", Data(), oracle))
+            .rfind("oracle: deterministic at 1 and 2 threads: the actions differ", 0) == 0);
+  // A checkpointed agent without its checkpoint fails the first check, naming the parameter.
+  const auto copycat = run::CheckAgent("copycat", Data(), oracle);
+  REQUIRE(copycat.size() == 1);
+  CHECK(copycat[0].message.find("copycat") != std::string::npos);
+  CHECK_FALSE(run::AllPassed(copycat));
+  CHECK(run::FormatChecks(copycat).rfind("FAIL oracle: created with its parameters: ", 0) == 0);
+  // Worlds: an untrained learned world, plus the oracle when the data has one and none was named.
+  const auto worlds = run::CheckWorlds(Data());
+  REQUIRE(worlds.size() == 2);
+  CHECK(worlds[0].name == "learned (untrained)");
+  CHECK(worlds[1].name == "oracle");
+  CHECK(run::CheckWorlds(Data(), "oracle").size() == 1);
 }
 
 TEST_CASE("Greedy takes the best predicted utility; it beats Random on the oracle") {

@@ -3,13 +3,16 @@
 #include <doctest/doctest.h>
 
 #include <algorithm>
+#include <set>
 
 #include "amrs/agents/agent.h"
 #include "amrs/agents/guarded.h"
+#include "amrs/agents/plugin.h"
 #include "amrs/core/error.h"
 #include "amrs/data/synthetic.h"
 #include "amrs/env/env.h"
 #include "amrs/env/world.h"
+#include "amrs/run/check_agent.h"
 #include "test_util.h"
 
 using namespace amrs;
@@ -143,4 +146,57 @@ TEST_CASE("guarded(x) takes typed options from the context; guard.* params overr
     v.Step(a);
   }
   CHECK(differs);
+}
+
+TEST_CASE("Plugins: a plugin's agents are usable by name and in wrappers; bad plugins register nothing") {
+  // Refused: another library version, no stamp, a name already taken, a missing file. Each names
+  // the file, and none of their agents appears.
+  const std::string refused = std::string("plugin ") + AMRS_TEST_PLUGIN_BAD_STAMP +
+                              " was built against another version of the amrs library: its stamp is 'amrs 0.0.1;";
+  CHECK_THROWS_WITH_AS(agents::LoadPlugin(AMRS_TEST_PLUGIN_BAD_STAMP), doctest::Contains(refused.c_str()), InputError);
+  CHECK_THROWS_WITH_AS(agents::LoadPlugin(AMRS_TEST_PLUGIN_NO_STAMP), doctest::Contains("no ABI stamp"), InputError);
+  CHECK_FALSE(agents::AgentRegistry::Has("test-refused-agent"));
+  const auto random_description = agents::AgentRegistry::Description("random");
+  CHECK_THROWS_WITH_AS(agents::LoadPlugin(AMRS_TEST_PLUGIN_TAKEN_NAME),
+                       doctest::Contains("registers the agent 'random', a name already registered"), InputError);
+  CHECK(agents::AgentRegistry::Description("random") == random_description);
+  CHECK_THROWS_WITH_AS(agents::LoadPlugin("no-such-plugin.so"),
+                       doctest::Contains("plugin no-such-plugin.so: cannot load it: ./no-such-plugin.so"), InputError);
+  // The stamp comparison itself.
+  CHECK_NOTHROW(agents::CheckPluginAbi(agents::LibraryAbiStamp(), "x.so"));
+  CHECK(agents::LibraryAbiStamp().rfind(std::string("amrs ") + AMRS_VERSION_STRING + "; c++ abi ", 0) == 0);
+  CHECK_THROWS_WITH_AS(agents::CheckPluginAbi(agents::LibraryAbiStamp() + "x", "x.so"),
+                       doctest::Contains("plugin x.so was built against another version"), InputError);
+
+  // Accepted: its agent and wrapper register, once.
+  CHECK_FALSE(agents::AgentRegistry::Has("test-plugin-fresh"));
+  CHECK(agents::LoadPlugin(AMRS_TEST_PLUGIN) ==
+        std::vector<std::string>{"test-plugin-fresh", "test-plugin-same(<agent>)"});
+  CHECK(agents::LoadPlugin(AMRS_TEST_PLUGIN).empty());
+  const auto ctx = env::EnvContext::Create(SmallData(), env::MakeOracleWorld(SmallData()));
+  const agents::AgentContext ac{ctx, {}, 0};
+  for (const std::string name : {"test-plugin-fresh", "guarded(test-plugin-fresh)", "test-plugin-same(greedy)"}) {
+    CAPTURE(name);
+    auto a = agents::AgentRegistry::Create(name, ac);
+    REQUIRE(a);
+    env::RecEnv e(ctx);
+    e.Reset(1);
+    a->Reset(1);
+    const auto d = a->Act(e.Batch(), 3);
+    REQUIRE(d.actions.size() == 1);
+    CHECK(d.ranked.at(0).size() == 3);
+  }
+  // The plugin agent recommends the first song its episode has not played.
+  env::RecEnv e(ctx);
+  e.Reset(2);
+  auto fresh = agents::AgentRegistry::Create("test-plugin-fresh", ac);
+  std::set<std::int32_t> played;
+  for (const auto& t : *e.Batch().obs[0].history) played.insert(t.song);
+  std::int32_t first = 0;
+  while (played.count(first)) ++first;
+  CHECK(fresh->Act(e.Batch(), 0).actions[0] == first);
+  CHECK(agents::DescribeAgents().find("test-plugin-fresh: a plugin agent") != std::string::npos);
+  // It passes the conformance checks (as `amrs check-agent test-plugin-fresh --plugin ...`).
+  const auto checks = run::CheckAgent("test-plugin-fresh", SmallData(), run::CheckWorlds(SmallData()));
+  CHECK_MESSAGE(run::AllPassed(checks), run::FormatChecks(checks));
 }
