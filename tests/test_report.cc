@@ -46,23 +46,33 @@ std::shared_ptr<const env::World> Learned() {
 
 using Blocks = std::vector<env::EpisodeBlock>;
 
-// Writes a log of random and greedy, seeds 0 and 1, on `part`; returns the blocks.
+// What a test log varies.
+struct LogSpec {
+  std::vector<std::string> agents{"greedy", "random"};
+  std::vector<std::uint64_t> seeds{0, 1};
+  std::int32_t horizon = 3, max_users = 3;
+  Utility utility;
+};
+
+// Writes a log of the agents (by default random and greedy, seeds 0 and 1) on `part`; returns
+// the blocks.
 Blocks WriteLog(const std::string& path, std::shared_ptr<const env::World> world, const std::string& part,
-                const std::string& fingerprint) {
+                const std::string& fingerprint, const LogSpec& spec = {}) {
   env::EnvConfig cfg;
-  cfg.horizon = 3;
+  cfg.horizon = spec.horizon;
   const auto ctx = env::EnvContext::Create(Data(), world, cfg);
   env::RolloutOptions o;
   o.part = data::ParsePart(part);
   o.topk = 10;
-  o.max_users = 3;
+  o.max_users = spec.max_users;
+  o.reset.utility = spec.utility;
   env::RunMetadata meta;
   meta.world = world->Name(), meta.world_id = world->Id(), meta.dataset_fingerprint = fingerprint;
-  meta.part = part, meta.horizon = cfg.horizon, meta.topk = o.topk;
+  meta.part = part, meta.horizon = cfg.horizon, meta.topk = o.topk, meta.utility = spec.utility;
   env::EpisodeLogWriter w(path, meta);
   Blocks blocks;
-  for (const char* name : {"greedy", "random"})
-    for (std::uint64_t s = 0; s < 2; ++s) {
+  for (const auto& name : spec.agents)
+    for (const auto s : spec.seeds) {
       agents::AgentContext ac{ctx, {}, s};
       blocks.push_back(env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create(name, ac); }, name, s, o));
       w.Write(blocks.back());
@@ -174,7 +184,7 @@ TEST_CASE("amrs report: errors name the file") {
   CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains("other.h5: /meta dataset_fingerprint"),
                        InputError);
   o.logs = {tmp.File("a.h5"), tmp.File("a.h5")};
-  CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains("a second learned-world test log"), InputError);
+  CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains("agent 'greedy' is in both"), InputError);
   o.logs = {tmp.File("missing.h5")};
   CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains("missing.h5"), InputError);
   o.logs = {tmp.File("a.h5")};
@@ -183,4 +193,66 @@ TEST_CASE("amrs report: errors name the file") {
                        InputError);
   CHECK_FALSE(std::filesystem::exists(tmp.File("report/report.md")));
   CHECK_FALSE(std::filesystem::exists(tmp.File("report/summary.json")));
+}
+
+TEST_CASE("amrs report: logs of one world and part merge when they describe the same experiment") {
+  testing::TempDir tmp;
+  const auto fp = data::Fingerprint(*Data());
+  WriteLog(tmp.File("base.h5"), Learned(), "test", fp);
+  WriteLog(tmp.File("base-oracle.h5"), env::MakeOracleWorld(Data()), "test", fp);
+  LogSpec mine;
+  mine.agents = {"guarded(greedy)"};
+  const auto later = WriteLog(tmp.File("mine.h5"), Learned(), "test", fp, mine);
+  WriteLog(tmp.File("mine-oracle.h5"), env::MakeOracleWorld(Data()), "test", fp, mine);
+  report::ReportOptions o;
+  o.data = DataPath();
+  o.out_dir = tmp.File("report");
+  o.logs = {tmp.File("base.h5"), tmp.File("base-oracle.h5"), tmp.File("mine.h5"), tmp.File("mine-oracle.h5")};
+  const auto r = report::RunReport(o, nullptr);
+  const auto j = nlohmann::json::parse(Slurp(r.json_path));
+  CHECK(j["runs"].size() == 4);
+  CHECK(j["table4"]["agents"] == nlohmann::json::array({"random", "greedy", "guarded(greedy)"}));
+  for (const auto& b : later)
+    CHECK(j["table4"]["rows"]["guarded(greedy)"]["metrics"]["valence"]["values"][static_cast<std::size_t>(b.seed)]
+              .get<double>() == doctest::Approx(BlockValence(b)));
+  CHECK(j["oracle_comparison"]["affect"].contains("guarded(greedy)"));
+  // The merged report's numbers of the first log's agents are those of a report of it alone.
+  o.logs = {tmp.File("base.h5"), tmp.File("base-oracle.h5")};
+  o.out_dir = tmp.File("report-base");
+  const auto alone = nlohmann::json::parse(Slurp(report::RunReport(o, nullptr).json_path));
+  CHECK(alone["table4"]["rows"]["greedy"]["metrics"] == j["table4"]["rows"]["greedy"]["metrics"]);
+
+  // Refused, naming the field that differs.
+  const auto refused = [&](const std::string& name, LogSpec spec, std::shared_ptr<const env::World> world,
+                           const std::string& expected) {
+    CAPTURE(name);
+    WriteLog(tmp.File(name), world, "test", fp, spec);
+    o.logs = {tmp.File("base.h5"), tmp.File(name)};
+    o.out_dir = tmp.File("report-" + name);
+    CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr),
+                         doctest::Contains((tmp.File(name) + ": cannot be merged with " + tmp.File("base.h5") +
+                                            " (both learned-world test logs): " + expected)
+                                               .c_str()),
+                         InputError);
+    CHECK_FALSE(std::filesystem::exists(tmp.File("report-" + name + "/report.md")));
+  };
+  auto s = mine;
+  s.horizon = 4;
+  refused("horizon.h5", s, Learned(), "/meta horizon is '4', the other log's is '3'");
+  s = mine;
+  s.utility = Utility::Parse("valence=1");
+  refused("utility.h5", s, Learned(), "/meta utility is '" + s.utility.ToString() + "'");
+  s = mine;
+  s.seeds = {0};
+  refused("seeds.h5", s, Learned(), "/meta seeds is '[0]', the other log's is '[0,1]'");
+  s = mine;
+  s.max_users = 2;
+  refused("users.h5", s, Learned(), "/runs/guarded(greedy)/seed-0 has other episodes");
+  worldmodel::ModelConfig m;
+  m.d_model = 16, m.heads = 2, m.layers = 1, m.ff = 32, m.head_hidden = 16;
+  const auto other_world = env::MakeLearnedWorld(worldmodel::WorldModel::CreateUntrained(m, *Data(), 2));
+  refused("world.h5", mine, other_world, "/meta world_id is '" + other_world->Id() + "'");
+  s.agents = {"random"};
+  s.max_users = 3;
+  refused("same-agent.h5", s, Learned(), "agent 'random' is in both");
 }

@@ -53,12 +53,60 @@ struct LoadedLogs {
   std::map<std::pair<bool, std::string>, metrics::AgentRuns> by_kind_part;  // (oracle?, part) -> runs
 };
 
+// The first log of a (world kind, part): later logs of it merge with it when they describe the
+// same experiment.
+struct FirstLog {
+  std::string file;
+  env::RunMetadata meta;
+  std::vector<std::string> agents;
+  std::vector<std::uint64_t> seeds;
+  // seed -> the episodes of one of its blocks (agent, users, windows, episode seeds; no steps)
+  std::map<std::uint64_t, EpisodeBlock> episodes;
+};
+
+std::string SeedList(const std::vector<std::uint64_t>& seeds) {
+  std::string s;
+  for (auto x : seeds) s += (s.empty() ? "" : ",") + std::to_string(x);
+  return "[" + s + "]";
+}
+
+// Throws InputError unless `l` (file) describes the same experiment as `first`: dataset, world,
+// split, horizon, top-k, utility, scenario, seeds and the episodes of each seed (users, windows,
+// episode seeds), with no agent in both.
+void CheckMergeable(const FirstLog& first, const std::string& file, const env::EpisodeLog& l, const RunInfo& info) {
+  const std::string head = file + ": cannot be merged with " + first.file + " (both " +
+                           (IsOracle(l.meta.world) ? "oracle" : "learned") + "-world " + l.meta.part + " logs): ";
+  const auto& a = first.meta;
+  const auto& b = l.meta;
+  const auto differs = [&](const char* field, const std::string& x, const std::string& y) {
+    if (x != y) throw InputError(head + "/meta " + field + " is '" + y + "', the other log's is '" + x + "'");
+  };
+  differs("dataset_fingerprint", a.dataset_fingerprint, b.dataset_fingerprint);
+  differs("world_id", a.world_id, b.world_id);
+  differs("split", std::to_string(a.split), std::to_string(b.split));
+  differs("horizon", std::to_string(a.horizon), std::to_string(b.horizon));
+  differs("topk", std::to_string(a.topk), std::to_string(b.topk));
+  differs("utility", a.utility.ToString(), b.utility.ToString());
+  differs("scenario", a.scenario, b.scenario);
+  differs("seeds", SeedList(first.seeds), SeedList(info.seeds));
+  for (const auto& agent : info.agents)
+    if (std::find(first.agents.begin(), first.agents.end(), agent) != first.agents.end())
+      throw InputError(head + "agent '" + agent + "' is in both");
+  for (const auto& blk : l.blocks) {
+    const auto& ref = first.episodes.at(blk.seed);
+    if (blk.user != ref.user || blk.window_start != ref.window_start || blk.episode_seed != ref.episode_seed)
+      throw InputError(head + "/runs/" + blk.agent + "/seed-" + std::to_string(blk.seed) +
+                       " has other episodes (users, windows or episode seeds) than /runs/" + ref.agent + "/seed-" +
+                       std::to_string(ref.seed) + " there (other users, max_users or window seed?)");
+  }
+}
+
 LoadedLogs LoadLogs(const ReportOptions& o, const data::Dataset& d, std::ostream* log) {
   const std::string fp = data::Fingerprint(d);
   const auto logged = LoggedSongsOf(d);
   const auto ctx = MakeEvalContext(d, o.family, o.k, logged);
   LoadedLogs out;
-  std::map<std::pair<bool, std::string>, std::string> seen;
+  std::map<std::pair<bool, std::string>, FirstLog> first;
   for (const auto& file : o.logs) {
     if (!fs::exists(file)) throw InputError(file + ": no such episode log");
     const auto l = env::ReadEpisodeLog(file);
@@ -69,13 +117,26 @@ LoadedLogs LoadLogs(const ReportOptions& o, const data::Dataset& d, std::ostream
       throw InputError(file + ": /meta part is '" + l.meta.part + "', expected train, val or test");
     if (l.blocks.empty()) throw InputError(file + ": /runs holds no agent");
     const std::pair<bool, std::string> kp{IsOracle(l.meta.world), l.meta.part};
-    if (seen.count(kp))
-      throw InputError(file + ": a second " + (kp.first ? "oracle" : "learned") + "-world " + kp.second +
-                       " log (the first is " + seen[kp] + ")");
-    seen[kp] = file;
-    if (log) *log << "report: " << file << " (" << l.meta.world << ", " << l.meta.part << ")\n";
-    out.runs.push_back(Info(file, l));
-    out.by_kind_part[kp] = EvaluateBlocks(l.blocks, ctx, file);
+    auto info = Info(file, l);
+    auto runs = EvaluateBlocks(l.blocks, ctx, file);
+    const auto f = first.find(kp);
+    if (f == first.end()) {
+      FirstLog& fl = first[kp];
+      fl.file = file, fl.meta = l.meta, fl.agents = info.agents, fl.seeds = info.seeds;
+      for (const auto& blk : l.blocks) {
+        EpisodeBlock e;
+        e.agent = blk.agent, e.seed = blk.seed, e.user = blk.user, e.window_start = blk.window_start;
+        e.episode_seed = blk.episode_seed;
+        fl.episodes.emplace(blk.seed, std::move(e));
+      }
+      out.by_kind_part[kp] = std::move(runs);
+    } else {
+      CheckMergeable(f->second, file, l, info);
+      f->second.agents.insert(f->second.agents.end(), info.agents.begin(), info.agents.end());
+      for (auto& [agent, r] : runs) out.by_kind_part[kp].emplace(agent, std::move(r));
+    }
+    if (log) *log << "report: " << file << " (" << info.world << ", " << info.part << ")\n";
+    out.runs.push_back(std::move(info));
   }
   return out;
 }

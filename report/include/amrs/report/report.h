@@ -16,7 +16,9 @@
 namespace amrs::report {
 
 struct ReportOptions {
-  std::vector<std::string> logs;           // episode logs (.h5), one per (world kind, part)
+  // Episode logs (.h5). Several logs of one world kind and part (e.g. the built-in agents' and a
+  // later one of a new agent) are merged when they describe the same experiment (RunReport).
+  std::vector<std::string> logs;
   std::vector<std::string> world_results;  // results files of `amrs sweep-world` (optional)
   std::string data;                        // the dataset every log must come from
   std::string out_dir = "out/report";      // report.md, summary.json, fig-*.png
@@ -34,8 +36,11 @@ struct ReportResult {
   ReportData data;
 };
 
-// The whole report. Throws InputError naming the file (and field) for a missing or unreadable
-// log, a dataset fingerprint mismatch, two logs for the same world kind and part, or bad values;
+// The whole report. Logs of the same world kind (learned or oracle) and part are merged when
+// their dataset, world id, split, horizon, top-k, utility, scenario, seeds and episodes (users,
+// windows, episode seeds per seed) agree and no agent is in two of them. Throws InputError naming
+// the file (and field) for a missing or unreadable log, a dataset fingerprint mismatch, logs of
+// one world kind and part that differ (naming the field) or share an agent, or bad values;
 // files are written to temporaries and renamed, so a failure leaves no half-written report.
 ReportResult RunReport(const ReportOptions& o, std::ostream* log);
 
