@@ -29,7 +29,7 @@ int Report(const std::vector<std::string>& args) {
   bool no_figures = false;
   po::options_description desc("amrs report: Tables 4 and 5, the oracle comparison, Tables 2 and 3, figures");
   desc.add_options()
-    ("logs", po::value(&o.logs)->multitoken()->required(), "episode logs of amrs rollout (.h5), one per world kind and part")
+    ("logs", po::value(&o.logs)->multitoken()->required(), "episode logs of amrs rollout/evaluate (.h5); logs of one world kind and part are merged (same run options, different agents)")
     ("world-results", po::value(&o.world_results)->multitoken(), "world-results.h5 of amrs sweep-world (Tables 2, 3)")
     ("data", po::value(&o.data)->required(), "the dataset of the logs (.h5)")
     ("out,o", po::value(&o.out_dir)->default_value(o.out_dir), "output folder (report.md, summary.json, fig-*.png)")
