@@ -148,6 +148,7 @@ TEST_CASE("guarded(x) takes typed options from the context; guard.* params overr
   CHECK(differs);
 }
 
+#ifdef AMRS_TEST_PLUGIN  // plugins need the shared build
 TEST_CASE("Plugins: a plugin's agents are usable by name and in wrappers; bad plugins register nothing") {
   // Refused: another library version, no stamp, a name already taken, a missing file. Each names
   // the file, and none of their agents appears.
@@ -200,3 +201,4 @@ TEST_CASE("Plugins: a plugin's agents are usable by name and in wrappers; bad pl
   const auto checks = run::CheckAgent("test-plugin-fresh", SmallData(), run::CheckWorlds(SmallData()));
   CHECK_MESSAGE(run::AllPassed(checks), run::FormatChecks(checks));
 }
+#endif
