@@ -1,6 +1,7 @@
 // amrs check-agent: the conformance checks (amrs/run/check_agent.h) on any registered agent.
 #include <iostream>
 
+#include "amrs/agents/agent.h"
 #include "amrs/core/error.h"
 #include "amrs/data/dataset.h"
 #include "amrs/run/check_agent.h"
@@ -9,7 +10,7 @@
 
 namespace amrs::cli {
 
-// Exit status: 0 every check passed, 1 one failed (or bad input), 2 bad options.
+// Exit status: 0 every check passed, 1 one failed (or bad input), 2 bad options (an unknown agent).
 int CheckAgent(const std::vector<std::string>& args) {
   std::string agent, data, world, params;
   std::vector<std::string> plugins;
@@ -32,6 +33,7 @@ int CheckAgent(const std::vector<std::string>& args) {
   if (!Parse("check-agent", args, desc, vm, &pos, "NAME [--plugin lib.so] [--data D.h5] [--world W.pt|oracle]"))
     return 0;
   LoadPlugins(plugins);
+  if (!agents::AgentRegistry::Has(agent)) agents::AgentRegistry::Create(agent, {});  // throws, listing the names
   options.params = ParseParams({params});
   worldmodel::SetTorchThreads(1);
   const auto dataset = data.empty() ? run::CheckDataset()
