@@ -5,3 +5,4 @@ helpers.
 """
 from ._amrs import *  # noqa: F401,F403
 from ._amrs import __version__  # noqa: F401
+from .agents import Agent, evaluate, rollout, stress  # noqa: F401,E402  (docs/python-agents.md)
