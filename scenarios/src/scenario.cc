@@ -330,7 +330,8 @@ void Finish(Scenario& s, const Overrides& o) {
   std::set<std::string> seen;
   for (const auto& a : s.agents) {
     if (!seen.insert(a).second) fail("agents", "--agents", "agent '" + a + "' is listed twice");
-    if (!agents::AgentRegistry::Has(a)) {
+    const bool external = std::find(o.external.begin(), o.external.end(), a) != o.external.end();
+    if (!external && !agents::AgentRegistry::Has(a)) {
       std::string known = Join(agents::AgentRegistry::Names());
       for (const auto& w : agents::AgentRegistry::WrapperNames()) known += "; wrapper " + w + "(<agent>)";
       fail("agents", "--agents", "unknown agent '" + a + "' (known: " + known + ")");

@@ -195,7 +195,8 @@ run::RunSpec ToRunSpec(const Scenario& s, const env::EnvContext& context) {
   return r;
 }
 
-StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgress& progress) {
+StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgress& progress,
+                       const std::map<std::string, run::ExternalAgent>& external) {
   std::map<std::string, std::shared_ptr<const data::Dataset>> datasets;
   std::map<std::pair<std::string, std::string>, std::shared_ptr<const env::World>> worlds;
   std::vector<std::unique_ptr<run::Runner>> runners;
@@ -232,8 +233,14 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
     }
     if (ctx->Users(s.part).empty()) throw InputError(s.Where("users.part") + ": the part of the split has no users");
     auto spec = ToRunSpec(s, *ctx);
+    std::vector<std::string> registered;  // external agents take no params
+    for (const auto& a : spec.agents) {
+      const auto ext = external.find(a);
+      if (ext == external.end()) registered.push_back(a);
+      else spec.external.insert(*ext);
+    }
     try {
-      agents::ValidateParams(spec.agents, spec.params);
+      agents::ValidateParams(registered, spec.params);
     } catch (const Error& e) {
       rethrow("params", e);
     }

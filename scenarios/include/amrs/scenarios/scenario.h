@@ -72,6 +72,9 @@ struct Overrides {
   std::string data, world;
   std::vector<std::string> agents;
   std::map<std::string, std::string> params;  // merged over the file's [params]
+  // Agents from outside the registry (RunStress's `external`, e.g. Python agents): agent lists
+  // may name them.
+  std::vector<std::string> external;
 };
 
 // Reads, checks and applies overrides. Every error is an InputError naming file, line and key:

@@ -71,8 +71,11 @@ struct StressReport {
 using StressProgress = std::function<void(const std::string& label, std::int64_t done, std::int64_t total)>;
 
 // Checks every scenario's inputs (files, world, dataset, agents for every seed) before running
-// any of them, then runs them. Throws InputError/ArgumentError on bad input.
-StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgress& progress = {});
+// any of them, then runs them. Throws InputError/ArgumentError on bad input. `external` holds
+// agents from outside the registry (run::RunSpec::external, e.g. Python agents) that the
+// scenarios' agent lists may name.
+StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgress& progress = {},
+                       const std::map<std::string, run::ExternalAgent>& external = {});
 
 // The run a scenario describes (amrs/run/run.h), for its env context (user ids are resolved to
 // indices; InputError naming 'users.ids' for an id outside the part).
