@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
 #include "common.h"
 
@@ -73,6 +74,7 @@ int main(int argc, char** argv) {
     Usage(std::cerr);
     return 2;
   }
+  amrs::InstallSignalCleanup();  // SIGINT/SIGTERM/SIGHUP remove the temporary outputs (exit 128+sig)
   try {
     return it->second.run(std::vector<std::string>(argv + 2, argv + argc));
   } catch (const boost::program_options::error& e) {
