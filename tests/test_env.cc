@@ -14,10 +14,12 @@
 #include "amrs/env/world.h"
 #include "amrs/run/check_agent.h"
 #include "amrs/worldmodel/world_model.h"
+#include "block_util.h"
 #include "policy_util.h"
 #include "test_util.h"
 
 using namespace amrs;
+using testing::SameBlock;
 
 namespace {
 
@@ -44,11 +46,6 @@ env::RolloutOptions SmallRollout() {
   o.topk = 5;
   o.max_users = 4;
   return o;
-}
-
-bool SameBlock(const env::EpisodeBlock& a, const env::EpisodeBlock& b) {
-  return a.actions == b.actions && a.ranked == b.ranked && a.reward == b.reward && a.valence == b.valence &&
-         a.user == b.user && a.window_start == b.window_start && a.episode_seed == b.episode_seed;
 }
 
 }  // namespace
