@@ -117,6 +117,9 @@ bool registered_broken[] = {
     }),
     agents::AgentRegistry::Register("test-broken-nondeterministic", "test", [](const agents::AgentContext&) {
       return std::make_unique<BrokenAgent>("nondeterministic");
+    }),
+    agents::AgentRegistry::Register("test-broken-null", "test", [](const agents::AgentContext&) {
+      return std::unique_ptr<agents::Agent>();
     })};
 
 // The first failed check of `checks` as "name: message" ("" when all passed).
@@ -127,6 +130,19 @@ std::string FirstFailure(const std::vector<run::AgentCheck>& checks) {
 }
 
 }  // namespace
+
+TEST_CASE("An agent factory that returns no agent is an error, never a skipped agent") {
+  const auto ctx = env::EnvContext::Create(Data(), env::MakeOracleWorld(Data()));
+  const agents::AgentContext ac{ctx, {}, 0};
+  CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("test-broken-null", ac),
+                       doctest::Contains("agent 'test-broken-null': its factory returned no agent"), Error);
+  CHECK_THROWS_WITH_AS(agents::AgentRegistry::Create("guarded(test-broken-null)", ac),
+                       doctest::Contains("'test-broken-null'"), Error);
+  CHECK_THROWS_WITH_AS(env::RunRollouts(ctx, [] { return std::unique_ptr<agents::Agent>(); }, "none", 0, SmallRollout()),
+                       doctest::Contains("rollouts of 'none': the policy factory returned no policy"), ArgumentError);
+  const auto checks = run::CheckAgent("test-broken-null", Data(), {{"oracle", ctx->world_ptr()}});
+  CHECK(FirstFailure(checks).rfind("oracle: created with its parameters: ", 0) == 0);
+}
 
 TEST_CASE("Conformance checks fail on the rule an agent breaks, naming it") {
   const auto oracle = std::vector<run::CheckWorld>{{"oracle", env::MakeOracleWorld(Data())}};

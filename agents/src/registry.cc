@@ -124,8 +124,9 @@ std::unique_ptr<Agent> AgentRegistry::Create(const std::string& name, const Agen
   }
   if (wrapped && !Has(inner)) return Create(inner, context);  // throws, naming the unknown inner agent
   if (!context.env) throw ArgumentError("agent '" + name + "': the context has no env");
-  if (wrapped) return Wrappers().at(wrapper).factory(Create(inner, context), context);
-  return Map().at(name).factory(context);
+  auto agent = wrapped ? Wrappers().at(wrapper).factory(Create(inner, context), context) : Map().at(name).factory(context);
+  if (!agent) throw Error("agent '" + name + "': its factory returned no agent");
+  return agent;
 }
 
 std::string ParamTypeName(ParamType type) {

@@ -70,6 +70,7 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
     }
     const auto first = env.Reset(seeds, opts);
     auto policy = make_policy();
+    if (!policy) throw ArgumentError("rollouts of '" + agent + "': the policy factory returned no policy");
     policy->Reset(Mix64(seed ^ Mix64(0xa11ce5eedULL + static_cast<std::uint64_t>(bi))));
     for (std::int32_t i = 0; i < n; ++i) {
       const std::size_t e = static_cast<std::size_t>(e0 + i);
