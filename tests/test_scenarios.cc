@@ -1,5 +1,6 @@
 // Scenario files, history transforms, guardrail checks, the guarded wrapper and the stress runner.
 #include <doctest/doctest.h>
+#include <tbb/global_control.h>
 
 #include <cmath>
 #include <filesystem>
@@ -16,6 +17,7 @@
 #include "amrs/env/world.h"
 #include "amrs/scenarios/scenario.h"
 #include "amrs/scenarios/stress.h"
+#include "block_util.h"
 #include "test_util.h"
 
 using namespace amrs;
@@ -531,4 +533,35 @@ TEST_CASE("Stress runner: guarded cuts violations, results are written, seeds re
       dir, "typo.toml", "name = \"t\"\ndata = \"" + data_path + "\"\nagents = [\"greedy\"]\n[params]\n\"guard.k\" = 5\n"));
   CHECK_THROWS_WITH_AS(scenarios::RunStress({s, typo}), doctest::Contains("unknown parameter 'guard.k'"), InputError);
   CHECK_THROWS_WITH_AS(scenarios::RunStress({s, typo}), doctest::Contains("typo.toml"), InputError);
+}
+
+TEST_CASE("Stress runner is identical at 1 and 2 threads") {
+  testing::TempDir dir;
+  const auto data_path = dir.File("d.h5");
+  data::WriteDataset(*Data(), data_path);
+  // batch = 3: several TBB tasks per seed, so two threads really run batches side by side.
+  const auto s = scenarios::ParseScenario(
+      Write(dir, "s.toml",
+            "name = \"threads\"\ndata = \"" + data_path + "\"\nworld = \"oracle\"\n"
+            "agents = [\"random\", \"guarded(greedy)\"]\nseeds = 2\nbatch = 3\ntopk = 4\n"
+            "[users]\nmax_users = 6\n[guardrails.max_repeats]\nthreshold = 1\n"));
+  std::vector<scenarios::StressReport> reports;
+  for (int threads : {1, 2}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
+    reports.push_back(scenarios::RunStress({s}));
+  }
+  const auto& one = reports[0].scenarios.at(0).agents;
+  const auto& two = reports[1].scenarios.at(0).agents;
+  REQUIRE(one.size() == 2);
+  REQUIRE(two.size() == 2);
+  for (std::size_t a = 0; a < 2; ++a) {
+    CAPTURE(a);
+    REQUIRE(one[a].blocks.size() == 2);
+    REQUIRE(two[a].blocks.size() == 2);
+    for (std::size_t b = 0; b < 2; ++b) CHECK(testing::SameBlock(one[a].blocks[b], two[a].blocks[b]));
+    CHECK(one[a].metrics == two[a].metrics);
+    CHECK(one[a].guardrails[0].violations == two[a].guardrails[0].violations);
+  }
+  // The comparison can fail: the two seeds' blocks differ.
+  CHECK_FALSE(testing::SameBlock(one[0].blocks[0], one[0].blocks[1]));
 }
