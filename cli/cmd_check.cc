@@ -3,6 +3,7 @@
 
 #include "amrs/agents/agent.h"
 #include "amrs/core/error.h"
+#include "amrs/core/paths.h"
 #include "amrs/data/dataset.h"
 #include "amrs/run/check_agent.h"
 #include "amrs/worldmodel/world_model.h"
@@ -10,7 +11,8 @@
 
 namespace amrs::cli {
 
-// Exit status: 0 every check passed, 1 one failed (or bad input), 2 bad options (an unknown agent).
+// Exit status (the rule of every command, cli/main.cc): 0 every check passed, 3 one failed; 1 bad
+// input, 2 bad options (an unknown agent).
 int CheckAgent(const std::vector<std::string>& args) {
   std::string agent, data, world, params;
   std::vector<std::string> plugins;
@@ -32,6 +34,8 @@ int CheckAgent(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!Parse("check-agent", args, desc, vm, &pos, "NAME [--plugin lib.so] [--data D.h5] [--world W.pt|oracle]"))
     return 0;
+  if (!data.empty()) CheckInputFile(data, "--data");
+  CheckWorldSpec(world);
   LoadPlugins(plugins);
   if (!agents::AgentRegistry::Has(agent)) agents::AgentRegistry::Create(agent, {});  // throws, listing the names
   options.params = ParseParams({params});
@@ -42,7 +46,7 @@ int CheckAgent(const std::vector<std::string>& args) {
   std::cout << run::FormatChecks(checks);
   const bool passed = run::AllPassed(checks);
   std::cout << "check-agent: " << agent << (passed ? ": every check passed\n" : ": FAILED\n");
-  return passed ? 0 : 1;
+  return passed ? 0 : kVerdictFailed;
 }
 
 }  // namespace amrs::cli
