@@ -12,6 +12,7 @@ import glob
 import hashlib
 import os
 import re
+import resource
 import shutil
 import subprocess
 import sys
@@ -39,13 +40,14 @@ def later(*args, **kw):
     queued.append((args, kw))
 
 
-def amrs(*args, rc=0, out=None, err=None, timeout=60):
+def amrs(*args, rc=0, out=None, err=None, timeout=60, memory=None):
     """Runs amrs ARGS; checks the exit status and that stdout/stderr match the regexes out/err."""
     cmd = [AMRS] + [str(a) for a in args]
     t0 = time.time()
     try:
         # Bytes, decoded here: text mode would turn the progress bars' \r into \n.
-        p = subprocess.run(cmd, capture_output=True, timeout=timeout)
+        limit = (lambda: resource.setrlimit(resource.RLIMIT_AS, (memory, memory))) if memory else None
+        p = subprocess.run(cmd, capture_output=True, timeout=timeout, preexec_fn=limit)
         p.stdout, p.stderr = (b.decode("utf-8", "replace") for b in (p.stdout, p.stderr))
         if os.environ.get("AMRS_CLI_TEST_TIMES"):
             print("%6.2f s  %s" % (time.time() - t0, " ".join(cmd[1:])), flush=True)
@@ -183,6 +185,14 @@ def main():
     later(*oracle_run[:2], "fifo.h5", *oracle_run[3:], "--out", "x.h5", rc=1, err=r"a FIFO", timeout=10)
     later("generate", *tiny, "--out", "fifo.h5", rc=1, err=r"a FIFO exists there", timeout=10)
     later("summarize", "text.h5", rc=1, err=r"text\.h5")
+    # An allocation LibTorch cannot satisfy (c10::Error) or a std::bad_alloc: one line, no abort (an
+    # up-front memory estimate may refuse it as a bad value instead).
+    p = amrs("train-world", "--data", d, "--out", "w2", "--epochs", 1, "--d-model", 4000000, "--heads", 1,
+             "--layers", 1, rc=None, memory=6 << 30)
+    if p is not None:
+        check(p.returncode in (1, 2), "an impossible allocation exited %d (want 1 or 2):\n%s" % (p.returncode, p.stderr[-600:]))
+        check(len([l for l in p.stderr.splitlines() if l.startswith("amrs ")]) == 1,
+              "an impossible allocation gave no single error line:\n" + p.stderr[-600:])
     later("stress", "missing.toml", rc=1, err=r"missing\.toml")
     later("report", "missing-log.h5", "--data", d, "--no-figures", "--out", "r2", rc=1, err=r"missing-log\.h5")
 
