@@ -160,6 +160,7 @@ def main():
     later(*oracle_run, "--window-seed", -1, "--out", "x.h5", rc=2, err=r"--window-seed: '-1' is negative")
     later(*oracle_run, "--threads", -1, "--out", "x.h5", rc=2, err=r"--threads")
     later(*oracle_run, "--batch", 0, "--out", "x.h5", rc=2, err=r"batch")
+    later(*oracle_run, "--topk", 121, "--out", "x.h5", rc=2, err=r"'topk' is 121, more than the catalogue's 120 songs")
     later(*oracle_run, "--seeds", 0, "--out", "x.h5", rc=2, err=r"seeds")
     later("train-world", "--data", d, "--splits", "0,0", rc=2, err=r"--splits: split 0 is listed twice")
     later("train-world", "--data", d, "--epochs", 0, rc=2, err=r"epochs")
