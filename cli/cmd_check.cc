@@ -42,6 +42,9 @@ int CheckAgent(const std::vector<std::string>& args) {
   worldmodel::SetTorchThreads(1);
   const auto dataset = data.empty() ? run::CheckDataset()
                                     : std::make_shared<const data::Dataset>(data::ReadDataset(data));
+  if (options.split < 0 || options.split >= static_cast<std::int32_t>(dataset->splits.size()))
+    throw ArgumentError("--split " + std::to_string(options.split) + ": the dataset has " +
+                        std::to_string(dataset->splits.size()) + " splits");  // a bad option, not a failed check
   const auto checks = run::CheckAgent(agent, dataset, run::CheckWorlds(dataset, world), options);
   std::cout << run::FormatChecks(checks);
   const bool passed = run::AllPassed(checks);

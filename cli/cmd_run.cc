@@ -159,6 +159,8 @@ int Evaluate(const std::vector<std::string>& args) {
   const auto threads = Threads(o.threads);
   ApplyRunOptions(spec.run, o);
   CheckOutputDir(spec.out_dir, "--out-dir");
+  for (const auto* log : {"test", "val", "train", "test-oracle"})  // the logs it may write there
+    CheckOutputFile(spec.out_dir + "/" + log + ".h5", {spec.run.data, spec.run.world}, "--out-dir");
   if (vm["param"].defaulted())  // the default names the copycat and dpo checkpoints: only for those selected
     for (auto it = spec.run.params.begin(); it != spec.run.params.end();)
       it = std::find(spec.run.agents.begin(), spec.run.agents.end(), it->first) == spec.run.agents.end()

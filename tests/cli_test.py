@@ -170,6 +170,9 @@ def main():
     later("import", *csv, rc=2, err=r"--out")  # a missing --out: also 2
     later(*oracle_run, "--agents", "no-such-agent", "--out", "x.h5", rc=2, err=r"no-such-agent")
     later("check-agent", "no-such-agent", rc=2)
+    later("check-agent", "random", "--split", 5, rc=2, err=r"--split 5: the dataset has 2 splits")
+    later("evaluate", "--data", "eval/test.h5", "--world", "oracle", "--agents", "random", "--param", "",
+          "--out-dir", "eval", rc=2, err=r"refusing to replace an input")  # eval/test.h5 would be rewritten
     later("generate", *tiny, "--out", "", rc=2, err=r"--out: the path is empty")
     later(*oracle_run, "--out", d, rc=2, err=r"refusing to replace an input")
     later(*oracle_run, "--out", "./" + d, rc=2, err=r"refusing to replace an input")  # same file, other spelling
