@@ -3,6 +3,7 @@
 
 #include "amrs/agents/agent.h"
 #include "amrs/core/error.h"
+#include "amrs/core/paths.h"
 #include "amrs/data/dataset.h"
 #include "amrs/run/check_agent.h"
 #include "amrs/worldmodel/world_model.h"
@@ -10,7 +11,8 @@
 
 namespace amrs::cli {
 
-// Exit status: 0 every check passed, 1 one failed (or bad input), 2 bad options (an unknown agent).
+// Exit status (the rule of every command, cli/main.cc): 0 every check passed, 3 one failed; 1 bad
+// input, 2 bad options (an unknown agent).
 int CheckAgent(const std::vector<std::string>& args) {
   std::string agent, data, world, params;
   std::vector<std::string> plugins;
@@ -32,17 +34,22 @@ int CheckAgent(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!Parse("check-agent", args, desc, vm, &pos, "NAME [--plugin lib.so] [--data D.h5] [--world W.pt|oracle]"))
     return 0;
+  if (!data.empty()) CheckInputFile(data, "--data");
+  CheckWorldSpec(world);
   LoadPlugins(plugins);
   if (!agents::AgentRegistry::Has(agent)) agents::AgentRegistry::Create(agent, {});  // throws, listing the names
   options.params = ParseParams({params});
   worldmodel::SetTorchThreads(1);
   const auto dataset = data.empty() ? run::CheckDataset()
                                     : std::make_shared<const data::Dataset>(data::ReadDataset(data));
+  if (options.split < 0 || options.split >= static_cast<std::int32_t>(dataset->splits.size()))
+    throw ArgumentError("--split " + std::to_string(options.split) + ": the dataset has " +
+                        std::to_string(dataset->splits.size()) + " splits");  // a bad option, not a failed check
   const auto checks = run::CheckAgent(agent, dataset, run::CheckWorlds(dataset, world), options);
   std::cout << run::FormatChecks(checks);
   const bool passed = run::AllPassed(checks);
   std::cout << "check-agent: " << agent << (passed ? ": every check passed\n" : ": FAILED\n");
-  return passed ? 0 : 1;
+  return passed ? 0 : kVerdictFailed;
 }
 
 }  // namespace amrs::cli

@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "amrs/core/error.h"
+#include "amrs/core/paths.h"
 #include "amrs/data/csv_import.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/oracle.h"
@@ -13,6 +14,9 @@
 #include "amrs/data/synthetic.h"
 
 namespace amrs::cli {
+namespace {
+constexpr std::int32_t kMinSplitUsers = 3;  // data::MakeSplits: one train, one validation, one test user
+}  // namespace
 
 int Generate(const std::vector<std::string>& args) {
   data::GeneratorConfig c;
@@ -31,6 +35,7 @@ int Generate(const std::vector<std::string>& args) {
     ("mode-fraction", po::value(&c.mode_fraction)->default_value(c.mode_fraction, "0.8"), "share of sessions with a mode");
   po::variables_map vm;
   if (!Parse("generate", args, desc, vm, nullptr, "[--out FILE] [options]")) return 0;
+  CheckOutputFile(out, {}, "--out");
   const auto t0 = std::chrono::steady_clock::now();
   auto d = data::Generate(c, &std::cerr);
   data::WriteDataset(d, out);
@@ -49,6 +54,7 @@ int Summarize(const std::vector<std::string>& args) {
   pos.add("data", 1);
   po::variables_map vm;
   if (!Parse("summarize", args, desc, vm, &pos, "DATA.h5")) return 0;
+  CheckInputFile(path, "--data");
   const auto d = data::ReadDataset(path);
   std::optional<data::Ceiling> ceiling;
   if (d.oracle && !no_oracle) ceiling = data::EvaluateOracle(d);
@@ -76,8 +82,17 @@ int Import(const std::vector<std::string>& args) {
     ("out,o", po::value(&out)->required(), "output dataset (.h5)");
   po::variables_map vm;
   if (!Parse("import", args, desc, vm, nullptr, "--interactions F --sessions F --embedding NAME=F... --out D.h5")) return 0;
+  if (k < 0) throw ArgumentError("--splits must be >= 0, got " + std::to_string(k));
+  std::vector<std::string> inputs;
+  const auto input = [&](const std::string& path, const char* what) {
+    CheckInputFile(path, what);
+    inputs.push_back(path);
+  };
   data::Dataset d;
   if (!deam_features.empty()) {
+    input(deam_features, "--deam-features");
+    for (const auto& a : deam_annotations) input(a, "--deam-annotations");
+    CheckOutputFile(out, inputs, "--out");
     d = data::ImportDeamCatalogue(deam_features, deam_annotations);
   } else {
     if (spec.interactions_csv.empty() || spec.sessions_csv.empty() || embeddings.empty())
@@ -87,8 +102,22 @@ int Import(const std::vector<std::string>& args) {
       if (eq == std::string::npos || eq == 0)
         throw ArgumentError("--embedding '" + e + "' is not NAME=PATH");
       spec.embeddings.emplace_back(e.substr(0, eq), e.substr(eq + 1));
+      input(spec.embeddings.back().second, "--embedding");
     }
+    input(spec.interactions_csv, "--interactions");
+    input(spec.sessions_csv, "--sessions");
+    if (!spec.songs_csv.empty()) input(spec.songs_csv, "--songs");
+    CheckOutputFile(out, inputs, "--out");
     d = data::ImportCsv(spec);
+    if (k > 0 && d.num_users() < kMinSplitUsers) {
+      if (!vm["splits"].defaulted())
+        throw ArgumentError("--splits " + std::to_string(k) + ": the import has " + std::to_string(d.num_users()) +
+                            " users; MCCV splits need at least " + std::to_string(kMinSplitUsers) +
+                            " (use --splits 0)");
+      std::cerr << "import: " << d.num_users() << " users are too few for MCCV splits (at least "
+                << kMinSplitUsers << "); storing none (add them later with amrs split)\n";
+      k = 0;
+    }
     if (k > 0) {
       d.splits = data::MakeSplits(d.num_users(), k, seed);
       d.split_seed = seed;
@@ -113,6 +142,7 @@ int Split(const std::vector<std::string>& args) {
   pos.add("data", 1);
   po::variables_map vm;
   if (!Parse("split", args, desc, vm, &pos, "DATA.h5 [--k K] [--seed S]")) return 0;
+  CheckInputFile(path, "--data");  // rewritten in place on purpose
   auto d = data::ReadDataset(path);
   d.splits = data::MakeSplits(d.num_users(), k, seed);
   d.split_seed = seed;

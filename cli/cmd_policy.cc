@@ -6,6 +6,7 @@
 #include <memory>
 
 #include "amrs/core/error.h"
+#include "amrs/core/paths.h"
 #include "amrs/run/train_policies.h"
 #include "common.h"
 
@@ -52,6 +53,9 @@ int TrainPolicy(const std::vector<std::string>& args) {
     ("out-dir,o", po::value(&spec.out_dir)->default_value(spec.out_dir), "writes <kind>-seed-<s>.pt here");
   po::variables_map vm;
   if (!Parse("train-policy", args, desc, vm, nullptr, "--kind copycat|dpo --data D.h5 [--world W.pt]")) return 0;
+  CheckInputFile(spec.data, "--data");
+  CheckWorldSpec(spec.world);
+  CheckOutputDir(spec.out_dir, "--out-dir");
   spec.seeds = SeedsOption(seeds_s, n_seeds, "seeds");
   cc.model.tau = tau;
   if (epochs < 0) throw ArgumentError("--epochs must be >= 0");

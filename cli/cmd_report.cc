@@ -6,6 +6,7 @@
 
 #include <filesystem>
 
+#include "amrs/core/paths.h"
 #include "amrs/report/report.h"
 
 namespace amrs::cli {
@@ -43,6 +44,11 @@ int Report(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!Parse("report", args, desc, vm, &pos, "RUN.h5... [--world-results R.h5 ...] --data D.h5 --out DIR")) return 0;
   if (no_figures) o.figures_script.clear();
+  CheckInputFile(o.data, "--data");
+  for (const auto& l : o.logs) CheckInputFile(l, "--logs");
+  for (const auto& r : o.world_results) CheckInputFile(r, "--world-results");
+  for (const auto& t : o.stress_tables) CheckInputFile(t, "--stress");
+  CheckOutputDir(o.out_dir, "--out");
   const auto r = report::RunReport(o, &std::cerr);
   std::cout << "report: " << r.markdown_path << " (summary " << r.json_path << ", " << r.figures.size()
             << " figures)\n";

@@ -7,6 +7,7 @@
 #include <memory>
 
 #include "amrs/core/error.h"
+#include "amrs/core/paths.h"
 #include "amrs/run/evaluate.h"
 #include "amrs/run/run.h"
 #include "amrs/worldmodel/world_model.h"
@@ -39,6 +40,8 @@ void AddRunOptions(po::options_description& desc, run::RunSpec& s, RunOptions& o
 }
 
 void ApplyRunOptions(run::RunSpec& s, const RunOptions& o) {
+  CheckInputFile(s.data, "--data");
+  CheckWorldSpec(s.world);
   LoadPlugins(o.plugins);
   s.agents = SplitCommas(o.agents);
   s.params = ParseParams({o.params});
@@ -121,6 +124,7 @@ int Rollout(const std::vector<std::string>& args) {
   if (!Parse("rollout", args, desc, vm, nullptr, "--data D.h5 --world W.pt|oracle [--agents random,greedy]")) return 0;
   const auto threads = Threads(o.threads);
   ApplyRunOptions(spec, o);
+  CheckOutputFile(out, {spec.data, spec.world}, "--out");
   spec.parts = {data::ParsePart(o.part)};
   const run::Runner runner(spec);
   RunPrinter printer(runner.spec());
@@ -154,6 +158,9 @@ int Evaluate(const std::vector<std::string>& args) {
   if (!Parse("evaluate", args, desc, vm, nullptr, "--data D.h5 --world W.pt [--agents ...] [--param ...]")) return 0;
   const auto threads = Threads(o.threads);
   ApplyRunOptions(spec.run, o);
+  CheckOutputDir(spec.out_dir, "--out-dir");
+  for (const auto* log : {"test", "val", "train", "test-oracle"})  // the logs it may write there
+    CheckOutputFile(spec.out_dir + "/" + log + ".h5", {spec.run.data, spec.run.world}, "--out-dir");
   if (vm["param"].defaulted())  // the default names the copycat and dpo checkpoints: only for those selected
     for (auto it = spec.run.params.begin(); it != spec.run.params.end();)
       it = std::find(spec.run.agents.begin(), spec.run.agents.end(), it->first) == spec.run.agents.end()

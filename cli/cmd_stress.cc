@@ -8,6 +8,7 @@
 
 #include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
+#include "amrs/core/paths.h"
 #include "amrs/scenarios/scenario.h"
 #include "amrs/scenarios/stress.h"
 #include "amrs/worldmodel/world_model.h"
@@ -15,8 +16,8 @@
 
 namespace amrs::cli {
 
-// Exit status: 0 every required guardrail passed, 1 one failed, 2 bad input or another error
-// (then nothing is written).
+// Exit status (the rule of every command, cli/main.cc): 0 every required guardrail passed,
+// 3 one failed; 1 bad input, 2 bad options (then nothing is written).
 int Stress(const std::vector<std::string>& args) {
   std::vector<std::string> files, params_s, plugins;
   std::string out, data, world, agents;
@@ -38,45 +39,48 @@ int Stress(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!Parse("stress", args, desc, vm, &pos, "SCENARIO.toml... [--out stress.h5] [--data D.h5] [--world W.pt|oracle] [--agents a,b]"))
     return 0;
-  try {
-    if (files.empty()) throw ArgumentError("no scenario files given");
-    if (threads < 0) throw ArgumentError("--threads must be >= 0");
-    LoadPlugins(plugins);
-    std::unique_ptr<tbb::global_control> gc;
-    if (threads > 0) gc = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
-    worldmodel::SetTorchThreads(1);
-    scenarios::Overrides o;
-    o.data = data;
-    o.world = world;
-    if (!agents.empty()) o.agents = SplitCommas(agents);
-    o.params = ParseParams(params_s);
-    std::vector<scenarios::Scenario> scenarios;
-    for (const auto& f : files) scenarios.push_back(scenarios::ParseScenario(f, o));
-    std::cerr << "stress: " << scenarios.size() << " scenario(s)\n";
-    std::unique_ptr<ProgressBar> bar;
-    std::string label;
-    std::mutex mu;
-    const auto report = scenarios::RunStress(scenarios, [&](const std::string& l, std::int64_t done, std::int64_t total) {
-      if (quiet) return;
-      std::lock_guard<std::mutex> lock(mu);
-      if (l != label) bar = std::make_unique<ProgressBar>(l), label = l;
-      bar->Update(done, total);
-    });
-    bar.reset();
-    std::filesystem::path md = out;
-    md.replace_extension(".md");
-    scenarios::WriteStressHdf5(report, out, kVersion);
-    WriteFileAtomically(md.string(), scenarios::StressMarkdown(report));
-    std::cout << scenarios::StressTable(report);
-    const bool failed = report.RequiredFailed();
-    std::cout << (failed ? "stress: FAILED: a required guardrail is violated above its allowed rate\n"
-                         : "stress: every required guardrail passed\n");
-    std::cerr << "stress: wrote " << out << " and " << md.string() << "\n";
-    return failed ? 1 : 0;
-  } catch (const Error& e) {
-    std::cerr << "amrs stress: error: " << e.what() << "\n";
-    return 2;
-  }
+  if (files.empty()) throw ArgumentError("no scenario files given");
+  if (threads < 0) throw ArgumentError("--threads must be >= 0");
+  std::filesystem::path md = out;
+  md.replace_extension(".md");
+  for (const auto& f : files) CheckInputFile(f, "--scenario");
+  if (!data.empty()) CheckInputFile(data, "--data");
+  CheckWorldSpec(world);
+  CheckOutputFile(out, {}, "--out");
+  LoadPlugins(plugins);
+  std::unique_ptr<tbb::global_control> gc;
+  if (threads > 0) gc = std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
+  worldmodel::SetTorchThreads(1);
+  scenarios::Overrides o;
+  o.data = data;
+  o.world = world;
+  if (!agents.empty()) o.agents = SplitCommas(agents);
+  o.params = ParseParams(params_s);
+  std::vector<scenarios::Scenario> scenarios;
+  for (const auto& f : files) scenarios.push_back(scenarios::ParseScenario(f, o));
+  std::vector<std::string> inputs = files;  // every file read, the scenarios' own data and worlds too
+  for (const auto& s : scenarios) inputs.insert(inputs.end(), {s.data, s.world});
+  CheckOutputFile(out, inputs, "--out");
+  CheckOutputFile(md.string(), inputs, "--out (its .md)");
+  std::cerr << "stress: " << scenarios.size() << " scenario(s)\n";
+  std::unique_ptr<ProgressBar> bar;
+  std::string label;
+  std::mutex mu;
+  const auto report = scenarios::RunStress(scenarios, [&](const std::string& l, std::int64_t done, std::int64_t total) {
+    if (quiet) return;
+    std::lock_guard<std::mutex> lock(mu);
+    if (l != label) bar = std::make_unique<ProgressBar>(l), label = l;
+    bar->Update(done, total);
+  });
+  bar.reset();
+  scenarios::WriteStressHdf5(report, out, kVersion);
+  WriteFileAtomically(md.string(), scenarios::StressMarkdown(report));
+  std::cout << scenarios::StressTable(report);
+  const bool failed = report.RequiredFailed();
+  std::cout << (failed ? "stress: FAILED: a required guardrail is violated above its allowed rate\n"
+                       : "stress: every required guardrail passed\n");
+  std::cerr << "stress: wrote " << out << " and " << md.string() << "\n";
+  return failed ? kVerdictFailed : 0;
 }
 
 }  // namespace amrs::cli

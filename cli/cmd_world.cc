@@ -5,6 +5,7 @@
 #include <iostream>
 
 #include "amrs/core/error.h"
+#include "amrs/core/paths.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/oracle.h"
 #include "amrs/env/world.h"
@@ -58,8 +59,12 @@ int TrainWorld(const std::vector<std::string>& args) {
   o.model.arch = worldmodel::ParseArch(arch);
   o.model.ablation = worldmodel::Ablation::Parse(ablation);
   o.resume = !no_resume;
+  o.progress_bar = StderrIsTerminal();
+  const auto split_list = ParseSplits(splits, "splits");
+  CheckInputFile(data, "--data");
+  CheckOutputDir(out_dir, "--out");
   const auto d = data::ReadDataset(data);
-  worldmodel::TrainAndTest(d, o, ParseList(splits, "splits"), out_dir, &std::cerr, [&](const worldmodel::SplitRun& r) {
+  worldmodel::TrainAndTest(d, o, split_list, out_dir, &std::cerr, [&](const worldmodel::SplitRun& r) {
     std::printf("  trained %d epochs in %.1f s, %.0f train tokens/s; best epochs e/r/v/a %d/%d/%d/%d\n", o.epochs,
                 r.train.seconds, r.train.train_tokens_per_second, r.train.info.best_epoch[0],
                 r.train.info.best_epoch[1], r.train.info.best_epoch[2], r.train.info.best_epoch[3]);
@@ -92,12 +97,14 @@ int SweepWorld(const std::vector<std::string>& args) {
   if (!Parse("sweep-world", args, desc, vm, nullptr, "--data D.h5 [--splits 0,1,2] [--tables all]")) return 0;
   o.train.model.arch = worldmodel::ParseArch(arch);
   o.train.model.ablation = worldmodel::Ablation::Parse(ablation);
-  o.splits = ParseList(splits, "splits");
+  o.splits = ParseSplits(splits, "splits");
   if (tables != "all" && tables != "table2" && tables != "table3")
     throw ArgumentError("--tables must be all, table2 or table3, not '" + tables + "'");
   o.table2 = tables != "table3";
   o.table3 = tables != "table2";
   o.baselines = !no_baselines;
+  CheckInputFile(data, "--data");
+  CheckOutputDir(o.out_dir, "--out");
   const auto d = data::ReadDataset(data);
   const auto t0 = std::chrono::steady_clock::now();
   const auto rep = worldmodel::RunSweep(d, o, &std::cerr);
@@ -126,6 +133,9 @@ int Bench(const std::vector<std::string>& args) {
   if (!Parse("bench", args, desc, vm, nullptr, "--data D.h5 [--world W.pt]")) return 0;
   w.model.arch = worldmodel::ParseArch(arch);
   w.model.ablation = worldmodel::Ablation::Parse(ablation);
+  if (!(min_seconds > 0)) throw ArgumentError("--seconds must be > 0");
+  CheckInputFile(data, "--data");
+  if (!w.checkpoint.empty()) CheckInputFile(w.checkpoint, "--world");
   auto d = std::make_shared<const data::Dataset>(data::ReadDataset(data));
   worldmodel::SetTorchThreads(1);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");

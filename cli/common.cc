@@ -1,10 +1,17 @@
 #include "common.h"
 
+#include <unistd.h>
+
+#include <cstdint>
 #include <cstdio>
+#include <filesystem>
 #include <iostream>
+#include <set>
+#include <typeinfo>
 
 #include "amrs/agents/plugin.h"
 #include "amrs/core/error.h"
+#include "amrs/core/paths.h"
 #include "amrs/run/run.h"
 #include "amrs/worldmodel/config.h"
 
@@ -15,7 +22,20 @@ bool Parse(const std::string& name, const std::vector<std::string>& args, po::op
   desc.add_options()("help,h", "show this help");
   auto parser = po::command_line_parser(args).options(desc);
   if (pos) parser.positional(*pos);
-  po::store(parser.run(), vm);
+  const auto parsed = parser.run();
+  for (const auto& o : parsed.options)  // a word no positional slot takes (boost would drop it)
+    if (o.string_key.empty())
+      throw ArgumentError("unexpected argument '" + (o.original_tokens.empty() ? std::string() : o.original_tokens[0]) +
+                          "' (values with commas, e.g. --agents a,b, take no spaces)");
+  po::store(parsed, vm);
+  for (const auto& o : parsed.options) {  // boost reads "-1" into an unsigned option as 2^64 - 1
+    const auto& type = vm[o.string_key].value().type();
+    if (type != typeid(std::uint64_t) && type != typeid(std::uint32_t) && type != typeid(unsigned long long))
+      continue;
+    for (const auto& v : o.value)
+      if (v.find('-') != std::string::npos)
+        throw ArgumentError("--" + o.string_key + ": '" + v + "' is negative (the option takes a value >= 0)");
+  }
   if (vm.count("help")) {
     std::cout << "usage: amrs " << name << " " << usage << "\n\n" << desc << "\n";
     return false;
@@ -54,6 +74,17 @@ std::vector<std::int32_t> ParseList(const std::string& s, const char* what) {
   return out;
 }
 
+std::vector<std::int32_t> ParseSplits(const std::string& s, const char* what) {
+  const auto out = ParseList(s, what);
+  std::set<std::int32_t> seen;
+  for (const auto v : out) {
+    if (v < 0) throw ArgumentError(std::string("--") + what + ": split " + std::to_string(v) + " is negative");
+    if (!seen.insert(v).second)
+      throw ArgumentError(std::string("--") + what + ": split " + std::to_string(v) + " is listed twice");
+  }
+  return out;
+}
+
 std::vector<std::uint64_t> SeedsOption(const std::string& list, std::int32_t n, const char* what) {
   if (list.empty()) return run::SeedRange(n, what);
   std::vector<std::uint64_t> seeds;
@@ -77,6 +108,11 @@ std::map<std::string, std::string> ParseParams(const std::vector<std::string>& i
   return params;
 }
 
+void CheckWorldSpec(const std::string& spec, const char* what) {
+  std::error_code ec;
+  if (!spec.empty() && std::filesystem::exists(spec, ec)) CheckInputFile(spec, what);
+}
+
 void AddPluginOption(po::options_description& desc, std::vector<std::string>& plugins) {
   desc.add_options()("plugin", po::value(&plugins)->composing(),
                      "agent plugin (.so) to load, repeatable (docs/adding-an-agent.md)");
@@ -84,6 +120,7 @@ void AddPluginOption(po::options_description& desc, std::vector<std::string>& pl
 
 void LoadPlugins(const std::vector<std::string>& plugins) {
   for (const auto& p : plugins) {
+    CheckInputFile(p, "--plugin");
     const auto names = agents::LoadPlugin(p);
     std::cerr << "plugin " << p << ": ";
     for (std::size_t i = 0; i < names.size(); ++i) std::cerr << (i ? ", " : "") << names[i];
@@ -113,10 +150,22 @@ void AddModelOptions(po::options_description& desc, worldmodel::ModelConfig& m, 
     ("song-components", po::value(&m.song_components)->default_value(m.song_components), "principal components of song embeddings fed to the network (0 = raw)");
 }
 
-ProgressBar::ProgressBar(std::string label) : label_(std::move(label)), t0_(std::chrono::steady_clock::now()) {}
+bool StderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }
+
+ProgressBar::ProgressBar(std::string label)
+    : label_(std::move(label)), t0_(std::chrono::steady_clock::now()), terminal_(StderrIsTerminal()) {}
 
 void ProgressBar::Update(std::int64_t done, std::int64_t total) {
   std::lock_guard<std::mutex> lock(mu_);
+  if (!terminal_) {  // a log file: one line at the start and one at the end, no \r frames
+    const bool end = done >= total;
+    if (!started_ || (end && !ended_))
+      std::fprintf(stderr, "  %-28s %s %6.1f s\n", label_.c_str(), end ? "done" : "started", Seconds(t0_));
+    started_ = true;
+    ended_ = ended_ || end;
+    std::fflush(stderr);
+    return;
+  }
   const int width = 30, n = total > 0 ? static_cast<int>(width * done / total) : width;
   std::fprintf(stderr, "\r  %-28s [%s%s] %3d%% %6.1f s", label_.c_str(), std::string(n, '=').c_str(),
                std::string(width - n, ' ').c_str(), total > 0 ? static_cast<int>(100 * done / total) : 100,

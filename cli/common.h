@@ -19,6 +19,10 @@ namespace po = boost::program_options;
 
 inline constexpr const char* kVersion = "0.1.0";
 
+// Exit status of every command (README "Exit status"): 0 success, 1 bad input or another error,
+// 2 bad options or values, 3 a verdict of `stress` or `check-agent` that failed.
+inline constexpr int kBadInput = 1, kBadOptions = 2, kVerdictFailed = 3;
+
 // Parses `args` against `desc` (+ positionals); prints help and returns false on --help.
 bool Parse(const std::string& name, const std::vector<std::string>& args, po::options_description& desc,
            po::variables_map& vm, const po::positional_options_description* pos = nullptr, const char* usage = "");
@@ -29,10 +33,16 @@ double Seconds(std::chrono::steady_clock::time_point t0);
 std::vector<std::string> SplitCommas(const std::string& s);
 // "0,1,2" -> integers; ArgumentError naming the option `what`.
 std::vector<std::int32_t> ParseList(const std::string& s, const char* what);
+// ParseList for split indices: ArgumentError on a negative or repeated index.
+std::vector<std::int32_t> ParseSplits(const std::string& s, const char* what);
 // Explicit comma-separated seeds, or 0..n-1 when the list is empty.
 std::vector<std::uint64_t> SeedsOption(const std::string& list, std::int32_t n, const char* what);
 // "KEY=VALUE,KEY=VALUE" (each string may hold several) -> map; ArgumentError on a bad item.
 std::map<std::string, std::string> ParseParams(const std::vector<std::string>& items);
+
+// A --world spec that names an existing path must be a regular file (a FIFO would block); other
+// specs ("oracle", a plugin's kind, a missing checkpoint) are left to the world registry.
+void CheckWorldSpec(const std::string& spec, const char* what = "--world");
 
 // --plugin lib.so (repeatable): agent plugins to load before the agents are looked up.
 void AddPluginOption(po::options_description& desc, std::vector<std::string>& plugins);
@@ -45,7 +55,11 @@ void AddModelOptions(po::options_description& desc, worldmodel::ModelConfig& m, 
                      std::string& ablation);
 void PrintScores(const std::string& label, const metrics::SignalScores& s);
 
-// A progress bar on stderr, safe to update from several threads.
+// Whether stderr is a terminal (progress bars redraw with \r only there).
+bool StderrIsTerminal();
+
+// A progress bar on stderr, safe to update from several threads. When stderr is not a terminal
+// (a log file, a pipe) it prints one line when it starts and one when it ends instead.
 class ProgressBar {
  public:
   explicit ProgressBar(std::string label);
@@ -55,6 +69,7 @@ class ProgressBar {
   std::string label_;
   std::chrono::steady_clock::time_point t0_;
   std::mutex mu_;
+  bool terminal_, started_ = false, ended_ = false;
 };
 
 // The subcommands (one file each group).

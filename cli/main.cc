@@ -4,6 +4,7 @@
 
 #include <iostream>
 #include <map>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -42,6 +43,16 @@ const std::map<std::string, Command>& Commands() {
   return commands;
 }
 
+// The first line of an exception's message (LibTorch appends a backtrace), with control
+// characters shown as '?', so that every error is one line.
+std::string OneLine(const char* what) {
+  std::string s(what ? what : "");
+  s = s.substr(0, s.find('\n'));
+  for (auto& c : s)
+    if (static_cast<unsigned char>(c) < 0x20) c = '?';
+  return s.empty() ? "an error without a message" : s;
+}
+
 void Usage(std::ostream& os) {
   os << "amrs " << kVersion << ": offline affective music recommendation simulator\n\n"
      << "usage: amrs <command> [options]   (amrs <command> --help for its options)\n\ncommands:\n";
@@ -51,9 +62,11 @@ void Usage(std::ostream& os) {
 
 }  // namespace
 
-// Exit status: 0 success, 1 bad input (or another error), 2 bad options (ArgumentError) or an
-// unknown command.
-// `amrs stress` returns 1 when a required guardrail fails and 2 on any error.
+// Exit status, the one rule of every command (README "Exit status"): 0 success; 1 bad input (a
+// file that is missing, malformed or out of range: InputError) or any other error, including an
+// allocation that cannot be satisfied; 2 bad options or values (a parse error, ArgumentError) or
+// an unknown command; 3 when `stress` or `check-agent` ran and its verdict is "failed". Every
+// error is reported as one line on stderr.
 int main(int argc, char** argv) {
   if (argc < 2) {
     Usage(std::cerr);
@@ -75,19 +88,24 @@ int main(int argc, char** argv) {
     return 2;
   }
   amrs::InstallSignalCleanup();  // SIGINT/SIGTERM/SIGHUP remove the temporary outputs (exit 128+sig)
+  const std::string prefix = "amrs " + name + ": ";
   try {
     return it->second.run(std::vector<std::string>(argv + 2, argv + argc));
   } catch (const boost::program_options::error& e) {
-    std::cerr << "amrs " << name << ": " << e.what() << " (see amrs " << name << " --help)\n";
-    return 2;
+    std::cerr << prefix << OneLine(e.what()) << " (see amrs " << name << " --help)\n";
+    return amrs::cli::kBadOptions;
   } catch (const amrs::ArgumentError& e) {
-    std::cerr << "amrs " << name << ": error: " << e.what() << " (see amrs " << name << " --help)\n";
-    return 2;
-  } catch (const amrs::Error& e) {
-    std::cerr << "amrs " << name << ": error: " << e.what() << "\n";
-    return 1;
-  } catch (const std::exception& e) {
-    std::cerr << "amrs " << name << ": error: " << e.what() << "\n";
-    return 1;
+    std::cerr << prefix << "error: " << OneLine(e.what()) << " (see amrs " << name << " --help)\n";
+    return amrs::cli::kBadOptions;
+  } catch (const std::bad_alloc&) {
+    std::cerr << prefix << "error: out of memory (std::bad_alloc); a size option (e.g. --songs, --d-model, --batch) "
+              << "may be too large for this machine\n";
+    return amrs::cli::kBadInput;
+  } catch (const std::exception& e) {  // amrs::Error, and others (e.g. c10::Error from LibTorch)
+    std::cerr << prefix << "error: " << OneLine(e.what()) << "\n";
+    return amrs::cli::kBadInput;
+  } catch (...) {
+    std::cerr << prefix << "error: an unknown exception\n";
+    return amrs::cli::kBadInput;
   }
 }

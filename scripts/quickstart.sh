@@ -76,7 +76,7 @@ status=${PIPESTATUS[0]}
 set -e
 case $status in
   0) echo "stress: every required guardrail passed" ;;
-  1) echo "stress: some required guardrails failed (exit status 1, as a release gate would see it); see $OUT/stress.md" ;;
+  3) echo "stress: some required guardrails failed (exit status 3, as a release gate would see it); see $OUT/stress.md" ;;
   *) echo "stress: failed with exit status $status" >&2; exit "$status" ;;
 esac
 

@@ -121,6 +121,9 @@ Runner::Runner(RunSpec spec, Inputs inputs) : spec_(std::move(spec)) {
     inputs_.context = env::EnvContext::Create(inputs_.dataset, inputs_.world, cfg);
   }
   ctx_ = inputs_.context;
+  if (spec_.topk > inputs_.dataset->num_songs())
+    throw ArgumentError("run: 'topk' is " + std::to_string(spec_.topk) + ", more than the catalogue's " +
+                        std::to_string(inputs_.dataset->num_songs()) + " songs");
   for (const auto part : spec_.parts) {
     Options(part).Validate();
     const auto& part_users = ctx_->Users(part);
