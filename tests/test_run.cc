@@ -389,3 +389,83 @@ TEST_CASE("run: outside agents by name next to registered ones; serial ones run 
   spec.external["nobody"] = {};
   CHECK_THROWS_WITH_AS(run::Runner{spec}, doctest::Contains("external agent 'nobody' has no factory"), ArgumentError);
 }
+
+TEST_CASE("train policies: every option that shapes a policy decides whether a checkpoint is up to date") {
+  run::PolicyTrainingSpec s;
+  s.kind = "copycat";
+  s.data = DataPath();
+  s.seeds = {0};
+  s.out_dir = Dir().File("policy-options");
+  s.copycat = testing::TinyCopycat("");
+  s.copycat.epochs = 1;
+  const auto trained = run::TrainPolicies(s, nullptr);
+  const auto cc = trained.at(0).checkpoint;
+  const auto fp = data::Fingerprint(data::ReadDataset(DataPath()));
+  CHECK(run::PolicyStaleReason(cc, s, 0, fp) == "");
+  auto stale = [&](const run::PolicyTrainingSpec& other, const std::string& world_id = "") {
+    return run::PolicyStaleReason(cc, other, 0, fp, world_id);
+  };
+  auto lr = s;
+  lr.copycat.lr *= 2;
+  CHECK(stale(lr).find("option 'lr' was 0.001") == 0);
+  auto size = s;
+  size.copycat.model.d_model = 16;
+  CHECK(stale(size).find("option 'model'") == 0);
+  CHECK_FALSE(run::PolicyUpToDate(cc, size, 0, fp));
+  auto users = s;
+  users.copycat.max_train_users = 5;
+  CHECK(stale(users).find("option 'max_train_users' was 12, now 5") == 0);
+  auto negatives = s;
+  negatives.copycat.negatives = 4;
+  CHECK(stale(negatives).find("option 'negatives'") == 0);
+
+  // A changed option retrains, saying which option differs; the same spec then skips again.
+  std::ostringstream log;
+  const auto re = run::TrainPolicies(lr, &log);
+  CHECK_FALSE(re[0].up_to_date);
+  CHECK(log.str().find("retraining " + cc + ": option 'lr' was 0.001, now 0.002") != std::string::npos);
+  CHECK(run::PolicyUpToDate(cc, lr, 0, fp));
+  CHECK(run::TrainPolicies(lr, nullptr)[0].up_to_date);
+
+  // DPO: world, utility, beta, lr, pool and the reference's own options count.
+  run::PolicyTrainingSpec d;
+  d.kind = "dpo";
+  d.data = DataPath();
+  d.world = "oracle";
+  d.seeds = {0};
+  d.out_dir = s.out_dir;
+  d.copycat = s.copycat;
+  d.dpo = testing::TinyDpo("", "");
+  d.dpo.epochs = 1;
+  std::ostringstream dlog;
+  const auto dp = run::TrainPolicies(d, &dlog).at(0).checkpoint;
+  const auto data = std::make_shared<const data::Dataset>(data::ReadDataset(DataPath()));
+  const std::string oracle_id = env::LoadWorld("oracle", data)->Id();
+  const std::string learned_id = env::LoadWorld(WorldPath(), data)->Id();
+  auto dstale = [&](const run::PolicyTrainingSpec& other, const std::string& world_id) {
+    return run::PolicyStaleReason(dp, other, 0, fp, world_id);
+  };
+  CHECK(dstale(d, oracle_id) == "");
+  CHECK(dstale(d, learned_id).find("option 'world' was oracle@") == 0);  // another world
+  auto beta = d;
+  beta.dpo.beta = 0.2;
+  CHECK(dstale(beta, oracle_id).find("option 'beta' was 0.10000000000000001, now 0.20000000000000001") == 0);
+  auto dlr = d;
+  dlr.dpo.lr = 1e-4;
+  CHECK(dstale(dlr, oracle_id).find("option 'lr'") == 0);
+  auto pool = d;
+  pool.dpo.pairs.pool = 8;
+  CHECK(dstale(pool, oracle_id).find("option 'pool' was 6, now 8") == 0);
+  auto util = d;
+  util.dpo.utility.engagement = 0.5f;
+  CHECK(dstale(util, oracle_id).find("option 'utility'") == 0);
+  CHECK(run::TrainPolicies(d, nullptr)[0].up_to_date);
+  // Retraining the reference Copycat with other options makes the DPO policy stale too.
+  run::TrainPolicies(size, nullptr);
+  CHECK(dstale(d, oracle_id).find("option 'reference.") == 0);  // lr and model of the reference
+  d.world = WorldPath();
+  std::ostringstream wlog;
+  CHECK_FALSE(run::TrainPolicies(d, &wlog)[0].up_to_date);
+  CHECK(wlog.str().find("retraining " + dp + ": option 'reference.") != std::string::npos);
+  CHECK(dstale(d, learned_id) == "");  // retrained on the learned world: up to date for it
+}

@@ -184,6 +184,7 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
   info.split_seed = d.split_seed;
   info.num_songs = cat.size(), info.song_dim = cat.dim, info.split = o.split;
   info.window_seed = o.window_seed, info.seed = o.seed, info.epochs = o.epochs;
+  info.options = CopycatTrainingOptions(o);
   info.best_val_loss = std::numeric_limits<double>::infinity();
   Snapshot best;
   std::int32_t first_epoch = 1;

@@ -277,6 +277,7 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
   info.utility = o.utility;
   info.beta = o.beta;
   info.pairs = static_cast<std::int64_t>(train.size());
+  info.options = DpoTrainingOptions(o, info.world, ref_info.options);
   ref->eval();
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(0.0));
   for (std::int32_t epoch = 1; epoch <= o.epochs; ++epoch) {

@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <filesystem>
+#include <iomanip>
+#include <sstream>
 #include <map>
 #include <mutex>
 
@@ -69,7 +71,49 @@ std::string PolicyInfoToJson(const PolicyInfo& i) {
   j["best_val_loss"] = i.best_val_loss;
   j["reference"] = i.reference, j["world"] = i.world, j["utility"] = i.utility.ToString();
   j["beta"] = i.beta, j["pairs"] = i.pairs;
+  if (!i.options.empty()) j["options"] = i.options;
   return j.dump();
+}
+
+namespace {
+
+std::string Exact(double v) {
+  std::ostringstream os;
+  os << std::setprecision(17) << v;
+  return os.str();
+}
+
+}  // namespace
+
+std::map<std::string, std::string> CopycatTrainingOptions(const CopycatOptions& o) {
+  return {{"model", o.model.ToJson()},
+          {"split", std::to_string(o.split)},
+          {"window_seed", std::to_string(o.window_seed)},
+          {"seed", std::to_string(o.seed)},
+          {"epochs", std::to_string(o.epochs)},
+          {"batch", std::to_string(o.batch)},
+          {"negatives", std::to_string(o.negatives)},
+          {"lr", Exact(o.lr)},
+          {"weight_decay", Exact(o.weight_decay)},
+          {"max_train_users", std::to_string(o.max_train_users)}};
+}
+
+std::map<std::string, std::string> DpoTrainingOptions(const DpoOptions& o, const std::string& world_id,
+                                                      const std::map<std::string, std::string>& reference_options) {
+  std::map<std::string, std::string> m = {{"reference", o.reference},
+                                          {"world", world_id},
+                                          {"utility", o.utility.ToString()},
+                                          {"beta", Exact(o.beta)},
+                                          {"epochs", std::to_string(o.epochs)},
+                                          {"batch", std::to_string(o.batch)},
+                                          {"lr", Exact(o.lr)},
+                                          {"seed", std::to_string(o.seed)},
+                                          {"pool", std::to_string(o.pairs.pool)},
+                                          {"engagement_threshold", Exact(o.pairs.engagement_threshold)},
+                                          {"max_pairs", std::to_string(o.pairs.max_pairs)},
+                                          {"require_better", o.pairs.require_better ? "1" : "0"}};
+  for (const auto& [k, v] : reference_options) m["reference." + k] = v;
+  return m;
 }
 
 namespace {
@@ -98,6 +142,8 @@ PolicyInfo InfoFromJson(const std::string& s, const std::string& source) {
     i.utility = Utility::Parse(j.at("utility").get<std::string>());
     i.beta = j.at("beta").get<double>();
     i.pairs = j.at("pairs").get<std::int64_t>();
+    if (j.contains("options"))  // absent before the training options were recorded
+      i.options = j.at("options").get<std::map<std::string, std::string>>();
     return i;
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source + ": bad policy checkpoint metadata: " + e.what());

@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -49,6 +50,9 @@ struct PolicyInfo {
   Utility utility;                   // dpo: the utility that scored its pairs
   double beta = 0;                   // dpo
   std::int64_t pairs = 0;            // dpo: training pairs
+  // Every option that shaped the result, name -> value text (CopycatTrainingOptions,
+  // DpoTrainingOptions); empty in checkpoints written before it was recorded (unknown).
+  std::map<std::string, std::string> options;
 };
 
 // Reads a checkpoint's metadata; InputError naming the file if it is not a policy checkpoint.
@@ -147,6 +151,15 @@ struct DpoOptions {
 // those of the reference (checked).
 TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> context, const DpoOptions& options,
                       std::ostream* progress);
+
+// The options that shape a trained policy, as stored in PolicyInfo::options: for Copycat the model
+// config, split, window seed, seed, epochs, batch, negatives, lr, weight decay and user cap; for DPO
+// the reference path and the reference's own options (prefixed "reference."), the world's Id(),
+// utility, beta, epochs, batch, lr, seed and the pair options that shape pairs (pool, engagement
+// threshold, max pairs, require better). Not: output paths, resume, stop_after, pair batch size.
+std::map<std::string, std::string> CopycatTrainingOptions(const CopycatOptions& options);
+std::map<std::string, std::string> DpoTrainingOptions(const DpoOptions& options, const std::string& world_id,
+                                                      const std::map<std::string, std::string>& reference_options);
 
 // Resolves "{seed}" in a checkpoint path pattern ("out/policy/copycat-seed-{seed}.pt").
 std::string ExpandSeed(std::string pattern, std::uint64_t seed);
