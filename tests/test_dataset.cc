@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "amrs/core/error.h"
+#include "amrs/core/memory.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/oracle.h"
 #include "amrs/data/synthetic.h"
@@ -298,4 +299,45 @@ TEST_CASE("The writer refuses oracle parameters the reader would refuse") {
     CHECK(std::string(e.what()).find("oracle/attribute 'post_report_sd'") != std::string::npos);
   }
   CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("Generator sizes are bounded and checked against a memory estimate before any work") {
+  auto cfg = testing::SmallConfig(1, 4, 8, 30, 40, 4, 1);
+  CHECK_NOTHROW(cfg.Validate());
+  auto huge = cfg;
+  huge.num_songs = 2'000'000'000;
+  CHECK(huge.EstimatedBytes() > 6.4e10);  // 2e9 songs x 2 families x 4 dims x 4 bytes alone
+  CHECK_THROWS_WITH_AS(huge.Validate(), doctest::Contains("would need about"), ArgumentError);
+  CHECK_THROWS_WITH_AS(data::Generate(huge), doctest::Contains("2000000000 songs"), ArgumentError);
+  auto splits = cfg;
+  splits.num_splits = data::GeneratorConfig::kMaxSplits + 1;
+  CHECK_THROWS_WITH_AS(splits.Validate(), doctest::Contains("'splits' must be at most 1000"), ArgumentError);
+  auto users = cfg;
+  users.num_users = data::GeneratorConfig::kMaxUsers + 1;
+  users.num_sessions = users.num_interactions = users.num_users;
+  CHECK_THROWS_WITH_AS(users.Validate(), doctest::Contains("'users' must be in [3, 10000000]"), ArgumentError);
+  // The estimate grows with every size it counts.
+  using G = data::GeneratorConfig;
+  for (auto field : {&G::num_users, &G::num_sessions, &G::num_interactions, &G::num_songs, &G::embedding_dim}) {
+    auto bigger = cfg;
+    bigger.*field *= 2;
+    CHECK(bigger.EstimatedBytes() > cfg.EstimatedBytes());
+  }
+  // The model's constants are checked like a dataset's oracle attributes.
+  auto sd = cfg;
+  sd.model.process_sd = -0.1f;
+  CHECK_THROWS_WITH_AS(sd.Validate(), doctest::Contains("oracle/attribute 'process_sd'"), ArgumentError);
+  auto window = cfg;
+  window.model.repeat_window = -1;
+  CHECK_THROWS_WITH_AS(window.Validate(), doctest::Contains("'repeat_window'"), ArgumentError);
+}
+
+TEST_CASE("CheckMemoryEstimate refuses more than the physical memory, saying how much") {
+  const double phys = PhysicalMemoryBytes();
+  REQUIRE(phys > 0);
+  CHECK_NOTHROW(CheckMemoryEstimate("a small thing", phys / 4));
+  const std::string expected = "--songs 2000000000 would need about " + GigabytesText(2 * phys);
+  CHECK_THROWS_WITH_AS(CheckMemoryEstimate("--songs 2000000000", 2 * phys), doctest::Contains(expected.c_str()),
+                       ArgumentError);
+  CHECK(GigabytesText(12.34e9) == "12.3 GB");
 }

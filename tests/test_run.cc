@@ -14,12 +14,14 @@
 #include "amrs/agents/agent.h"
 #include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
+#include "amrs/core/memory.h"
 #include "amrs/data/synthetic.h"
 #include "amrs/env/episode_log.h"
 #include "amrs/env/rollout.h"
 #include "amrs/run/evaluate.h"
 #include "amrs/run/run.h"
 #include "amrs/run/train_policies.h"
+#include "amrs/worldmodel/train.h"
 #include "amrs/worldmodel/world_model.h"
 #include "policy_util.h"
 #include "test_util.h"
@@ -468,4 +470,48 @@ TEST_CASE("train policies: every option that shapes a policy decides whether a c
   CHECK_FALSE(run::TrainPolicies(d, &wlog)[0].up_to_date);
   CHECK(wlog.str().find("retraining " + dp + ": option 'reference.") != std::string::npos);
   CHECK(dstale(d, learned_id) == "");  // retrained on the learned world: up to date for it
+}
+
+TEST_CASE("model and training sizes have upper bounds and a memory check, before any allocation") {
+  // `edit` applied to a valid `config` makes Validate throw an ArgumentError containing `message`.
+  auto refused = [](auto config, auto edit, const char* message) {
+    CHECK_NOTHROW(config.Validate());
+    edit(config);
+    CHECK_THROWS_WITH_AS(config.Validate(), doctest::Contains(message), ArgumentError);
+  };
+  using M = worldmodel::ModelConfig;
+  const M m;
+  refused(m, [](M& c) { c.d_model = 1 << 20; }, "'d_model' must be at most 4096");
+  refused(m, [](M& c) { c.ff = 1 << 20; }, "'ff' must be at most 16384");
+  refused(m, [](M& c) { c.layers = 17; }, "'layers'");
+  refused(m, [](M& c) { c.song_components = 5000; }, "'song_components' must be at most 4096");
+  // The largest allowed model: refused exactly when its training footprint exceeds this machine.
+  auto big = m;
+  big.d_model = 4096, big.heads = 64, big.ff = 16384, big.layers = 16;
+  CHECK(big.EstimatedParameters() > 16 * (4.0 * 4096 * 4096 + 2.0 * 4096 * 16384));
+  if (16 * big.EstimatedParameters() > PhysicalMemoryBytes())
+    CHECK_THROWS_WITH_AS(big.Validate(), doctest::Contains("would need about"), ArgumentError);
+  else
+    CHECK_NOTHROW(big.Validate());
+  CHECK(big.EstimatedParameters() > m.EstimatedParameters());
+
+  using P = agents::PolicyConfig;
+  refused(P{}, [](P& c) { c.d_model = 1 << 20; }, "'d_model' must be at most 4096");
+  refused(P{}, [](P& c) { c.heads = 128, c.d_model = 1024; }, "'heads' must be at most 64");
+  refused(P{}, [](P& c) { c.ff = 1 << 20; }, "'ff' must be at most 16384");
+  using C = agents::CopycatOptions;
+  refused(testing::TinyCopycat("x.pt"), [](C& c) { c.negatives = 1'000'000; }, "'negatives' must be in [1, 100000]");
+  refused(testing::TinyCopycat("x.pt"), [](C& c) { c.epochs = 10001; }, "'epochs'");
+  refused(testing::TinyCopycat("x.pt"), [](C& c) { c.batch = 1 << 20; }, "'batch'");
+  using D = agents::DpoOptions;
+  const auto dpo = testing::TinyDpo("r.pt", "x.pt");
+  refused(dpo, [](D& c) { c.pairs.pool = 20000; }, "pool size M must be even and in [2, 10000]");
+  refused(dpo, [](D& c) { c.pairs.max_pairs = 20'000'000; }, "'max_pairs'");
+  refused(dpo, [](D& c) { c.batch = 1 << 20; }, "'batch'");
+  refused(dpo, [](D& c) { c.epochs = 20000; }, "'epochs'");
+  using T = worldmodel::TrainOptions;
+  T t;
+  t.out = "x.pt";
+  refused(t, [](T& c) { c.batch_tokens = 1 << 30; }, "'batch-tokens' must be in [64, 1048576]");
+  refused(t, [](T& c) { c.epochs = 10001; }, "'epochs' must be in [1, 10000]");
 }

@@ -10,6 +10,7 @@
 #include <mutex>
 
 #include "amrs/core/error.h"
+#include "amrs/core/memory.h"
 #include "amrs/core/rng.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/tokens.h"
@@ -27,6 +28,14 @@ void PolicyConfig::Validate() const {
   need(d_model >= 4 && heads >= 1 && d_model % heads == 0, "'d_model' must be a positive multiple of 'heads'");
   need(layers >= 1 && layers <= 16, "'layers' must be in [1, 16]");
   need(ff >= 1, "'ff' must be >= 1");
+  need(d_model <= kMaxWidth, "'d_model' must be at most " + std::to_string(kMaxWidth));
+  need(heads <= kMaxHeads, "'heads' must be at most " + std::to_string(kMaxHeads));
+  need(ff <= kMaxFeedForward, "'ff' must be at most " + std::to_string(kMaxFeedForward));
+  // Weights, gradients, AdamW's two moments (and DPO's frozen reference): 4 bytes each, x 5.
+  const double d = d_model, params = layers * (4 * d * d + 2 * d * ff + 9 * d + ff) + 2 * 1024 * d + 16 * d;
+  CheckMemoryEstimate("a policy with d_model " + std::to_string(d_model) + ", ff " + std::to_string(ff) + " and " +
+                          std::to_string(layers) + " layers",
+                      20.0 * params);
   need(max_context >= 2 && max_context <= 4096, "'max_context' must be in [2, 4096]");
   need(std::isfinite(tau) && tau > 0 && tau <= 10, "'tau' must be in (0, 10]");
 }
