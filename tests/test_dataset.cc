@@ -6,7 +6,10 @@
 #include <fstream>
 
 #include "amrs/core/error.h"
+#include "amrs/core/memory.h"
 #include "amrs/data/dataset.h"
+#include "amrs/data/oracle.h"
+#include "amrs/data/synthetic.h"
 #include "test_util.h"
 
 using namespace amrs;
@@ -29,6 +32,20 @@ void Poke(const std::string& path, const std::string& name, std::size_t row, T v
   v.at(row) = value;
   H5Dwrite(ds, type, H5S_ALL, H5S_ALL, H5P_DEFAULT, v.data());
   H5Sclose(sp), H5Dclose(ds), H5Fclose(f);
+}
+
+// Replaces a scalar attribute of an object in an existing file (deleted and recreated: HDF5 1.10
+// cannot rewrite some attributes in dense storage in place).
+template <typename T>
+void PokeAttr(const std::string& path, const std::string& obj, const std::string& attr, T value, hid_t type) {
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  REQUIRE(H5Adelete_by_name(f, obj.c_str(), attr.c_str(), H5P_DEFAULT) >= 0);
+  hid_t sp = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate_by_name(f, obj.c_str(), attr.c_str(), type, sp, H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT);
+  REQUIRE(a >= 0);
+  REQUIRE(H5Awrite(a, type, &value) >= 0);
+  H5Aclose(a), H5Sclose(sp), H5Fclose(f);
 }
 
 std::string ErrorOf(const std::string& path) {
@@ -205,4 +222,122 @@ TEST_CASE("Results files merge rows and sections and round-trip") {
   data::ResultSection bad;
   bad["a/b"].values["x"] = {1};
   CHECK_THROWS_AS(data::UpdateResults(path, "world", bad), ArgumentError);
+}
+
+TEST_CASE("Every numeric field of a synthetic dataset is checked when read, naming file and field") {
+  TempDir tmp;
+  const auto path = tmp.File("synthetic.h5");
+  data::WriteDataset(data::Generate(testing::SmallConfig(5, 4, 8, 30, 40, 4, 1)), path);
+  REQUIRE(ErrorOf(path) == "(no error)");
+  auto expect = [&](const std::string& field, const std::string& what) {
+    const auto msg = ErrorOf(path);
+    CHECK_MESSAGE(msg.find(path + ": ") == 0, msg);
+    CHECK_MESSAGE(msg.find(field) != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find(what) != std::string::npos, msg);
+  };
+  SUBCASE("a session signal: infinite pre-session arousal") {
+    Poke<float>(path, "/sessions/pre_arousal", 1, INFINITY, H5T_NATIVE_FLOAT);
+    expect("sessions/pre_arousal row 1", "not finite");
+  }
+  SUBCASE("an absent post-session report is still a finite number") {
+    const auto d = data::ReadDataset(path);
+    std::size_t row = 0;
+    while (row < d.sessions.size() && d.sessions.has_post[row]) ++row;
+    REQUIRE(row < d.sessions.size());
+    Poke<float>(path, "/sessions/post_valence", row, NAN, H5T_NATIVE_FLOAT);
+    expect("sessions/post_valence row " + std::to_string(row), "not finite");
+  }
+  SUBCASE("an oracle per-user array: NaN user bias") {
+    Poke<float>(path, "/oracle/user_bias", 2, NAN, H5T_NATIVE_FLOAT);
+    expect("oracle/user_bias row 2", "not finite");
+  }
+  SUBCASE("an oracle per-song array: infinite quality") {
+    Poke<float>(path, "/oracle/song_quality", 7, -INFINITY, H5T_NATIVE_FLOAT);
+    expect("oracle/song_quality row 7", "not finite");
+  }
+  SUBCASE("an oracle per-song array out of range: valence above 1") {
+    Poke<float>(path, "/oracle/tag_valence", 3, 1.25f, H5T_NATIVE_FLOAT);
+    expect("oracle/tag_valence row 3", "outside [0, 1]");
+  }
+  SUBCASE("an oracle mode target") {
+    Poke<float>(path, "/oracle/mode_target", 5, NAN, H5T_NATIVE_FLOAT);  // focus, arousal... (2, 1)
+    expect("oracle/mode_target row 2 column 1", "not finite");
+  }
+  SUBCASE("an oracle scalar attribute: NaN intercept") {
+    PokeAttr<float>(path, "/oracle", "like_intercept", NAN, H5T_NATIVE_FLOAT);
+    expect("oracle/attribute 'like_intercept'", "not finite");
+  }
+  SUBCASE("a negative SD") {
+    PokeAttr<float>(path, "/oracle", "like_noise_sd", -0.5f, H5T_NATIVE_FLOAT);
+    expect("oracle/attribute 'like_noise_sd'", "value -0.5 is outside [0, ");
+  }
+  SUBCASE("a negative window") {
+    PokeAttr<std::int32_t>(path, "/oracle", "repeat_window", -3, H5T_NATIVE_INT32);
+    expect("oracle/attribute 'repeat_window'", "value -3 is negative");
+  }
+  SUBCASE("a zero Beta shape") {
+    PokeAttr<float>(path, "/oracle", "skip_b", 0.f, H5T_NATIVE_FLOAT);
+    expect("oracle/attribute 'skip_b'", "value 0 is outside (0, ");
+  }
+  SUBCASE("a probability above 1") {
+    PokeAttr<float>(path, "/oracle", "full_play", 1.5f, H5T_NATIVE_FLOAT);
+    expect("oracle/attribute 'full_play'", "value 1.5 is outside [0, 1]");
+  }
+}
+
+TEST_CASE("The writer refuses oracle parameters the reader would refuse") {
+  TempDir tmp;
+  auto d = data::Generate(testing::SmallConfig(6, 4, 8, 30, 40, 4, 1));
+  auto bad = std::make_shared<data::OracleParams>(*d.oracle);
+  bad->post_report_sd = -0.1f;
+  d.oracle = bad;
+  const auto path = tmp.File("w.h5");
+  try {
+    data::WriteDataset(d, path);
+    FAIL("a negative SD was written");
+  } catch (const InputError& e) {
+    CHECK(std::string(e.what()).find("oracle/attribute 'post_report_sd'") != std::string::npos);
+  }
+  CHECK_FALSE(std::filesystem::exists(path));
+}
+
+TEST_CASE("Generator sizes are bounded and checked against a memory estimate before any work") {
+  auto cfg = testing::SmallConfig(1, 4, 8, 30, 40, 4, 1);
+  CHECK_NOTHROW(cfg.Validate());
+  auto huge = cfg;
+  huge.num_songs = 2'000'000'000;
+  CHECK(huge.EstimatedBytes() > 6.4e10);  // 2e9 songs x 2 families x 4 dims x 4 bytes alone
+  CHECK_THROWS_WITH_AS(huge.Validate(), doctest::Contains("would need about"), ArgumentError);
+  CHECK_THROWS_WITH_AS(data::Generate(huge), doctest::Contains("2000000000 songs"), ArgumentError);
+  auto splits = cfg;
+  splits.num_splits = data::GeneratorConfig::kMaxSplits + 1;
+  CHECK_THROWS_WITH_AS(splits.Validate(), doctest::Contains("'splits' must be at most 1000"), ArgumentError);
+  auto users = cfg;
+  users.num_users = data::GeneratorConfig::kMaxUsers + 1;
+  users.num_sessions = users.num_interactions = users.num_users;
+  CHECK_THROWS_WITH_AS(users.Validate(), doctest::Contains("'users' must be in [3, 10000000]"), ArgumentError);
+  // The estimate grows with every size it counts.
+  using G = data::GeneratorConfig;
+  for (auto field : {&G::num_users, &G::num_sessions, &G::num_interactions, &G::num_songs, &G::embedding_dim}) {
+    auto bigger = cfg;
+    bigger.*field *= 2;
+    CHECK(bigger.EstimatedBytes() > cfg.EstimatedBytes());
+  }
+  // The model's constants are checked like a dataset's oracle attributes.
+  auto sd = cfg;
+  sd.model.process_sd = -0.1f;
+  CHECK_THROWS_WITH_AS(sd.Validate(), doctest::Contains("oracle/attribute 'process_sd'"), ArgumentError);
+  auto window = cfg;
+  window.model.repeat_window = -1;
+  CHECK_THROWS_WITH_AS(window.Validate(), doctest::Contains("'repeat_window'"), ArgumentError);
+}
+
+TEST_CASE("CheckMemoryEstimate refuses more than the physical memory, saying how much") {
+  const double phys = PhysicalMemoryBytes();
+  REQUIRE(phys > 0);
+  CHECK_NOTHROW(CheckMemoryEstimate("a small thing", phys / 4));
+  const std::string expected = "--songs 2000000000 would need about " + GigabytesText(2 * phys);
+  CHECK_THROWS_WITH_AS(CheckMemoryEstimate("--songs 2000000000", 2 * phys), doctest::Contains(expected.c_str()),
+                       ArgumentError);
+  CHECK(GigabytesText(12.34e9) == "12.3 GB");
 }

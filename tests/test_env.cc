@@ -342,3 +342,29 @@ TEST_CASE("ResetOptions::transform edits the window before the boundary and the 
   CHECK_THROWS_WITH_AS(env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create("random", ac); }, "random", 0, ro),
                        doctest::Contains("'users'"), ArgumentError);
 }
+
+TEST_CASE("Reset draws the user and window only for -1; other negatives are refused") {
+  const auto ctx = env::EnvContext::Create(Data(), env::MakeOracleWorld(Data()));
+  env::VectorEnv one(ctx, 1);
+  env::ResetOptions o;
+  o.user = -1;
+  o.window = -1;
+  CHECK_NOTHROW(one.Reset(3, o));  // -1: drawn
+  for (const std::int32_t bad : {-2, -7, INT32_MIN}) {
+    CAPTURE(bad);
+    env::ResetOptions u;
+    u.user = bad;
+    const std::string user_msg = "'user': " + std::to_string(bad), window_msg = "'window': " + std::to_string(bad);
+    CHECK_THROWS_WITH_AS(one.Reset(3, u), doctest::Contains(user_msg.c_str()), ArgumentError);
+    env::ResetOptions w;
+    w.window = bad;
+    CHECK_THROWS_WITH_AS(one.Reset(3, w), doctest::Contains(window_msg.c_str()), ArgumentError);
+  }
+  // An explicit, valid user and window are still taken as given.
+  env::ResetOptions ok;
+  ok.user = ctx->Users(data::Part::kTest)[0];
+  ok.window = 0;
+  const auto r = one.Reset(3, ok);
+  CHECK(r[0].second.user == ok.user);
+  CHECK(r[0].second.window.start == ctx->Windows(ok.user)[0].start);
+}

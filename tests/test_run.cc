@@ -14,12 +14,14 @@
 #include "amrs/agents/agent.h"
 #include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
+#include "amrs/core/memory.h"
 #include "amrs/data/synthetic.h"
 #include "amrs/env/episode_log.h"
 #include "amrs/env/rollout.h"
 #include "amrs/run/evaluate.h"
 #include "amrs/run/run.h"
 #include "amrs/run/train_policies.h"
+#include "amrs/worldmodel/train.h"
 #include "amrs/worldmodel/world_model.h"
 #include "policy_util.h"
 #include "test_util.h"
@@ -388,4 +390,128 @@ TEST_CASE("run: outside agents by name next to registered ones; serial ones run 
   spec.agents = {"nobody"};
   spec.external["nobody"] = {};
   CHECK_THROWS_WITH_AS(run::Runner{spec}, doctest::Contains("external agent 'nobody' has no factory"), ArgumentError);
+}
+
+TEST_CASE("train policies: every option that shapes a policy decides whether a checkpoint is up to date") {
+  run::PolicyTrainingSpec s;
+  s.kind = "copycat";
+  s.data = DataPath();
+  s.seeds = {0};
+  s.out_dir = Dir().File("policy-options");
+  s.copycat = testing::TinyCopycat("");
+  s.copycat.epochs = 1;
+  const auto trained = run::TrainPolicies(s, nullptr);
+  const auto cc = trained.at(0).checkpoint;
+  const auto fp = data::Fingerprint(data::ReadDataset(DataPath()));
+  CHECK(run::PolicyStaleReason(cc, s, 0, fp) == "");
+  auto stale = [&](const run::PolicyTrainingSpec& other, const std::string& world_id = "") {
+    return run::PolicyStaleReason(cc, other, 0, fp, world_id);
+  };
+  auto lr = s;
+  lr.copycat.lr *= 2;
+  CHECK(stale(lr).find("option 'lr' was 0.001") == 0);
+  auto size = s;
+  size.copycat.model.d_model = 16;
+  CHECK(stale(size).find("option 'model'") == 0);
+  CHECK_FALSE(run::PolicyUpToDate(cc, size, 0, fp));
+  auto users = s;
+  users.copycat.max_train_users = 5;
+  CHECK(stale(users).find("option 'max_train_users' was 12, now 5") == 0);
+  auto negatives = s;
+  negatives.copycat.negatives = 4;
+  CHECK(stale(negatives).find("option 'negatives'") == 0);
+
+  // A changed option retrains, saying which option differs; the same spec then skips again.
+  std::ostringstream log;
+  const auto re = run::TrainPolicies(lr, &log);
+  CHECK_FALSE(re[0].up_to_date);
+  CHECK(log.str().find("retraining " + cc + ": option 'lr' was 0.001, now 0.002") != std::string::npos);
+  CHECK(run::PolicyUpToDate(cc, lr, 0, fp));
+  CHECK(run::TrainPolicies(lr, nullptr)[0].up_to_date);
+
+  // DPO: world, utility, beta, lr, pool and the reference's own options count.
+  run::PolicyTrainingSpec d;
+  d.kind = "dpo";
+  d.data = DataPath();
+  d.world = "oracle";
+  d.seeds = {0};
+  d.out_dir = s.out_dir;
+  d.copycat = s.copycat;
+  d.dpo = testing::TinyDpo("", "");
+  d.dpo.epochs = 1;
+  std::ostringstream dlog;
+  const auto dp = run::TrainPolicies(d, &dlog).at(0).checkpoint;
+  const auto data = std::make_shared<const data::Dataset>(data::ReadDataset(DataPath()));
+  const std::string oracle_id = env::LoadWorld("oracle", data)->Id();
+  const std::string learned_id = env::LoadWorld(WorldPath(), data)->Id();
+  auto dstale = [&](const run::PolicyTrainingSpec& other, const std::string& world_id) {
+    return run::PolicyStaleReason(dp, other, 0, fp, world_id);
+  };
+  CHECK(dstale(d, oracle_id) == "");
+  CHECK(dstale(d, learned_id).find("option 'world' was oracle@") == 0);  // another world
+  auto beta = d;
+  beta.dpo.beta = 0.2;
+  CHECK(dstale(beta, oracle_id).find("option 'beta' was 0.10000000000000001, now 0.20000000000000001") == 0);
+  auto dlr = d;
+  dlr.dpo.lr = 1e-4;
+  CHECK(dstale(dlr, oracle_id).find("option 'lr'") == 0);
+  auto pool = d;
+  pool.dpo.pairs.pool = 8;
+  CHECK(dstale(pool, oracle_id).find("option 'pool' was 6, now 8") == 0);
+  auto util = d;
+  util.dpo.utility.engagement = 0.5f;
+  CHECK(dstale(util, oracle_id).find("option 'utility'") == 0);
+  CHECK(run::TrainPolicies(d, nullptr)[0].up_to_date);
+  // Retraining the reference Copycat with other options makes the DPO policy stale too.
+  run::TrainPolicies(size, nullptr);
+  CHECK(dstale(d, oracle_id).find("option 'reference.") == 0);  // lr and model of the reference
+  d.world = WorldPath();
+  std::ostringstream wlog;
+  CHECK_FALSE(run::TrainPolicies(d, &wlog)[0].up_to_date);
+  CHECK(wlog.str().find("retraining " + dp + ": option 'reference.") != std::string::npos);
+  CHECK(dstale(d, learned_id) == "");  // retrained on the learned world: up to date for it
+}
+
+TEST_CASE("model and training sizes have upper bounds and a memory check, before any allocation") {
+  // `edit` applied to a valid `config` makes Validate throw an ArgumentError containing `message`.
+  auto refused = [](auto config, auto edit, const char* message) {
+    CHECK_NOTHROW(config.Validate());
+    edit(config);
+    CHECK_THROWS_WITH_AS(config.Validate(), doctest::Contains(message), ArgumentError);
+  };
+  using M = worldmodel::ModelConfig;
+  const M m;
+  refused(m, [](M& c) { c.d_model = 1 << 20; }, "'d_model' must be at most 4096");
+  refused(m, [](M& c) { c.ff = 1 << 20; }, "'ff' must be at most 16384");
+  refused(m, [](M& c) { c.layers = 17; }, "'layers'");
+  refused(m, [](M& c) { c.song_components = 5000; }, "'song_components' must be at most 4096");
+  // The largest allowed model: refused exactly when its training footprint exceeds this machine.
+  auto big = m;
+  big.d_model = 4096, big.heads = 64, big.ff = 16384, big.layers = 16;
+  CHECK(big.EstimatedParameters() > 16 * (4.0 * 4096 * 4096 + 2.0 * 4096 * 16384));
+  if (16 * big.EstimatedParameters() > PhysicalMemoryBytes())
+    CHECK_THROWS_WITH_AS(big.Validate(), doctest::Contains("would need about"), ArgumentError);
+  else
+    CHECK_NOTHROW(big.Validate());
+  CHECK(big.EstimatedParameters() > m.EstimatedParameters());
+
+  using P = agents::PolicyConfig;
+  refused(P{}, [](P& c) { c.d_model = 1 << 20; }, "'d_model' must be at most 4096");
+  refused(P{}, [](P& c) { c.heads = 128, c.d_model = 1024; }, "'heads' must be at most 64");
+  refused(P{}, [](P& c) { c.ff = 1 << 20; }, "'ff' must be at most 16384");
+  using C = agents::CopycatOptions;
+  refused(testing::TinyCopycat("x.pt"), [](C& c) { c.negatives = 1'000'000; }, "'negatives' must be in [1, 100000]");
+  refused(testing::TinyCopycat("x.pt"), [](C& c) { c.epochs = 10001; }, "'epochs'");
+  refused(testing::TinyCopycat("x.pt"), [](C& c) { c.batch = 1 << 20; }, "'batch'");
+  using D = agents::DpoOptions;
+  const auto dpo = testing::TinyDpo("r.pt", "x.pt");
+  refused(dpo, [](D& c) { c.pairs.pool = 20000; }, "pool size M must be even and in [2, 10000]");
+  refused(dpo, [](D& c) { c.pairs.max_pairs = 20'000'000; }, "'max_pairs'");
+  refused(dpo, [](D& c) { c.batch = 1 << 20; }, "'batch'");
+  refused(dpo, [](D& c) { c.epochs = 20000; }, "'epochs'");
+  using T = worldmodel::TrainOptions;
+  T t;
+  t.out = "x.pt";
+  refused(t, [](T& c) { c.batch_tokens = 1 << 30; }, "'batch-tokens' must be in [64, 1048576]");
+  refused(t, [](T& c) { c.epochs = 10001; }, "'epochs' must be in [1, 10000]");
 }

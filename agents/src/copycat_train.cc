@@ -25,9 +25,10 @@ void CopycatOptions::Validate() const {
   auto need = [](bool ok, const std::string& what) {
     if (!ok) throw ArgumentError("copycat: " + what);
   };
-  need(epochs >= 1, "'epochs' must be >= 1");
-  need(batch >= 1, "'batch' must be >= 1");
-  need(negatives >= 1, "'negatives' must be >= 1");
+  need(epochs >= 1 && epochs <= kMaxEpochs, "'epochs' must be in [1, " + std::to_string(kMaxEpochs) + "]");
+  need(batch >= 1 && batch <= kMaxBatch, "'batch' must be in [1, " + std::to_string(kMaxBatch) + "]");
+  need(negatives >= 1 && negatives <= kMaxNegatives, "'negatives' must be in [1, " + std::to_string(kMaxNegatives) + "]");
+  need(stop_after >= 0, "'stop_after' must be >= 0");
   need(std::isfinite(lr) && lr > 0, "'lr' must be positive");
   need(std::isfinite(weight_decay) && weight_decay >= 0, "'weight_decay' must be >= 0");
   need(max_train_users >= 0, "'max_train_users' must be >= 0");
@@ -184,6 +185,7 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
   info.split_seed = d.split_seed;
   info.num_songs = cat.size(), info.song_dim = cat.dim, info.split = o.split;
   info.window_seed = o.window_seed, info.seed = o.seed, info.epochs = o.epochs;
+  info.options = CopycatTrainingOptions(o);
   info.best_val_loss = std::numeric_limits<double>::infinity();
   Snapshot best;
   std::int32_t first_epoch = 1;

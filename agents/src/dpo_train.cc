@@ -20,11 +20,14 @@ namespace amrs::agents {
 using torch::Tensor;
 
 void PairOptions::Validate() const {
-  if (pool < 2 || pool % 2) throw ArgumentError("DPO pairs: the pool size M must be even and >= 2, got " + std::to_string(pool));
+  if (pool < 2 || pool % 2 || pool > kMaxPool)
+    throw ArgumentError("DPO pairs: the pool size M must be even and in [2, " + std::to_string(kMaxPool) + "], got " +
+                        std::to_string(pool));
   if (!(engagement_threshold >= 0 && engagement_threshold <= 1))
     throw ArgumentError("DPO pairs: the engagement threshold must be in [0, 1]");
-  if (max_pairs < 0) throw ArgumentError("DPO pairs: 'max_pairs' must be >= 0");
-  if (batch < 1) throw ArgumentError("DPO pairs: 'batch' must be >= 1");
+  if (max_pairs < 0 || max_pairs > kMaxPairs)
+    throw ArgumentError("DPO pairs: 'max_pairs' must be in [0, " + std::to_string(kMaxPairs) + "]");
+  if (batch < 1 || batch > kMaxBatch) throw ArgumentError("DPO pairs: 'batch' must be in [1, " + std::to_string(kMaxBatch) + "]");
 }
 
 void DpoOptions::Validate() const {
@@ -33,8 +36,8 @@ void DpoOptions::Validate() const {
   if (reference.empty()) throw ArgumentError("dpo: a reference Copycat checkpoint is required (--reference)");
   if (out.empty()) throw ArgumentError("dpo: an output checkpoint path is required");
   if (!(std::isfinite(beta) && beta > 0)) throw ArgumentError("dpo: 'beta' must be positive");
-  if (epochs < 1) throw ArgumentError("dpo: 'epochs' must be >= 1");
-  if (batch < 1) throw ArgumentError("dpo: 'batch' must be >= 1");
+  if (epochs < 1 || epochs > kMaxEpochs) throw ArgumentError("dpo: 'epochs' must be in [1, " + std::to_string(kMaxEpochs) + "]");
+  if (batch < 1 || batch > kMaxBatch) throw ArgumentError("dpo: 'batch' must be in [1, " + std::to_string(kMaxBatch) + "]");
   if (!(std::isfinite(lr) && lr > 0)) throw ArgumentError("dpo: 'lr' must be positive");
 }
 
@@ -277,6 +280,7 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
   info.utility = o.utility;
   info.beta = o.beta;
   info.pairs = static_cast<std::int64_t>(train.size());
+  info.options = DpoTrainingOptions(o, info.world, ref_info.options);
   ref->eval();
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(0.0));
   for (std::int32_t epoch = 1; epoch <= o.epochs; ++epoch) {

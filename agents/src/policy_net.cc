@@ -4,10 +4,13 @@
 
 #include <cmath>
 #include <filesystem>
+#include <iomanip>
+#include <sstream>
 #include <map>
 #include <mutex>
 
 #include "amrs/core/error.h"
+#include "amrs/core/memory.h"
 #include "amrs/core/rng.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/tokens.h"
@@ -25,6 +28,14 @@ void PolicyConfig::Validate() const {
   need(d_model >= 4 && heads >= 1 && d_model % heads == 0, "'d_model' must be a positive multiple of 'heads'");
   need(layers >= 1 && layers <= 16, "'layers' must be in [1, 16]");
   need(ff >= 1, "'ff' must be >= 1");
+  need(d_model <= kMaxWidth, "'d_model' must be at most " + std::to_string(kMaxWidth));
+  need(heads <= kMaxHeads, "'heads' must be at most " + std::to_string(kMaxHeads));
+  need(ff <= kMaxFeedForward, "'ff' must be at most " + std::to_string(kMaxFeedForward));
+  // Weights, gradients, AdamW's two moments (and DPO's frozen reference): 4 bytes each, x 5.
+  const double d = d_model, params = layers * (4 * d * d + 2 * d * ff + 9 * d + ff) + 2 * 1024 * d + 16 * d;
+  CheckMemoryEstimate("a policy with d_model " + std::to_string(d_model) + ", ff " + std::to_string(ff) + " and " +
+                          std::to_string(layers) + " layers",
+                      20.0 * params);
   need(max_context >= 2 && max_context <= 4096, "'max_context' must be in [2, 4096]");
   need(std::isfinite(tau) && tau > 0 && tau <= 10, "'tau' must be in (0, 10]");
 }
@@ -69,7 +80,49 @@ std::string PolicyInfoToJson(const PolicyInfo& i) {
   j["best_val_loss"] = i.best_val_loss;
   j["reference"] = i.reference, j["world"] = i.world, j["utility"] = i.utility.ToString();
   j["beta"] = i.beta, j["pairs"] = i.pairs;
+  if (!i.options.empty()) j["options"] = i.options;
   return j.dump();
+}
+
+namespace {
+
+std::string Exact(double v) {
+  std::ostringstream os;
+  os << std::setprecision(17) << v;
+  return os.str();
+}
+
+}  // namespace
+
+std::map<std::string, std::string> CopycatTrainingOptions(const CopycatOptions& o) {
+  return {{"model", o.model.ToJson()},
+          {"split", std::to_string(o.split)},
+          {"window_seed", std::to_string(o.window_seed)},
+          {"seed", std::to_string(o.seed)},
+          {"epochs", std::to_string(o.epochs)},
+          {"batch", std::to_string(o.batch)},
+          {"negatives", std::to_string(o.negatives)},
+          {"lr", Exact(o.lr)},
+          {"weight_decay", Exact(o.weight_decay)},
+          {"max_train_users", std::to_string(o.max_train_users)}};
+}
+
+std::map<std::string, std::string> DpoTrainingOptions(const DpoOptions& o, const std::string& world_id,
+                                                      const std::map<std::string, std::string>& reference_options) {
+  std::map<std::string, std::string> m = {{"reference", o.reference},
+                                          {"world", world_id},
+                                          {"utility", o.utility.ToString()},
+                                          {"beta", Exact(o.beta)},
+                                          {"epochs", std::to_string(o.epochs)},
+                                          {"batch", std::to_string(o.batch)},
+                                          {"lr", Exact(o.lr)},
+                                          {"seed", std::to_string(o.seed)},
+                                          {"pool", std::to_string(o.pairs.pool)},
+                                          {"engagement_threshold", Exact(o.pairs.engagement_threshold)},
+                                          {"max_pairs", std::to_string(o.pairs.max_pairs)},
+                                          {"require_better", o.pairs.require_better ? "1" : "0"}};
+  for (const auto& [k, v] : reference_options) m["reference." + k] = v;
+  return m;
 }
 
 namespace {
@@ -98,6 +151,8 @@ PolicyInfo InfoFromJson(const std::string& s, const std::string& source) {
     i.utility = Utility::Parse(j.at("utility").get<std::string>());
     i.beta = j.at("beta").get<double>();
     i.pairs = j.at("pairs").get<std::int64_t>();
+    if (j.contains("options"))  // absent before the training options were recorded
+      i.options = j.at("options").get<std::map<std::string, std::string>>();
     return i;
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source + ": bad policy checkpoint metadata: " + e.what());

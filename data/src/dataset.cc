@@ -39,8 +39,8 @@ void CheckLength(const std::string& src, const std::string& field, const std::ve
 void CheckUnit(const std::string& src, const std::string& field, const std::vector<float>& v,
                const std::vector<std::uint8_t>* present = nullptr) {
   for (std::size_t i = 0; i < v.size(); ++i) {
-    if (present && !(*present)[i]) continue;
     if (!std::isfinite(v[i])) Bad(src, field, i, "value is not finite (NaN or inf)");
+    if (present && !(*present)[i]) continue;  // absent: any finite placeholder
     if (v[i] < 0.f || v[i] > 1.f)
       Bad(src, field, i, "value " + std::to_string(v[i]) + " is outside [0, 1]");
   }
@@ -202,6 +202,16 @@ void Validate(const Dataset& d, const std::string& src) {
     if (s.has_post[i] && !has_songs[i])
       Bad(src, "sessions/has_post", i, "post-session report on a session with no interactions");
 
+  if (d.oracle) {
+    ValidateOracleParams(*d.oracle, src);
+    if (d.oracle->num_songs() != d.num_songs() || d.oracle->num_users() != d.num_users())
+      BadField(src, "oracle",
+               "parameters for " + std::to_string(d.oracle->num_songs()) + " songs and " +
+                   std::to_string(d.oracle->num_users()) + " users do not match the catalogue (" +
+                   std::to_string(d.num_songs()) + " songs) and users (" +
+                   std::to_string(d.num_users()) + ")");
+  }
+
   for (std::size_t k = 0; k < d.splits.size(); ++k) {
     std::vector<int> part(d.user_ids.size(), -1);
     const auto& sp = d.splits[k];
@@ -299,8 +309,8 @@ std::shared_ptr<const OracleParams> ReadOracle(const h5::File& f, std::size_t n_
   auto mt = f.Read<float>("/oracle/mode_target", &shape);
   if (mt.size() != kNumModes * 2) throw InputError(f.path() + ": /oracle/mode_target: bad shape");
   for (int m = 0; m < kNumModes; ++m) p->mode_target[m] = {mt[2 * m], mt[2 * m + 1]};
-  if (p->style_dim <= 0 || p->num_genres <= 0)
-    throw InputError(f.path() + ": /oracle: style_dim and num_genres must be positive");
+  if (p->style_dim <= 0 || p->style_dim > 4096 || p->num_genres <= 0)
+    throw InputError(f.path() + ": /oracle: style_dim must be in [1, 4096] and num_genres positive");
   const std::size_t sd = static_cast<std::size_t>(p->style_dim);
   p->song_genre = Read1D<std::int32_t>(f, "/oracle/song_genre", n_songs);
   p->song_tagged = Read1D<std::uint8_t>(f, "/oracle/song_tagged", n_songs);
@@ -312,10 +322,7 @@ std::shared_ptr<const OracleParams> ReadOracle(const h5::File& f, std::size_t n_
   p->name = Read1D<float>(f, "/oracle/" #name, (#name == std::string("user_taste") ? sd : 1) * n_users);
   AMRS_ORACLE_USER_F(R)
 #undef R
-  for (std::size_t i = 0; i < n_songs; ++i)
-    if (p->song_genre[i] < 0 || p->song_genre[i] >= p->num_genres)
-      Bad(f.path(), "/oracle/song_genre", i, "genre out of range");
-  return p;
+  return p;  // ReadDataset's Validate checks every value (ValidateOracleParams)
 }
 
 }  // namespace
@@ -396,6 +403,10 @@ Dataset ReadDataset(const std::string& path) {
   if (f.Exists("/splits")) {
     d.split_seed = f.ReadScalarAttr<std::uint64_t>("/splits", "seed");
     const auto k = f.ReadScalarAttr<std::int32_t>("/splits", "k");
+    const auto groups = f.Children("/splits").size();
+    if (k < 0 || static_cast<std::size_t>(k) != groups)
+      throw InputError(path + ": /splits: attribute 'k' is " + std::to_string(k) + " but the group has " +
+                       std::to_string(groups) + " splits");
     for (std::int32_t i = 0; i < k; ++i) {
       Split sp;
       const std::string g = "/splits/" + std::to_string(i) + "/";
@@ -415,8 +426,6 @@ Dataset ReadDataset(const std::string& path) {
 
 void WriteDataset(const Dataset& d, const std::string& path) {
   Validate(d, path);
-  if (d.oracle && (d.oracle->num_songs() != d.num_songs() || d.oracle->num_users() != d.num_users()))
-    throw InputError(path + ": oracle parameters do not match the catalogue or users");
   AtomicFile tmp(path);
   {
     auto f = h5::File::Create(tmp.temp());

@@ -3,6 +3,9 @@
 #include <boost/math/distributions/normal.hpp>
 #include <algorithm>
 #include <cmath>
+#include <limits>
+#include <sstream>
+#include <string>
 
 #include "amrs/core/error.h"
 #include "amrs/data/dataset.h"
@@ -24,6 +27,113 @@ double ExpectedClipped(double m, double s) {
 }
 
 }  // namespace
+
+namespace {
+
+[[noreturn]] void BadOracle(const std::string& source, const std::string& field,
+                            const std::string& what) {
+  throw InputError(source + ": oracle/" + field + ": " + what);
+}
+
+std::string Num(double v) {
+  std::ostringstream os;
+  os << v;
+  return os.str();
+}
+
+// A scalar constant: finite and in [lo, hi] (closed unless the flags open an end).
+void CheckConstant(const std::string& source, const char* name, double v, double lo, double hi,
+                   bool open_lo = false, bool open_hi = false) {
+  const std::string field = std::string("attribute '") + name + "'";
+  if (!std::isfinite(v)) BadOracle(source, field, "value is not finite (NaN or inf)");
+  if (v < lo || v > hi || (open_lo && v == lo) || (open_hi && v == hi))
+    BadOracle(source, field,
+              "value " + Num(v) + " is outside " + (open_lo ? "(" : "[") + Num(lo) + ", " +
+                  Num(hi) + (open_hi ? ")" : "]"));
+}
+
+void CheckArray(const std::string& source, const char* name, const std::vector<float>& v,
+                std::size_t rows, std::size_t width, double lo, double hi) {
+  if (v.size() != rows * width)
+    BadOracle(source, name,
+              "has " + std::to_string(v.size()) + " values, expected " + std::to_string(rows) +
+                  (width > 1 ? " x " + std::to_string(width) : std::string()));
+  for (std::size_t i = 0; i < v.size(); ++i) {
+    const std::string where =
+        std::string(name) + " row " + std::to_string(i / width) +
+        (width > 1 ? " column " + std::to_string(i % width) : std::string());
+    if (!std::isfinite(v[i])) BadOracle(source, where, "value is not finite (NaN or inf)");
+    if (v[i] < lo || v[i] > hi)
+      BadOracle(source, where, "value " + Num(v[i]) + " is outside [" + Num(lo) + ", " + Num(hi) + "]");
+  }
+}
+
+}  // namespace
+
+void ValidateOracleParams(const OracleParams& p, const std::string& src) {
+  constexpr double kMax = std::numeric_limits<float>::max();
+  if (p.num_genres < 1 || p.num_genres > 1000000)
+    BadOracle(src, "attribute 'num_genres'", "value " + std::to_string(p.num_genres) +
+                                                 " is outside [1, 1000000]");
+  if (p.style_dim < 1 || p.style_dim > 4096)
+    BadOracle(src, "attribute 'style_dim'",
+              "value " + std::to_string(p.style_dim) + " is outside [1, 4096]");
+  if (p.repeat_window < 0)
+    BadOracle(src, "attribute 'repeat_window'",
+              "value " + std::to_string(p.repeat_window) + " is negative");
+  // Coefficients: any finite value.
+  for (auto [name, v] : {std::pair<const char*, float>{"like_intercept", p.like_intercept},
+                         {"like_taste", p.like_taste}, {"like_quality", p.like_quality},
+                         {"like_fit", p.like_fit}, {"like_fatigue", p.like_fatigue},
+                         {"like_repeat", p.like_repeat}, {"like_threshold", p.like_threshold},
+                         {"eta_v", p.eta_v}, {"eta_a", p.eta_a}, {"kappa_v", p.kappa_v},
+                         {"kappa_a", p.kappa_a}})
+    CheckConstant(src, name, v, -kMax, kMax);
+  // Standard deviations.
+  for (auto [name, v] : {std::pair<const char*, float>{"like_noise_sd", p.like_noise_sd},
+                         {"process_sd", p.process_sd}, {"pre_report_sd", p.pre_report_sd},
+                         {"post_report_sd", p.post_report_sd}, {"mood_drift_sd", p.mood_drift_sd}})
+    CheckConstant(src, name, v, 0.0, kMax);
+  // Beta shapes.
+  for (auto [name, v] : {std::pair<const char*, float>{"skip_a", p.skip_a}, {"skip_b", p.skip_b},
+                         {"partial_a", p.partial_a}, {"partial_b", p.partial_b}})
+    CheckConstant(src, name, v, 0.0, kMax, /*open_lo=*/true);
+  // Probabilities.
+  for (auto [name, v] : {std::pair<const char*, float>{"full_play", p.full_play},
+                         {"rate_prob", p.rate_prob}, {"post_report_prob", p.post_report_prob}})
+    CheckConstant(src, name, v, 0.0, 1.0);
+  CheckConstant(src, "mood_phi", p.mood_phi, -1.0, 1.0, true, true);
+  for (int m = 0; m < kNumModes; ++m)
+    for (int k = 0; k < 2; ++k) {
+      const float v = p.mode_target[m][k];
+      const std::string where = "mode_target row " + std::to_string(m) + " column " + std::to_string(k);
+      if (!std::isfinite(v)) BadOracle(src, where, "value is not finite (NaN or inf)");
+      if (v < 0.f || v > 1.f) BadOracle(src, where, "value " + Num(v) + " is outside [0, 1]");
+    }
+
+  const std::size_t ns = p.song_genre.size(), nu = p.user_bias.size();
+  const std::size_t sd = static_cast<std::size_t>(p.style_dim);
+  for (std::size_t i = 0; i < ns; ++i)
+    if (p.song_genre[i] < 0 || p.song_genre[i] >= p.num_genres)
+      BadOracle(src, "song_genre row " + std::to_string(i),
+                "genre " + std::to_string(p.song_genre[i]) + " is outside [0, num_genres)");
+  if (p.song_tagged.size() != ns)
+    BadOracle(src, "song_tagged", "has " + std::to_string(p.song_tagged.size()) +
+                                      " values, expected " + std::to_string(ns));
+  for (std::size_t i = 0; i < ns; ++i)
+    if (p.song_tagged[i] > 1) BadOracle(src, "song_tagged row " + std::to_string(i), "flag must be 0 or 1");
+  CheckArray(src, "song_style", p.song_style, ns, sd, -kMax, kMax);
+  CheckArray(src, "song_valence", p.song_valence, ns, 1, 0.0, 1.0);
+  CheckArray(src, "song_arousal", p.song_arousal, ns, 1, 0.0, 1.0);
+  CheckArray(src, "song_quality", p.song_quality, ns, 1, -kMax, kMax);
+  CheckArray(src, "tag_valence", p.tag_valence, ns, 1, 0.0, 1.0);
+  CheckArray(src, "tag_arousal", p.tag_arousal, ns, 1, 0.0, 1.0);
+  CheckArray(src, "user_taste", p.user_taste, nu, sd, -kMax, kMax);
+  CheckArray(src, "user_bias", p.user_bias, nu, 1, -kMax, kMax);
+  CheckArray(src, "user_mood_valence", p.user_mood_valence, nu, 1, 0.0, 1.0);
+  CheckArray(src, "user_mood_arousal", p.user_mood_arousal, nu, 1, 0.0, 1.0);
+  CheckArray(src, "user_responsiveness", p.user_responsiveness, nu, 1, 0.0, kMax);
+}
 
 float OracleParams::MoodSd() const {
   return mood_drift_sd / std::sqrt(std::max(1e-6f, 1.f - mood_phi * mood_phi));

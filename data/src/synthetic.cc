@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "amrs/core/error.h"
+#include "amrs/core/memory.h"
 #include "amrs/core/rng.h"
 #include "amrs/data/splits.h"
 
@@ -57,7 +58,16 @@ void GeneratorConfig::Validate() const {
   auto need = [](bool ok, const char* field, const std::string& what) {
     if (!ok) throw ArgumentError(std::string("generator option '") + field + "' " + what);
   };
-  need(num_users >= 3, "users", "must be at least 3");
+  // Memory first, so that a huge size says how much it would need (docs/synthetic.md).
+  CheckMemoryEstimate("generating " + std::to_string(num_users) + " users, " + std::to_string(num_sessions) +
+                          " sessions, " + std::to_string(num_interactions) + " interactions and " +
+                          std::to_string(num_songs) + " songs x " + std::to_string(embedding_dim) + " dims",
+                      EstimatedBytes());
+  need(num_users >= 3 && num_users <= kMaxUsers, "users", "must be in [3, " + std::to_string(kMaxUsers) + "]");
+  need(num_sessions <= kMaxSessions, "sessions", "must be at most " + std::to_string(kMaxSessions));
+  need(num_interactions <= kMaxInteractions, "interactions", "must be at most " + std::to_string(kMaxInteractions));
+  need(num_songs <= kMaxSongs, "songs", "must be at most " + std::to_string(kMaxSongs));
+  need(num_splits <= kMaxSplits, "splits", "must be at most " + std::to_string(kMaxSplits));
   need(num_sessions >= num_users, "sessions", "must be at least the number of users");
   need(num_interactions >= num_sessions, "interactions", "must be at least the number of sessions");
   need(num_songs >= 10, "songs", "must be at least 10");
@@ -67,10 +77,34 @@ void GeneratorConfig::Validate() const {
   need(mert_noise >= 0.f && clamp3_noise >= 0.f, "noise", "must be non-negative");
   need(num_splits >= 1, "splits", "must be at least 1");
   need(model.num_genres >= 2 && model.style_dim >= 2, "model", "needs >= 2 genres and style dims");
+  {
+    OracleParams constants = model;  // the per-entity parts are ignored here
+    for (auto* v : {&constants.song_style, &constants.song_valence, &constants.song_arousal, &constants.song_quality,
+                    &constants.tag_valence, &constants.tag_arousal, &constants.user_taste, &constants.user_bias,
+                    &constants.user_mood_valence, &constants.user_mood_arousal, &constants.user_responsiveness})
+      v->clear();
+    constants.song_genre.clear(), constants.song_tagged.clear();
+    try {
+      ValidateOracleParams(constants, "generator option 'model'");
+    } catch (const InputError& e) {
+      throw ArgumentError(e.what());
+    }
+  }
   need(model.rate_prob >= 0.f && model.rate_prob <= 1.f, "rate-prob", "must be in [0, 1]");
   need(model.post_report_prob >= 0.f && model.post_report_prob <= 1.f, "post-prob", "must be in [0, 1]");
   need(static_cast<std::int64_t>(num_songs * tagged_fraction) >= 30, "tagged-fraction",
        "leaves fewer than 30 songs for the production policy");
+}
+
+double GeneratorConfig::EstimatedBytes() const {
+  const double sd = std::max(0, model.style_dim);
+  const double per_song = 8 + 2.0 * 4 * std::max(0, embedding_dim) + 4 * sd + 4 * 6 + 2;
+  const double per_user = 8 + 4 * sd + 4 * 5 + 4.0 * std::max(0, num_splits);
+  const double per_session = 8 + 4 * 2 + 4 * 4 + 2 + 8;  // columns and the written user ids
+  const double per_interaction = 4 * 4 + 4 + 2 + 3 * 8;  // columns and the written ids
+  // The dataset in memory plus the generator's working copies and the writer's id columns.
+  return 2.0 * (per_song * std::max(0, num_songs) + per_user * std::max(0, num_users) +
+                per_session * std::max(0, num_sessions) + per_interaction * std::max(0, num_interactions));
 }
 
 Dataset Generate(const GeneratorConfig& cfg, std::ostream* log) {

@@ -99,6 +99,13 @@ std::vector<std::pair<Observation, Info>> VectorEnv::DoReset(const std::vector<s
     } catch (const ArgumentError& e) {
       throw ArgumentError(std::string("env: bad reset option: ") + e.what());
     }
+    // Only -1 means "draw"; any other negative index is a caller's mistake, not a request.
+    if (o.user < -1)
+      throw ArgumentError("env: bad reset option 'user': " + std::to_string(o.user) +
+                          " is not a user index (>= 0) or -1 (drawn)");
+    if (o.window < -1)
+      throw ArgumentError("env: bad reset option 'window': " + std::to_string(o.window) +
+                          " is not a window index (>= 0) or -1 (drawn)");
     const auto& part_users = ctx_->Users(o.part);
     if (part_users.empty()) throw ArgumentError("env: the requested part of the split has no users");
     Rng rng(seeds[i], "env-reset");

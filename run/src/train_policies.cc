@@ -4,6 +4,7 @@
 
 #include <filesystem>
 #include <iostream>
+#include <map>
 #include <mutex>
 #include <set>
 #include <sstream>
@@ -69,19 +70,43 @@ std::string PolicyTrainingSpec::Reference(std::uint64_t seed) const {
   return agents::ExpandSeed(reference.empty() ? out_dir + "/copycat-seed-{seed}.pt" : reference, seed);
 }
 
-bool PolicyUpToDate(const std::string& path, const PolicyTrainingSpec& spec, std::uint64_t seed,
-                    const std::string& fingerprint) {
-  if (!std::filesystem::exists(path)) return false;
+std::string PolicyStaleReason(const std::string& path, const PolicyTrainingSpec& spec, std::uint64_t seed,
+                              const std::string& fingerprint, const std::string& world_id) {
+  if (!std::filesystem::exists(path)) return "no checkpoint";
+  std::map<std::string, std::string> want;
+  agents::PolicyInfo i;
   try {
-    const auto i = agents::ReadPolicyInfo(path);
-    const std::int32_t epochs = spec.kind == "dpo" ? spec.dpo.epochs : spec.copycat.epochs;
-    const std::string ref = spec.Reference(seed);
-    return i.kind == spec.kind && i.seed == seed && i.dataset_fingerprint == fingerprint &&
-           i.split == spec.copycat.split && i.window_seed == spec.copycat.window_seed && i.epochs == epochs &&
-           (ref.empty() || i.reference == ref);
-  } catch (const Error&) {
-    return false;
+    i = agents::ReadPolicyInfo(path);
+    if (spec.kind == "copycat") {
+      auto o = spec.copycat;
+      o.seed = seed;
+      want = agents::CopycatTrainingOptions(o);
+    } else {
+      auto o = spec.dpo;
+      o.seed = seed;
+      o.reference = spec.Reference(seed);
+      want = agents::DpoTrainingOptions(o, world_id, agents::ReadPolicyInfo(o.reference).options);
+    }
+  } catch (const Error& e) {
+    return std::string("unreadable (") + e.what() + ")";
   }
+  if (i.kind != spec.kind) return "it is a '" + i.kind + "' checkpoint";
+  if (i.seed != seed) return "it was trained with seed " + std::to_string(i.seed);
+  if (i.dataset_fingerprint != fingerprint) return "it was trained on another dataset (fingerprint " + i.dataset_fingerprint + ")";
+  if (i.options.empty()) return "it does not record its training options (an older checkpoint)";
+  for (const auto& [key, value] : want) {
+    const auto it = i.options.find(key);
+    if (it == i.options.end()) return "option '" + key + "' is not recorded in it";
+    if (it->second != value) return "option '" + key + "' was " + it->second + ", now " + value;
+  }
+  for (const auto& [key, value] : i.options)
+    if (!want.count(key)) return "it records option '" + key + "' that this run does not set";
+  return "";
+}
+
+bool PolicyUpToDate(const std::string& path, const PolicyTrainingSpec& spec, std::uint64_t seed,
+                    const std::string& fingerprint, const std::string& world_id) {
+  return PolicyStaleReason(path, spec, seed, fingerprint, world_id).empty();
 }
 
 std::vector<PolicySeedResult> TrainPolicies(const PolicyTrainingSpec& spec, std::ostream* log) {
@@ -97,6 +122,7 @@ std::vector<PolicySeedResult> TrainPolicies(const PolicyTrainingSpec& spec, std:
     ctx = env::EnvContext::Create(d, env::LoadWorld(spec.world, d), cfg);
     for (const auto s : spec.seeds) agents::ReadPolicyInfo(spec.Reference(s));  // fail before any training
   }
+  const std::string world_id = ctx ? ctx->world().Id() : std::string();
   std::filesystem::create_directories(spec.out_dir);
   if (log)
     *log << "train-policy: " << spec.kind << " for " << spec.seeds.size() << " seeds on split " << spec.copycat.split
@@ -110,11 +136,16 @@ std::vector<PolicySeedResult> TrainPolicies(const PolicyTrainingSpec& spec, std:
     r.seed = spec.seeds[i];
     r.checkpoint = spec.Checkpoint(r.seed);
     LineStream lines(log);
-    if (!spec.force && PolicyUpToDate(r.checkpoint, spec, r.seed, fp)) {
-      lines << spec.kind << " seed " << r.seed << ": " << r.checkpoint << " is up to date (use --force to retrain)"
-            << std::endl;
-      r.up_to_date = true;
-      return;
+    if (!spec.force) {
+      const std::string stale = PolicyStaleReason(r.checkpoint, spec, r.seed, fp, world_id);
+      if (stale.empty()) {
+        lines << spec.kind << " seed " << r.seed << ": " << r.checkpoint << " is up to date (use --force to retrain)"
+              << std::endl;
+        r.up_to_date = true;
+        return;
+      }
+      if (std::filesystem::exists(r.checkpoint))
+        lines << spec.kind << " seed " << r.seed << ": retraining " << r.checkpoint << ": " << stale << std::endl;
     }
     if (spec.kind == "copycat") {
       auto o = spec.copycat;

@@ -3,6 +3,7 @@
 #include <nlohmann/json.hpp>
 
 #include "amrs/core/error.h"
+#include "amrs/core/memory.h"
 
 namespace amrs::worldmodel {
 
@@ -79,7 +80,23 @@ void ModelConfig::Validate() const {
   need(dropout >= 0.f && dropout < 1.f, "'dropout' must be in [0, 1)");
   need(song_components >= 0, "'song_components' must be >= 0");
   need(ablation.max_lookback >= 0, "'max_lookback' must be >= 0");
+  need(d_model <= kMaxWidth, "'d_model' must be at most " + std::to_string(kMaxWidth));
+  need(heads <= kMaxHeads, "'heads' must be at most " + std::to_string(kMaxHeads));
+  need(ff <= kMaxFeedForward, "'ff' must be at most " + std::to_string(kMaxFeedForward));
+  need(head_hidden <= kMaxWidth, "'head_hidden' must be at most " + std::to_string(kMaxWidth));
+  need(song_components <= kMaxWidth, "'song_components' must be at most " + std::to_string(kMaxWidth));
+  // Weights, gradients and AdamW's two moments, 4 bytes each.
+  CheckMemoryEstimate("a world model with d_model " + std::to_string(d_model) + ", ff " + std::to_string(ff) +
+                          " and " + std::to_string(layers) + " layers",
+                      16.0 * EstimatedParameters());
   need(arch == Arch::kFactorized || !ablation.Any(), "ablations apply to the factorized architecture only");
+}
+
+double ModelConfig::EstimatedParameters() const {
+  const double d = d_model, song = song_components > 0 ? song_components : 1024;  // raw: a typical family
+  const double block = 4 * d * d + 2 * d * ff + 9 * d + ff;   // attention, feed-forward, norms, biases
+  const double heads_mlp = kNumSignals * ((d + song) * head_hidden + 2 * head_hidden + 1);
+  return layers * block + 2 * song * d + 16 * d + heads_mlp;  // + song and feedback input projections
 }
 
 std::string ModelConfig::ToJson() const {

@@ -27,8 +27,12 @@ using Span = std::pair<const Token*, int64_t>;
 
 void TrainOptions::Validate() const {
   model.Validate();
-  if (epochs < 1) throw ArgumentError("train-world: 'epochs' must be at least 1");
-  if (batch_tokens < 64) throw ArgumentError("train-world: 'batch-tokens' must be at least 64");
+  if (epochs < 1 || epochs > kMaxEpochs)
+    throw ArgumentError("train-world: 'epochs' must be in [1, " + std::to_string(kMaxEpochs) + "]");
+  if (batch_tokens < 64 || batch_tokens > kMaxBatchTokens)
+    throw ArgumentError("train-world: 'batch-tokens' must be in [64, " + std::to_string(kMaxBatchTokens) + "]");
+  if (max_train_users < 0) throw ArgumentError("train-world: 'max_train_users' must be >= 0");
+  if (stop_after < 0) throw ArgumentError("train-world: 'stop_after' must be >= 0");
   if (!(lr > 0.f) || !std::isfinite(lr)) throw ArgumentError("train-world: 'lr' must be positive");
   if (out.empty()) throw ArgumentError("train-world: an output checkpoint path is required");
   if (split < 0) throw ArgumentError("train-world: 'split' must be >= 0");

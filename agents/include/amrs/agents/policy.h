@@ -9,6 +9,7 @@
 
 #include <cstdint>
 #include <iosfwd>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -28,6 +29,9 @@ struct PolicyConfig {
   std::int32_t ff = 128;
   std::int32_t max_context = 128;  // the policy reads at most the last max_context tokens
   double tau = 0.1;                // temperature of eq. 1 and of pi(y|x)
+  // Upper bounds (Validate): d_model 4096, heads 64, ff 16384, layers 16, max_context 4096, and
+  // the training footprint at most this machine's physical memory.
+  static constexpr std::int32_t kMaxWidth = 4096, kMaxHeads = 64, kMaxFeedForward = 16384;
   void Validate() const;
   std::string ToJson() const;
   static PolicyConfig FromJson(const std::string& json, const std::string& source);
@@ -49,6 +53,9 @@ struct PolicyInfo {
   Utility utility;                   // dpo: the utility that scored its pairs
   double beta = 0;                   // dpo
   std::int64_t pairs = 0;            // dpo: training pairs
+  // Every option that shaped the result, name -> value text (CopycatTrainingOptions,
+  // DpoTrainingOptions); empty in checkpoints written before it was recorded (unknown).
+  std::map<std::string, std::string> options;
 };
 
 // Reads a checkpoint's metadata; InputError naming the file if it is not a policy checkpoint.
@@ -80,6 +87,8 @@ struct CopycatOptions {
   std::string out;                // checkpoint path (required)
   bool resume = true;             // continue from out + ".resume" if it matches
   std::int32_t stop_after = 0;    // >0: stop after this epoch, leaving the resume file
+  // Upper bounds (Validate): epochs 10000, batch 65536, negatives 100000.
+  static constexpr std::int32_t kMaxEpochs = 10000, kMaxBatch = 65536, kMaxNegatives = 100000;
   void Validate() const;
 };
 
@@ -103,6 +112,8 @@ struct PairOptions {
   bool require_better = true;          // drop pairs whose winner's utility does not beat the logged song's
   std::uint64_t seed = 0;
   std::int32_t batch = 256;            // histories per world call
+  // Upper bounds (Validate): pool 10000, max_pairs 10 million, batch 65536.
+  static constexpr std::int32_t kMaxPool = 10000, kMaxPairs = 10'000'000, kMaxBatch = 65536;
   void Validate() const;
 };
 
@@ -139,6 +150,8 @@ struct DpoOptions {
   double lr = 5e-6;         // small on purpose: at 1e-4 the policy collapses onto a few songs
   std::uint64_t seed = 0;   // pair sampling and batch order
   std::string out;
+  // Upper bounds (Validate): epochs 10000, batch 65536.
+  static constexpr std::int32_t kMaxEpochs = 10000, kMaxBatch = 65536;
   void Validate() const;
 };
 
@@ -147,6 +160,15 @@ struct DpoOptions {
 // those of the reference (checked).
 TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> context, const DpoOptions& options,
                       std::ostream* progress);
+
+// The options that shape a trained policy, as stored in PolicyInfo::options: for Copycat the model
+// config, split, window seed, seed, epochs, batch, negatives, lr, weight decay and user cap; for DPO
+// the reference path and the reference's own options (prefixed "reference."), the world's Id(),
+// utility, beta, epochs, batch, lr, seed and the pair options that shape pairs (pool, engagement
+// threshold, max pairs, require better). Not: output paths, resume, stop_after, pair batch size.
+std::map<std::string, std::string> CopycatTrainingOptions(const CopycatOptions& options);
+std::map<std::string, std::string> DpoTrainingOptions(const DpoOptions& options, const std::string& world_id,
+                                                      const std::map<std::string, std::string>& reference_options);
 
 // Resolves "{seed}" in a checkpoint path pattern ("out/policy/copycat-seed-{seed}.pt").
 std::string ExpandSeed(std::string pattern, std::uint64_t seed);

@@ -7,6 +7,7 @@
 #include <array>
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "amrs/core/types.h"
@@ -70,6 +71,13 @@ struct OracleParams {
   std::int32_t num_users() const { return static_cast<std::int32_t>(user_bias.size()); }
   float MoodSd() const;  // stationary SD of the mood process
 };
+
+// Checks every constant and per-entity array for finiteness and range (docs/data-format.md,
+// group /oracle): coefficients finite; SDs, repeat_window >= 0; Beta shapes > 0; probabilities,
+// affect values and mode targets in [0, 1]; |mood_phi| < 1; genres in range; flags 0 or 1; per-song
+// and per-user arrays of consistent lengths. Throws InputError "<source>: oracle/<field>[ row i]:
+// <what>" for the first problem.
+void ValidateOracleParams(const OracleParams& p, const std::string& source);
 
 // The oracle's summary of a history: what it needs to predict the next song's feedback.
 struct OracleState {

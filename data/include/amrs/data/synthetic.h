@@ -11,8 +11,15 @@
 
 namespace amrs::data {
 
-// Sizes default to the paper's Table 1.
+// Sizes default to the paper's Table 1. Upper bounds (Validate): users 10 million, sessions 100
+// million, interactions 1 billion, songs 10 million, embedding_dim 4096, splits 1000, and the
+// estimated memory (EstimatedBytes) at most this machine's physical memory.
 struct GeneratorConfig {
+  static constexpr std::int32_t kMaxUsers = 10'000'000;
+  static constexpr std::int32_t kMaxSessions = 100'000'000;
+  static constexpr std::int32_t kMaxInteractions = 1'000'000'000;
+  static constexpr std::int32_t kMaxSongs = 10'000'000;
+  static constexpr std::int32_t kMaxSplits = 1000;
   std::uint64_t seed = 0;
   std::int32_t num_users = 939;
   std::int32_t num_sessions = 8784;        // total, at least one per user
@@ -26,8 +33,11 @@ struct GeneratorConfig {
   float clamp3_affect_scale = 0.4f;        // how strongly clamp3 encodes song affect (mert: 1)
   std::int32_t num_splits = 10;            // MCCV splits stored with the data
   OracleParams model;                      // scalar model constants (per-entity parts ignored)
-  // Throws ArgumentError naming the first invalid field.
+  // Throws ArgumentError naming the first invalid field, or saying how much memory the sizes
+  // would need when that exceeds the physical memory.
   void Validate() const;
+  // Rough bytes the generator needs for these sizes (dataset, oracle, working copies).
+  double EstimatedBytes() const;
 };
 
 // Samples a dataset and its ground truth (dataset.oracle). Deterministic in config.seed,

@@ -34,10 +34,17 @@ struct PolicySeedResult {
   agents::TrainOutcome outcome;      // when trained
 };
 
-// Does `path` hold a checkpoint this spec would produce for `seed` on the dataset with
-// `fingerprint` (kind, seed, dataset, split, windows, epochs and, for dpo, reference)?
+// Why `path` does not hold the checkpoint this spec would produce for `seed` on the dataset with
+// `fingerprint` ("" when it does): missing or unreadable file, other kind or dataset, or the first
+// training option that differs ("option 'lr' was 0.001, now 0.002"; agents::CopycatTrainingOptions,
+// DpoTrainingOptions: model size, split, windows, seed, epochs, batch, lr, ...; for dpo also the
+// world (`world_id`, its World::Id()), utility, beta, pair pool and the reference and its options).
+// A checkpoint that records no options (older ones) is never up to date.
+std::string PolicyStaleReason(const std::string& path, const PolicyTrainingSpec& spec, std::uint64_t seed,
+                              const std::string& fingerprint, const std::string& world_id = "");
+// PolicyStaleReason(...).empty().
 bool PolicyUpToDate(const std::string& path, const PolicyTrainingSpec& spec, std::uint64_t seed,
-                    const std::string& fingerprint);
+                    const std::string& fingerprint, const std::string& world_id = "");
 
 // Checks the spec and its inputs (dataset, world, every dpo reference) before training any seed,
 // then trains the seeds that are not up to date. `log` gets whole lines (safe from parallel

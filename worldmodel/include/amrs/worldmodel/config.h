@@ -47,8 +47,13 @@ struct ModelConfig {
 
   // "factorized-mert", "standard-clamp3+pe", "factorized-mert-lookback-10", ...
   std::string Name() const;
+  // Upper bounds: d_model, head_hidden and song_components 4096, heads 64, ff 16384, layers 16, and
+  // the training footprint (16 bytes per parameter) at most this machine's physical memory.
+  static constexpr std::int32_t kMaxWidth = 4096, kMaxHeads = 64, kMaxFeedForward = 16384;
   // Throws ArgumentError naming the first invalid field.
   void Validate() const;
+  // Approximate trainable parameter count (for the memory check).
+  double EstimatedParameters() const;
   std::string ToJson() const;
   static ModelConfig FromJson(const std::string& json);  // throws InputError
   bool operator==(const ModelConfig& o) const { return ToJson() == o.ToJson(); }

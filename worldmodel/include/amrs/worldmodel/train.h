@@ -19,6 +19,8 @@ namespace amrs::worldmodel {
 
 struct TrainOptions {
   ModelConfig model;
+  // Upper bounds of the counts (Validate): epochs 10000, batch_tokens 1048576.
+  static constexpr std::int32_t kMaxEpochs = 10000, kMaxBatchTokens = 1 << 20;
   std::int32_t split = 0;             // MCCV split stored in the dataset
   std::int32_t epochs = 8;
   std::int32_t batch_tokens = 4096;   // padded tokens per training batch
