@@ -1,7 +1,6 @@
 // amrs rollout, evaluate: runs through the library's run API (amrs/run/run.h, evaluate.h).
 #include <tbb/global_control.h>
 
-#include <algorithm>
 #include <cstdio>
 #include <iostream>
 #include <memory>
@@ -139,7 +138,6 @@ int Evaluate(const std::vector<std::string>& args) {
   run::EvaluateSpec spec;
   RunOptions o;
   o.agents = "copycat,dpo,random,greedy";
-  o.params = "copycat=out/policy/copycat-seed-{seed}.pt,dpo=out/policy/dpo-seed-{seed}.pt";
   std::string parts, oracle;
   po::options_description desc(
       "amrs evaluate: roll out every agent on each part under the learned world (and the test part under the "
@@ -148,7 +146,9 @@ int Evaluate(const std::vector<std::string>& args) {
     ("data", po::value(&spec.run.data)->required(), "dataset (.h5)")
     ("world", po::value(&spec.run.world)->required(), "world-model checkpoint (or 'oracle')")
     ("agents", po::value(&o.agents)->default_value(o.agents), "comma-separated registered agents")
-    ("param", po::value(&o.params)->default_value(o.params), "agent parameters KEY=VALUE,...")
+    ("param", po::value(&o.params),
+     "agent parameters KEY=VALUE,...; default: copycat=out/policy/copycat-seed-{seed}.pt and "
+     "dpo=out/policy/dpo-seed-{seed}.pt for those selected")
     ("parts", po::value(&parts)->default_value("test,val,train"), "parts to evaluate")
     ("oracle", po::value(&oracle)->default_value("auto"),
      "also score the test part under the oracle: auto (if the dataset has one) | yes | no")
@@ -161,10 +161,7 @@ int Evaluate(const std::vector<std::string>& args) {
   CheckOutputDir(spec.out_dir, "--out-dir");
   for (const auto* log : {"test", "val", "train", "test-oracle"})  // the logs it may write there
     CheckOutputFile(spec.out_dir + "/" + log + ".h5", {spec.run.data, spec.run.world}, "--out-dir");
-  if (vm["param"].defaulted())  // the default names the copycat and dpo checkpoints: only for those selected
-    for (auto it = spec.run.params.begin(); it != spec.run.params.end();)
-      it = std::find(spec.run.agents.begin(), spec.run.agents.end(), it->first) == spec.run.agents.end()
-               ? spec.run.params.erase(it) : std::next(it);
+  if (!vm.count("param")) spec.run.params = run::DefaultPolicyParams(spec.run.agents);
   spec.oracle = run::ParseOracleMode(oracle);
   spec.run.parts.clear();
   for (const auto& p : SplitCommas(parts)) spec.run.parts.push_back(data::ParsePart(p));

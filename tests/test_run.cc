@@ -252,6 +252,10 @@ TEST_CASE("evaluate: the learned world on every part, the oracle on the test par
   e.run.world = "oracle";
   CHECK_FALSE(run::Evaluation(e).with_oracle());
   CHECK_THROWS_AS(run::ParseOracleMode("maybe"), ArgumentError);
+  // Default parameters: the quickstart's checkpoints, only for the policy agents selected.
+  CHECK(run::DefaultPolicyParams({"random", "dpo"}) == run::Params{{"dpo", "out/policy/dpo-seed-{seed}.pt"}});
+  CHECK(run::DefaultPolicyParams({"greedy"}, "p").empty());
+  CHECK(run::DefaultPolicyParams({"copycat"}, "p").at("copycat") == "p/copycat-seed-{seed}.pt");
 
   // A bad agent parameter fails before either run writes anything.
   e.run.world = WorldPath();

@@ -142,9 +142,6 @@ def rollout(data, world="oracle", agents=("random", "greedy"), *, seeds=5, part=
     return _amrs._rollout(_agent_pairs(agents), options, "" if out is None else str(out), int(threads))
 
 
-DEFAULT_POLICY_PARAMS = {"copycat": "out/policy/copycat-seed-{seed}.pt", "dpo": "out/policy/dpo-seed-{seed}.pt"}
-
-
 def evaluate(data, world, agents=("copycat", "dpo", "random", "greedy"), *, out_dir="out/eval",
              parts=("test", "val", "train"), oracle="auto", seeds=5, split=0, horizon=5, topk=10,
              utility="affect", batch=64, max_users=0, users=None, window_seed=0, params=None, threads=0):
@@ -156,8 +153,7 @@ def evaluate(data, world, agents=("copycat", "dpo", "random", "greedy"), *, out_
     """
     pairs = _agent_pairs(agents)
     if params is None:
-        registered = {name for name, agent in pairs if agent is None}
-        params = {k: v for k, v in DEFAULT_POLICY_PARAMS.items() if k in registered}
+        params = _amrs._default_policy_params([name for name, agent in pairs if agent is None])
     options = _options(data, world, seeds, parts, split, horizon, topk, utility, batch, max_users, users,
                        window_seed, False, params)
     return _amrs._evaluate(pairs, options, str(out_dir), str(oracle), int(threads))

@@ -463,6 +463,8 @@ void InitRun(py::module_& m) {
         "amrs.rollout (python/amrs/agents.py) through run::Runner");
   m.def("_evaluate", &Evaluate, py::arg("agents"), py::arg("options"), py::arg("out_dir"), py::arg("oracle"),
         py::arg("threads"), "amrs.evaluate (python/amrs/agents.py) through run::Evaluation");
+  m.def("_default_policy_params", [](const std::vector<std::string>& agents) { return run::DefaultPolicyParams(agents); },
+        py::arg("agents"), "run::DefaultPolicyParams: the quickstart's copycat/dpo checkpoints for those among agents");
   m.def("_stress", &Stress, py::arg("files"), py::arg("agents"), py::arg("external"), py::arg("data"),
         py::arg("world"), py::arg("params"), py::arg("out"), py::arg("threads"),
         "amrs.stress (python/amrs/agents.py) through scenarios::RunStress");

@@ -1,5 +1,7 @@
 #include "amrs/run/evaluate.h"
 
+#include <algorithm>
+
 #include "amrs/core/error.h"
 
 namespace amrs::run {
@@ -9,6 +11,14 @@ OracleMode ParseOracleMode(const std::string& name) {
   if (name == "yes") return OracleMode::kYes;
   if (name == "no") return OracleMode::kNo;
   throw ArgumentError("oracle mode must be auto, yes or no, got '" + name + "'");
+}
+
+Params DefaultPolicyParams(const std::vector<std::string>& agents, const std::string& policy_dir) {
+  Params p;
+  for (const char* kind : {"copycat", "dpo"})
+    if (std::find(agents.begin(), agents.end(), kind) != agents.end())
+      p[kind] = policy_dir + "/" + kind + "-seed-{seed}.pt";
+  return p;
 }
 
 Evaluation::Evaluation(const EvaluateSpec& spec) : spec_(spec) {

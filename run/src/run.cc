@@ -194,7 +194,7 @@ RunResult Runner::Run(const RunHooks& hooks) const {
   RunResult result;
   result.world_name = world.Name();
   result.world_id = world.Id();
-  result.dataset_fingerprint = data::Fingerprint(ctx_->dataset());
+  result.dataset_fingerprint = ctx_->dataset_fingerprint();  // computed once per context
   const std::string config = spec_.ToJson();
   for (const auto part : spec_.parts) {
     const auto options = Options(part);

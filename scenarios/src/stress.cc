@@ -260,7 +260,7 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
     sr.scenario = s;
     sr.world_name = ctx.world().Name();
     sr.world_id = ctx.world().Id();
-    sr.dataset_fingerprint = data::Fingerprint(ctx.dataset());
+    sr.dataset_fingerprint = ctx.dataset_fingerprint();
     sr.num_songs = ctx.world().num_songs();
     run::RunHooks hooks;
     if (progress)

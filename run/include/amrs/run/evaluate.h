@@ -29,6 +29,10 @@ struct EvaluateResult {
   RunResult oracle;               // the test part under the oracle (when with_oracle)
 };
 
+// The parameters `amrs evaluate` uses when none are given: the quickstart's checkpoints
+// (<policy_dir>/<kind>-seed-{seed}.pt) for the copycat and dpo agents among `agents`.
+Params DefaultPolicyParams(const std::vector<std::string>& agents, const std::string& policy_dir = "out/policy");
+
 // The protocol, prepared: both runs are checked (inputs, agents, parameters) before either runs.
 class Evaluation {
  public:
