@@ -4,6 +4,7 @@
 #include <cmath>
 #include <cstdint>
 #include <cstring>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -498,9 +499,14 @@ TEST_CASE("deam import: tiny fixture") {
 }
 
 TEST_CASE("deam import: the shared DEAM fixture") {
-  const std::string root = AMRS_SHARED_DIR "/data/deam";
-  // A missing fixture fails (it ships in ../shared/data/deam next to the source tree).
-  REQUIRE_MESSAGE(std::filesystem::is_directory(root), "the DEAM fixture " << root << " does not exist");
+  // The fixture is the project's shared folder (not in the repository): ../shared beside the
+  // checkout, as CI lays it, or the folder named by AMRS_SHARED_DIR. A missing fixture fails.
+  const char* env = std::getenv("AMRS_SHARED_DIR");
+  const std::string root = std::string(env && *env ? env : AMRS_SHARED_DIR) + "/data/deam";
+  REQUIRE_MESSAGE(std::filesystem::is_directory(root),
+                  "the DEAM fixture " << root
+                                      << " does not exist: put the project's shared/ folder beside the checkout "
+                                         "(../shared) or set AMRS_SHARED_DIR to it");
   const Dataset d = ImportDeamCatalogue(
       root + "/deam_features.csv", {root + "/static_annotations_averaged_songs_1_2000.csv",
                                     root + "/static_annotations_averaged_songs_2000_2058.csv"});
