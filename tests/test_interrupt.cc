@@ -19,6 +19,7 @@
 #include "amrs/data/synthetic.h"
 #include "amrs/env/episode_log.h"
 #include "block_util.h"
+#include "kill_util.h"
 #include "test_util.h"
 
 using namespace amrs;
@@ -26,19 +27,8 @@ namespace fs = std::filesystem;
 
 namespace {
 
-// The child starts like a fresh program (doctest installs its own handlers for SIGINT and
-// SIGTERM, which InstallSignalCleanup would rightly leave alone), then installs the cleanup.
-void FreshInstall() {
-  for (int sig : {SIGINT, SIGTERM, SIGHUP}) ::signal(sig, SIG_DFL);
-  InstallSignalCleanup();
-}
-
-std::vector<std::string> Names(const fs::path& dir) {
-  std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(dir)) out.push_back(e.path().filename().string());
-  std::sort(out.begin(), out.end());
-  return out;
-}
+using testing::FreshInstall;
+using testing::Names;
 
 std::string Slurp(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
@@ -100,7 +90,9 @@ TEST_CASE("SIGINT, SIGTERM and SIGHUP remove the temporary, keep the old file an
 }
 
 TEST_CASE("SIGKILL (or a signal without the handlers) leaves the temporary; the next writer removes it") {
-  for (const auto& [sig, install] : {std::pair{SIGKILL, true}, std::pair{SIGTERM, false}}) {
+  for (const auto& [signal, install_handlers] : {std::pair{SIGKILL, true}, std::pair{SIGTERM, false}}) {
+    const int sig = signal;  // (a structured binding cannot be captured by CAPTURE's lambda in C++17)
+    const bool install = install_handlers;
     CAPTURE(sig);
     const testing::TempDir dir;
     const std::string target = dir.File("out.h5");
@@ -274,26 +266,7 @@ TEST_CASE("A dataset killed while being rewritten is the old or the new file, ne
   const std::string fingerprint = data::Fingerprint(d);
   const testing::TempDir dir;
   const std::string target = dir.File("d.h5");
-  int fds[2];
-  REQUIRE(::pipe(fds) == 0);
-  const pid_t pid = ::fork();
-  REQUIRE(pid >= 0);
-  if (pid == 0) {
-    FreshInstall();
-    ::close(fds[0]);
-    data::WriteDataset(d, target);
-    const char c = 1;
-    if (::write(fds[1], &c, 1) != 1) ::_exit(98);
-    for (;;) data::WriteDataset(d, target);  // rewrite until killed
-  }
-  ::close(fds[1]);
-  char c = 0;
-  REQUIRE(::read(fds[0], &c, 1) == 1);
-  ::close(fds[0]);
-  ::usleep(50 * 1000);  // mid-rewrite (the loop spends nearly all its time writing a temporary)
-  REQUIRE(::kill(pid, SIGTERM) == 0);
-  int status = 0;
-  REQUIRE(::waitpid(pid, &status, 0) == pid);
+  const int status = testing::KillWhileRewriting([&] { data::WriteDataset(d, target); }, SIGTERM);
   REQUIRE(WIFSIGNALED(status));
   CHECK(WTERMSIG(status) == SIGTERM);
   CHECK(data::Fingerprint(data::ReadDataset(target)) == fingerprint);

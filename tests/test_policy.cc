@@ -285,3 +285,42 @@ TEST_CASE("Copycat training across thread counts: bit-identical for TBB, within 
   CHECK(max_diff(base, train(1, 1, 1)) > 1e-2f);
   worldmodel::SetTorchThreads(before);
 }
+
+TEST_CASE("DPO training across thread counts: bit-identical for TBB, within 1e-4 for torch's intra-op threads") {
+  // One reference, then DPO (pairs scored by the oracle in TBB tasks) with (TBB, torch) threads.
+  const testing::TempDir dir;
+  const auto h = SomeHistories();
+  const int before = worldmodel::TorchThreads();
+  worldmodel::SetTorchThreads(1);
+  const std::string ref = dir.File("copycat.pt");
+  agents::TrainCopycat(*Data(), testing::TinyCopycat(ref), nullptr);
+  int run = 0;
+  auto train = [&](int tbb_threads, int torch_threads, double beta = 0.1) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(tbb_threads));
+    worldmodel::SetTorchThreads(torch_threads);
+    REQUIRE(worldmodel::TorchThreads() == torch_threads);
+    const std::string out = dir.File("dpo" + std::to_string(run++) + ".pt");
+    auto o = testing::TinyDpo(ref, out, beta);
+    o.epochs = 2;
+    agents::TrainDpo(Oracle(), o, nullptr);
+    worldmodel::SetTorchThreads(1);
+    return agents::PolicyLogits(out, *Data(), h);
+  };
+  auto max_diff = [](const std::vector<float>& a, const std::vector<float>& b) {
+    REQUIRE(a.size() == b.size());
+    float m = 0;
+    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+    return m;
+  };
+  const auto base = train(1, 1);
+  REQUIRE(base.size() == h.size() * static_cast<std::size_t>(Data()->num_songs()));
+  CHECK(train(2, 1) == base);
+  const auto torch2 = train(1, 2);
+  CHECK(train(2, 2) == torch2);
+  const float d = max_diff(base, torch2);
+  CAPTURE(d);
+  CHECK(d < 1e-4f);
+  // The tolerance is far below what the method's own parameters move: another beta.
+  CHECK(max_diff(base, train(1, 1, 0.01)) > 1e-2f);
+  worldmodel::SetTorchThreads(before);
+}

@@ -1,6 +1,7 @@
 // End to end on tiny data: rollouts of random and greedy (learned and oracle worlds) into episode
 // logs, then the report; its JSON must equal values computed here from the blocks and dataset.
 #include <doctest/doctest.h>
+#include <tbb/global_control.h>
 
 #include <algorithm>
 #include <fstream>
@@ -16,6 +17,7 @@
 #include "amrs/env/world.h"
 #include "amrs/report/report.h"
 #include "amrs/worldmodel/world_model.h"
+#include "kill_util.h"
 #include "test_util.h"
 
 using namespace amrs;
@@ -51,6 +53,7 @@ struct LogSpec {
   std::vector<std::string> agents{"greedy", "random"};
   std::vector<std::uint64_t> seeds{0, 1};
   std::int32_t horizon = 3, max_users = 3;
+  std::int32_t batch = 64;  // envs per TBB task
   Utility utility;
 };
 
@@ -65,6 +68,7 @@ Blocks WriteLog(const std::string& path, std::shared_ptr<const env::World> world
   o.part = data::ParsePart(part);
   o.topk = 10;
   o.max_users = spec.max_users;
+  o.batch = spec.batch;
   o.reset.utility = spec.utility;
   env::RunMetadata meta;
   meta.world = world->Name(), meta.world_id = world->Id(), meta.dataset_fingerprint = fingerprint;
@@ -170,6 +174,60 @@ TEST_CASE("amrs report: Tables 4 and 5 and the oracle comparison from rollout lo
         doctest::Approx(MeanOf({BlockValence(oracle[0]), BlockValence(oracle[1])})));
   CHECK(j["table4"]["rows"]["greedy"]["step_means"]["valence"].size() == 3);
   CHECK_FALSE(std::filesystem::exists(tmp.File("report/report.md.tmp")));
+}
+
+TEST_CASE("Logs and report are byte-identical at 1 and 2 threads") {
+  // Rollouts in batches of one env (several TBB tasks per block, so two threads really run side
+  // by side), written to the same paths at each thread count, then the report of them.
+  testing::TempDir tmp;
+  const auto fp = data::Fingerprint(*Data());
+  LogSpec spec;
+  spec.batch = 1;
+  spec.max_users = 4;
+  std::vector<std::string> outputs;
+  for (int threads : {1, 2}) {
+    tbb::global_control gc(tbb::global_control::max_allowed_parallelism, static_cast<std::size_t>(threads));
+    WriteLog(tmp.File("test.h5"), Learned(), "test", fp, spec);
+    WriteLog(tmp.File("oracle.h5"), env::MakeOracleWorld(Data()), "test", fp, spec);
+    report::ReportOptions o;
+    o.logs = {tmp.File("test.h5"), tmp.File("oracle.h5")};
+    o.data = DataPath();
+    o.out_dir = tmp.File("report-" + std::to_string(threads));
+    o.python = tmp.File("no-such-python");
+    const auto r = report::RunReport(o, nullptr);
+    std::string both = Slurp(r.markdown_path) + "\n" + Slurp(r.json_path);
+    // The output folder may be named in the report; nothing else may differ.
+    for (auto at = both.find(o.out_dir); at != std::string::npos; at = both.find(o.out_dir))
+      both.replace(at, o.out_dir.size(), "OUT");
+    outputs.push_back(both);
+    CHECK(outputs.back().find("| greedy | ") != std::string::npos);
+  }
+  CHECK(outputs[0] == outputs[1]);
+}
+
+TEST_CASE("A report killed while being rewritten keeps whole files, and no temporary survives the next run") {
+  testing::TempDir tmp;
+  const auto fp = data::Fingerprint(*Data());
+  WriteLog(tmp.File("test.h5"), Learned(), "test", fp);
+  report::ReportOptions o;
+  o.logs = {tmp.File("test.h5")};
+  o.data = DataPath();
+  o.out_dir = tmp.File("report");
+  o.python = tmp.File("no-such-python");
+  const auto r = report::RunReport(o, nullptr);
+  const std::string md = Slurp(r.markdown_path), json = Slurp(r.json_path);
+  REQUIRE(md.find("## Table 4") != std::string::npos);
+  for (int sig : {SIGTERM, SIGHUP, SIGKILL}) {
+    CAPTURE(sig);
+    const int status = testing::KillWhileRewriting([&] { report::RunReport(o, nullptr); }, sig, 5 * 1000);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == sig);
+    CHECK(Slurp(r.markdown_path) == md);
+    CHECK(Slurp(r.json_path) == json);
+    if (sig == SIGKILL) report::RunReport(o, nullptr);  // the next run removes a killed run's temporaries
+    const auto names = testing::Names(o.out_dir);
+    for (const auto& n : names) CHECK_MESSAGE(n.find(".tmp") == std::string::npos, n);
+  }
 }
 
 TEST_CASE("amrs report: errors name the file") {

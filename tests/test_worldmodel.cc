@@ -16,6 +16,7 @@
 #include "amrs/data/tokens.h"
 #include "amrs/worldmodel/train.h"
 #include "amrs/worldmodel/world_model.h"
+#include "kill_util.h"
 #include "test_util.h"
 
 using namespace amrs;
@@ -249,6 +250,30 @@ TEST_CASE("Checkpoint round trip and mismatched checkpoints") {
     nets[1] = nets[2] = nets[3] = nets[0];
     SaveCheckpoint(tmp.File("bad.pt"), info, nets, SongReduction{});
     CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("bad.pt"), d), doctest::Contains("has shape"), InputError);
+  }
+}
+
+TEST_CASE("A checkpoint killed while being rewritten is the old file, and no temporary survives the next save") {
+  const auto& d = Small();
+  const auto model = WorldModel::CreateUntrained(Tiny(), d, 6);
+  const data::TokenView view(d);
+  const auto expected = model->ScoreCatalogue(*model->Encode({view.User(4)}));
+  for (int sig : {SIGTERM, SIGINT, SIGKILL}) {
+    CAPTURE(sig);
+    testing::TempDir tmp;
+    const std::string target = tmp.File("m.pt");
+    const int status = testing::KillWhileRewriting([&] { model->Save(target); }, sig, 20 * 1000);
+    REQUIRE(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == sig);
+    // The final path is a whole checkpoint: it loads and predicts what the model predicts.
+    const auto loaded = WorldModel::Load(target, d);
+    CHECK(MaxDiff(loaded->ScoreCatalogue(*loaded->Encode({view.User(4)})), expected) == 0.f);
+    if (sig == SIGKILL) {
+      // Nothing could clean up: at most the killed save's temporary is left, until the next save.
+      CHECK(testing::Names(tmp.path()).size() <= 2);
+      model->Save(target);
+    }
+    CHECK(testing::Names(tmp.path()) == std::vector<std::string>{"m.pt"});
   }
 }
 
