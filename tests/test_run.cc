@@ -100,11 +100,10 @@ TEST_CASE("run: blocks in spec order, equal to the rollout engine's, logged per 
   CHECK(seen[3] == std::pair{data::Part::kTest, std::string("greedy/3")});
   CHECK(seen[4].first == data::Part::kVal);
 
-  // The same blocks as the engine gives directly.
+  // The same blocks as the engine gives directly (the default seed scope: windows per seed).
+  CHECK(spec.seed_scope == run::SeedScope::kWindows);
   const auto d = std::make_shared<const data::Dataset>(data::ReadDataset(DataPath()));
-  env::EnvConfig cfg;
-  cfg.horizon = 3;
-  const auto ctx = env::EnvContext::Create(d, env::LoadWorld("oracle", d), cfg);
+  const auto world = env::LoadWorld("oracle", d);
   for (std::size_t p = 0; p < 2; ++p) {
     const auto& part = r.parts[p];
     CHECK(part.part == spec.parts[p]);
@@ -116,6 +115,10 @@ TEST_CASE("run: blocks in spec order, equal to the rollout engine's, logged per 
         o.part = spec.parts[p];
         o.reset.part = spec.parts[p];
         o.max_users = 2, o.batch = 4;
+        env::EnvConfig cfg;
+        cfg.horizon = 3;
+        cfg.window_seed = run::SeedWindowSeed(0, seed);
+        const auto ctx = env::EnvContext::Create(d, world, cfg);
         const agents::AgentContext ac{ctx, {}, seed};
         const auto direct =
             env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create(name, ac); }, name, seed, o);
@@ -132,6 +135,8 @@ TEST_CASE("run: blocks in spec order, equal to the rollout engine's, logged per 
     const auto config = nlohmann::json::parse(log.meta.config);
     CHECK(config.at("agents") == std::vector<std::string>{"random", "greedy"});
     CHECK(config.at("seeds") == std::vector<std::uint64_t>{0, 3});
+    CHECK(config.at("seed_scope") == "policy+windows");
+    CHECK(log.meta.seed_scope == "policy+windows");
     REQUIRE(log.blocks.size() == 4);
     for (const auto& b : log.blocks) {
       const auto it = std::find_if(part.blocks.begin(), part.blocks.end(),
@@ -159,6 +164,112 @@ TEST_CASE("run: the same blocks whatever the thread count") {
   REQUIRE(one.parts.front().blocks.size() == two.parts.front().blocks.size());
   for (std::size_t i = 0; i < one.parts.front().blocks.size(); ++i)
     CheckSame(one.parts.front().blocks[i], two.parts.front().blocks[i]);
+}
+
+namespace {
+
+// Per-seed mean reward of `agent`'s blocks, in seed order.
+std::vector<double> SeedMeans(const run::RunResult& r, const std::string& agent) {
+  std::vector<double> out;
+  for (const auto& b : r.parts.front().blocks)
+    if (b.agent == agent) {
+      double sum = 0;
+      for (float x : b.reward) sum += x;
+      out.push_back(sum / static_cast<double>(b.reward.size()));
+    }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("run: the seed scope decides what the seeds vary; recorded in the log; any thread count") {
+  auto spec = SmallSpec();
+  spec.agents = {"greedy", "random"};
+  spec.seeds = {0, 1, 2};
+  spec.parts = {data::Part::kTest};
+  spec.max_users = 0;
+  spec.batch = 3;
+  spec.seed_scope = run::SeedScope::kPolicy;
+  const auto policy = run::Run(spec);
+  const auto g = SeedMeans(policy, "greedy");
+  REQUIRE(g.size() == 3);
+  CHECK(g[0] == g[1]);  // same windows, same world: a deterministic agent repeats itself
+  CHECK(g[1] == g[2]);
+  CHECK(policy.parts.front().blocks[0].window_start == policy.parts.front().blocks[1].window_start);
+
+  spec.seed_scope = run::SeedScope::kWindows;
+  run::RunHooks hooks;
+  hooks.log = Dir().File("scope.h5");
+  run::RunResult one, two;
+  {
+    tbb::global_control c(tbb::global_control::max_allowed_parallelism, 1);
+    one = run::Run(spec, hooks);
+  }
+  {
+    tbb::global_control c(tbb::global_control::max_allowed_parallelism, 2);
+    two = run::Run(spec);
+  }
+  const auto w = SeedMeans(one, "greedy");
+  REQUIRE(w.size() == 3);
+  CHECK(w[0] != w[1]);
+  CHECK(w[1] != w[2]);
+  CHECK(one.parts.front().blocks[0].window_start != one.parts.front().blocks[1].window_start);
+  REQUIRE(one.parts.front().blocks.size() == two.parts.front().blocks.size());
+  for (std::size_t i = 0; i < one.parts.front().blocks.size(); ++i)
+    CheckSame(one.parts.front().blocks[i], two.parts.front().blocks[i]);
+  // Paired: every agent of one seed sees the same windows.
+  CHECK(one.parts.front().blocks[1].window_start == one.parts.front().blocks[4].window_start);
+  const auto log = env::ReadEpisodeLog(Dir().File("scope.h5"));
+  CHECK(log.meta.seed_scope == "policy+windows");
+  CHECK(nlohmann::json::parse(log.meta.config).at("seed_scope") == "policy+windows");
+
+  CHECK(run::ParseSeedScope("policy") == run::SeedScope::kPolicy);
+  CHECK(run::ParseSeedScope("policy+windows+world") == run::SeedScope::kWorld);
+  CHECK_THROWS_AS(run::ParseSeedScope("windows"), ArgumentError);
+}
+
+TEST_CASE("run: seed scope policy+windows+world loads the world '{seed}' names for each seed") {
+  const auto d = data::ReadDataset(DataPath());
+  worldmodel::ModelConfig m;
+  m.d_model = 16, m.heads = 2, m.layers = 1, m.ff = 32, m.head_hidden = 16;
+  for (std::uint64_t seed : {0, 1})
+    worldmodel::WorldModel::CreateUntrained(m, d, seed + 7)->Save(Dir().File("wseed-" + std::to_string(seed) + ".pt"));
+  auto spec = SmallSpec();
+  spec.agents = {"greedy"};
+  spec.seeds = {0, 1};
+  spec.parts = {data::Part::kTest};
+  spec.world = Dir().File("wseed-{seed}.pt");
+  spec.seed_scope = run::SeedScope::kWorld;
+  const auto r = run::Run(spec);
+  // Each seed's block is what policy+windows gives under that seed's world alone.
+  for (std::uint64_t seed : {0, 1}) {
+    auto one = spec;
+    one.world = Dir().File("wseed-" + std::to_string(seed) + ".pt");
+    one.seed_scope = run::SeedScope::kWindows;
+    const auto alone = run::Run(one);
+    CheckSame(r.parts.front().blocks[seed], alone.parts.front().blocks[seed]);
+  }
+  const run::Runner runner(spec);
+  CHECK(runner.ContextFor(0)->world().Id() != runner.ContextFor(1)->world().Id());
+  // A world per seed needs the scope, and the scope needs a world per seed.
+  auto bad = spec;
+  bad.seed_scope = run::SeedScope::kWindows;
+  CHECK_THROWS_WITH_AS(run::Runner{bad}, doctest::Contains("use seed scope policy+windows+world"), ArgumentError);
+  bad = spec;
+  bad.world = Dir().File("wseed-0.pt");
+  CHECK_THROWS_WITH_AS(run::Runner{bad}, doctest::Contains("needs '{seed}' in the world"), ArgumentError);
+  bad = spec;
+  bad.seeds = {0, 1, 2};  // no wseed-2.pt
+  CHECK_THROWS_WITH_AS(run::Runner{bad}, doctest::Contains("the world of seed 2"), InputError);
+  // The evaluate protocol scores the oracle (one ground truth) with windows per seed.
+  run::EvaluateSpec e;
+  e.run = spec;
+  e.oracle = run::OracleMode::kYes;
+  e.out_dir = Dir().File("eval-world");
+  fs::create_directories(e.out_dir);
+  const auto er = run::Evaluation(e).Run();
+  CHECK(env::ReadEpisodeLog(e.out_dir + "/test-oracle.h5").meta.seed_scope == "policy+windows");
+  CHECK(env::ReadEpisodeLog(e.out_dir + "/test.h5").meta.seed_scope == "policy+windows+world");
 }
 
 TEST_CASE("run: bad descriptions fail before any episode or file, naming the field") {
