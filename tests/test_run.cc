@@ -21,6 +21,7 @@
 #include "amrs/run/evaluate.h"
 #include "amrs/run/run.h"
 #include "amrs/run/train_policies.h"
+#include "amrs/run/tune.h"
 #include "amrs/worldmodel/train.h"
 #include "amrs/worldmodel/world_model.h"
 #include "policy_util.h"
@@ -629,4 +630,145 @@ TEST_CASE("model and training sizes have upper bounds and a memory check, before
   t.out = "x.pt";
   refused(t, [](T& c) { c.batch_tokens = 1 << 30; }, "'batch-tokens' must be in [64, 1048576]");
   refused(t, [](T& c) { c.epochs = 10001; }, "'epochs' must be in [1, 10000]");
+}
+
+namespace {
+
+// The small dataset, and a copy whose test users (split 0) have extreme, wrong logs: other songs,
+// engagement and ratings flipped, session affect at the bounds. Anything that reads them moves.
+std::pair<std::string, std::string> CleanAndPoisoned() {
+  static const std::pair<std::string, std::string> paths = [] {
+    auto d = data::ReadDataset(DataPath());
+    const auto& test = d.splits.at(0).test;
+    const auto is_test = [&](std::int32_t u) { return std::binary_search(test.begin(), test.end(), u); };
+    auto& in = d.interactions;
+    std::size_t poisoned = 0;
+    for (std::size_t i = 0; i < in.user.size(); ++i)
+      if (is_test(in.user[i])) {
+        in.song[i] = (in.song[i] + 17) % d.num_songs();
+        in.engagement[i] = in.engagement[i] < 0.5f ? 1.f : 0.f;
+        if (in.has_rating[i]) in.rating[i] = static_cast<std::int8_t>(1 - in.rating[i]);
+        ++poisoned;
+      }
+    auto& se = d.sessions;
+    for (std::size_t s = 0; s < se.user.size(); ++s)
+      if (is_test(se.user[s])) {
+        se.pre_valence[s] = 0.f, se.pre_arousal[s] = 1.f;
+        if (se.has_post[s]) se.post_valence[s] = 1.f, se.post_arousal[s] = 0.f;
+      }
+    REQUIRE(poisoned > 0);
+    data::WriteDataset(d, Dir().File("poisoned.h5"));
+    return std::pair{DataPath(), Dir().File("poisoned.h5")};
+  }();
+  return paths;
+}
+
+run::TuneSpec TinyTune(const std::string& kind, const std::string& data, const std::string& out) {
+  run::TuneSpec t;
+  t.train.kind = kind;
+  t.train.data = data;
+  t.train.world = "oracle";
+  t.train.seeds = {0, 1};
+  t.train.copycat = testing::TinyCopycat("");
+  t.train.copycat.epochs = 1;
+  t.train.dpo = testing::TinyDpo("", "");
+  t.train.dpo.epochs = 1;
+  t.world = "oracle";
+  t.horizon = 3;
+  t.batch = 4;
+  t.out_dir = out;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("tune: trains on train users, scores validation users, never reads the test users") {
+  const auto [clean, poisoned] = CleanAndPoisoned();
+  auto tune_both = [&](const std::string& kind, const std::string& grid) {
+    std::vector<run::TuneResult> out;
+    for (const auto& [data, name] : {std::pair{clean, "clean"}, {poisoned, "poisoned"}}) {
+      const auto dir = Dir().File(std::string("tune-") + kind + "-" + name);
+      auto t = TinyTune(kind, data, dir);
+      t.grid = run::ParseTuneGrid({grid}, kind);
+      if (kind == "dpo") {  // its own Copycat references on that dataset (train users only)
+        auto cc = t.train;
+        cc.kind = "copycat";
+        cc.out_dir = dir + "/ref";
+        run::TrainPolicies(cc, nullptr);
+        t.train.reference = dir + "/ref/copycat-seed-{seed}.pt";
+      }
+      out.push_back(run::Tune(t, nullptr));
+      // The table, written atomically beside the checkpoints.
+      const auto json = nlohmann::json::parse(std::ifstream(dir + "/tune-" + kind + ".json"));
+      CHECK(json.at("chosen") == out.back().chosen);
+      CHECK(json.at("part") == "val");
+      std::ifstream csv(dir + "/tune-" + kind + ".csv");
+      std::string header;
+      std::getline(csv, header);
+      CHECK(header.rfind("point,", 0) == 0);
+    }
+    return out;
+  };
+  for (const auto& [kind, grid, points] : {std::tuple{"copycat", "tau=0.1,0.3;epochs=1", 2},
+                                           std::tuple{"dpo", "lr=1e-3,1e-2", 2}}) {
+    CAPTURE(kind);
+    const auto r = tune_both(kind, grid);
+    REQUIRE(r[0].points.size() == static_cast<std::size_t>(points));
+    REQUIRE(r[1].points.size() == r[0].points.size());
+    CHECK(r[0].chosen == r[1].chosen);
+    for (std::size_t i = 0; i < r[0].points.size(); ++i) {
+      CHECK(r[0].points[i].reward.size() == 2);
+      CHECK(r[0].points[i].reward == r[1].points[i].reward);  // bit for bit: the test users changed nothing
+      CHECK(r[0].points[i].valence == r[1].points[i].valence);
+    }
+    // The chosen point has the highest mean (ties: the first).
+    for (std::size_t i = 0; i < r[0].points.size(); ++i) {
+      CHECK(r[0].points[i].mean <= r[0].points[r[0].chosen].mean);
+      if (i < r[0].chosen) CHECK(r[0].points[i].mean < r[0].points[r[0].chosen].mean);
+    }
+  }
+  // The validation users do move the result: poisoning them changes the table.
+  {
+    auto d = data::ReadDataset(DataPath());
+    const auto& val = d.splits.at(0).val;
+    auto& se = d.sessions;
+    for (std::size_t s = 0; s < se.user.size(); ++s)
+      if (std::binary_search(val.begin(), val.end(), se.user[s])) se.pre_valence[s] = 0.f, se.pre_arousal[s] = 1.f;
+    data::WriteDataset(d, Dir().File("poisoned-val.h5"));
+    auto t = TinyTune("copycat", Dir().File("poisoned-val.h5"), Dir().File("tune-val"));
+    t.grid = run::ParseTuneGrid({"tau=0.1,0.3;epochs=1"}, "copycat");
+    const auto moved = run::Tune(t, nullptr);
+    auto c = TinyTune("copycat", DataPath(), Dir().File("tune-copycat-clean"));
+    c.grid = t.grid;
+    CHECK(moved.points[0].reward != run::Tune(c, nullptr).points[0].reward);
+  }
+}
+
+TEST_CASE("tune: grid syntax and bad grids, naming the key") {
+  const auto g = run::ParseTuneGrid({"lr=1e-5,3e-5;epochs=1,2", "beta=0.1"}, "dpo");
+  REQUIRE(g.size() == 3);
+  CHECK(g[0].key == "lr");
+  CHECK(g[0].values == std::vector<std::string>{"1e-5", "3e-5"});
+  CHECK(g[1].values == std::vector<std::string>{"1", "2"});
+  CHECK(g[2].key == "beta");
+  auto bad = [](const std::string& grid, const std::string& kind, const char* needle) {
+    CAPTURE(grid);
+    CHECK_THROWS_WITH_AS(run::ParseTuneGrid({grid}, kind), doctest::Contains(needle), ArgumentError);
+  };
+  bad("tau=0.1", "dpo", "grid key 'tau' is not an option of dpo (allowed: lr, epochs, beta, pool)");
+  bad("beta=0.1", "copycat", "grid key 'beta' is not an option of copycat");
+  bad("lr=abc", "dpo", "grid key 'lr': value 'abc' is not a number");
+  bad("lr=-1", "dpo", "must be > 0");
+  bad("epochs=1.5", "dpo", "grid key 'epochs': value '1.5' must be an integer");
+  bad("lr=1e-5;lr=2e-5", "dpo", "grid key 'lr' is given twice");
+  bad("lr=1e-5,1e-5", "dpo", "value '1e-5' is given twice");
+  bad("lr", "dpo", "is not KEY=V1,V2");
+  bad("", "dpo", "the grid is empty");
+  bad("lr=1e-5", "bc", "kind must be copycat or dpo");
+  // An odd pool fails for its point before any training.
+  auto t = TinyTune("dpo", DataPath(), Dir().File("tune-bad"));
+  t.train.reference = "x-{seed}.pt";
+  t.grid = run::ParseTuneGrid({"pool=3"}, "dpo");
+  CHECK_THROWS_AS(run::Tune(t, nullptr), ArgumentError);
+  CHECK_FALSE(fs::exists(Dir().File("tune-bad")));
 }
