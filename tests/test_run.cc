@@ -2,6 +2,8 @@
 // per-seed policy training with the up-to-date check.
 #include <tbb/global_control.h>
 
+#include <hdf5.h>
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -223,6 +225,16 @@ TEST_CASE("run: the seed scope decides what the seeds vary; recorded in the log;
   const auto log = env::ReadEpisodeLog(Dir().File("scope.h5"));
   CHECK(log.meta.seed_scope == "policy+windows");
   CHECK(nlohmann::json::parse(log.meta.config).at("seed_scope") == "policy+windows");
+  {  // A log written before the scope was recorded (no /meta seed_scope) reads as "policy".
+    fs::copy_file(Dir().File("scope.h5"), Dir().File("old.h5"));
+    const hid_t f = H5Fopen(Dir().File("old.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    CHECK(H5Adelete_by_name(f, "/meta", "seed_scope", H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+    const auto old = env::ReadEpisodeLog(Dir().File("old.h5"));
+    CHECK(old.meta.seed_scope == "policy");
+    CHECK(old.blocks.size() == log.blocks.size());
+  }
 
   CHECK(run::ParseSeedScope("policy") == run::SeedScope::kPolicy);
   CHECK(run::ParseSeedScope("policy+windows+world") == run::SeedScope::kWorld);
