@@ -18,6 +18,7 @@ namespace {
 // The options every run command shares, bound to a RunSpec.
 struct RunOptions {
   std::string agents, utility = "affect", params, seeds_list, part = "test";
+  std::string seed_scope = run::SeedScopeName(run::kDefaultSeedScope);
   std::int32_t seeds = 5, threads = 0;
   bool new_session = false;
   std::vector<std::string> plugins;
@@ -34,6 +35,9 @@ void AddRunOptions(po::options_description& desc, run::RunSpec& s, RunOptions& o
     ("max-users", po::value(&s.max_users)->default_value(0), "limit the users of each part (0: all)")
     ("utility", po::value(&o.utility)->default_value(o.utility), "reward weights, e.g. valence=0.5,arousal=0.5")
     ("window-seed", po::value(&s.window_seed)->default_value(0), "seed of the users' windows")
+    ("seed-scope", po::value(&o.seed_scope)->default_value(o.seed_scope),
+     "what the seeds vary: policy | policy+windows (windows drawn per seed) | policy+windows+world ('{seed}' in "
+     "--world names one world per seed); docs/metrics.md")
     ("threads", po::value(&o.threads)->default_value(0), "TBB worker threads (0: all cores)");
   AddPluginOption(desc, o.plugins);
 }
@@ -47,6 +51,7 @@ void ApplyRunOptions(run::RunSpec& s, const RunOptions& o) {
   s.seeds = SeedsOption(o.seeds_list, o.seeds, "seeds");
   s.utility = Utility::Parse(o.utility);
   s.new_session = o.new_session;
+  s.seed_scope = run::ParseSeedScope(o.seed_scope);
 }
 
 std::unique_ptr<tbb::global_control> Threads(std::int32_t threads) {

@@ -20,7 +20,7 @@ namespace amrs::cli {
 // 3 one failed; 1 bad input, 2 bad options (then nothing is written).
 int Stress(const std::vector<std::string>& args) {
   std::vector<std::string> files, params_s, plugins;
-  std::string out, data, world, agents;
+  std::string out, data, world, agents, seed_scope;
   std::int32_t threads = 0;
   bool quiet = false;
   po::options_description desc("amrs stress: run scenario files (agents x seeds) and check their guardrails");
@@ -31,6 +31,9 @@ int Stress(const std::vector<std::string>& args) {
     ("world", po::value(&world)->default_value(""), "world checkpoint or 'oracle' for every scenario, instead of 'world'")
     ("agents", po::value(&agents)->default_value(""), "comma-separated agents for every scenario, instead of 'agents'")
     ("param", po::value(&params_s)->composing(), "agent parameters KEY=VALUE[,KEY=VALUE...] over the files' [params]")
+    ("seed-scope", po::value(&seed_scope)->default_value(""),
+     "what the seeds vary, for every scenario, instead of the files' 'seed_scope': policy | policy+windows | "
+     "policy+windows+world")
     ("threads", po::value(&threads)->default_value(0), "TBB worker threads (0: all cores)")
     ("quiet,q", po::bool_switch(&quiet), "no progress bar");
   AddPluginOption(desc, plugins);
@@ -56,6 +59,7 @@ int Stress(const std::vector<std::string>& args) {
   o.world = world;
   if (!agents.empty()) o.agents = SplitCommas(agents);
   o.params = ParseParams(params_s);
+  if (!seed_scope.empty()) o.seed_scope = run::SeedScopeName(run::ParseSeedScope(seed_scope));
   std::vector<scenarios::Scenario> scenarios;
   for (const auto& f : files) scenarios.push_back(scenarios::ParseScenario(f, o));
   std::vector<std::string> inputs = files;  // every file read, the scenarios' own data and worlds too

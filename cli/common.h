@@ -83,6 +83,7 @@ int Bench(const std::vector<std::string>& args);
 int Rollout(const std::vector<std::string>& args);
 int Evaluate(const std::vector<std::string>& args);
 int TrainPolicy(const std::vector<std::string>& args);
+int Tune(const std::vector<std::string>& args);
 int Report(const std::vector<std::string>& args);
 int Stress(const std::vector<std::string>& args);
 int ListAgents(const std::vector<std::string>& args);

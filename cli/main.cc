@@ -33,6 +33,7 @@ const std::map<std::string, Command>& Commands() {
       {"bench", {"speed benchmark: cached append vs re-encode, catalogue scoring, training throughput", Bench}},
       {"rollout", {"run agents in the env (learned world or oracle) and log every episode to HDF5", Rollout}},
       {"train-policy", {"train Copycat (InfoNCE) or DPO policies for N seeds", TrainPolicy}},
+      {"tune", {"choose train-policy options on validation users (a grid; never the test users)", Tune}},
       {"evaluate", {"the evaluation protocol: all agents on train/val/test (learned world) and test (oracle)", Evaluate}},
       {"stress", {"stress-test agents on scenario files (perturbed histories) against guardrails", Stress}},
       {"check-agent", {"conformance checks of an agent (e.g. from a --plugin) on a learned world and the oracle", CheckAgent}},

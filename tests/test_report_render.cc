@@ -67,4 +67,19 @@ TEST_CASE("Report JSON holds the table numbers; report.md holds the sections") {
   CHECK(md.find("## Table 4") != std::string::npos);
   CHECK(md.find("## Table 5") != std::string::npos);
   CHECK(md.find("Figures were not made: test.\n\n![A figure](fig.png)\n\n*A figure*\n") != std::string::npos);
+  CHECK(md.find("Seed scope policy") == std::string::npos);  // no runs: nothing to say about seeds
+
+  // The run table shows each log's seed scope; the tables' captions say what the seeds vary.
+  RunInfo run;
+  run.file = "test.h5", run.world = "learned", run.part = "test", run.seed_scope = "policy+windows";
+  d.runs = {run};
+  const auto with_runs = ReportMarkdown(d, {}, "");
+  CHECK(with_runs.find("| Seeds | Seed scope |") != std::string::npos);
+  CHECK(with_runs.find(" | policy+windows |\n") != std::string::npos);
+  const auto caption = SeedScopeCaption("policy+windows");
+  CHECK(caption.find("evaluation windows") != std::string::npos);
+  CHECK(with_runs.find("(* p < 0.05, ** p < 0.01, *** p < 0.001). " + caption) != std::string::npos);
+  CHECK(with_runs.find("Bold: highest per row. " + caption) != std::string::npos);
+  CHECK(nlohmann::json::parse(ReportJson(d))["runs"][0]["seed_scope"] == "policy+windows");
+  CHECK(SeedScopeCaption("policy").find("SD 0") != std::string::npos);
 }

@@ -2,6 +2,8 @@
 // per-seed policy training with the up-to-date check.
 #include <tbb/global_control.h>
 
+#include <hdf5.h>
+
 #include <doctest/doctest.h>
 
 #include <atomic>
@@ -21,6 +23,7 @@
 #include "amrs/run/evaluate.h"
 #include "amrs/run/run.h"
 #include "amrs/run/train_policies.h"
+#include "amrs/run/tune.h"
 #include "amrs/worldmodel/train.h"
 #include "amrs/worldmodel/world_model.h"
 #include "policy_util.h"
@@ -100,11 +103,10 @@ TEST_CASE("run: blocks in spec order, equal to the rollout engine's, logged per 
   CHECK(seen[3] == std::pair{data::Part::kTest, std::string("greedy/3")});
   CHECK(seen[4].first == data::Part::kVal);
 
-  // The same blocks as the engine gives directly.
+  // The same blocks as the engine gives directly (the default seed scope: windows per seed).
+  CHECK(spec.seed_scope == run::SeedScope::kWindows);
   const auto d = std::make_shared<const data::Dataset>(data::ReadDataset(DataPath()));
-  env::EnvConfig cfg;
-  cfg.horizon = 3;
-  const auto ctx = env::EnvContext::Create(d, env::LoadWorld("oracle", d), cfg);
+  const auto world = env::LoadWorld("oracle", d);
   for (std::size_t p = 0; p < 2; ++p) {
     const auto& part = r.parts[p];
     CHECK(part.part == spec.parts[p]);
@@ -116,6 +118,10 @@ TEST_CASE("run: blocks in spec order, equal to the rollout engine's, logged per 
         o.part = spec.parts[p];
         o.reset.part = spec.parts[p];
         o.max_users = 2, o.batch = 4;
+        env::EnvConfig cfg;
+        cfg.horizon = 3;
+        cfg.window_seed = run::SeedWindowSeed(0, seed);
+        const auto ctx = env::EnvContext::Create(d, world, cfg);
         const agents::AgentContext ac{ctx, {}, seed};
         const auto direct =
             env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create(name, ac); }, name, seed, o);
@@ -132,6 +138,8 @@ TEST_CASE("run: blocks in spec order, equal to the rollout engine's, logged per 
     const auto config = nlohmann::json::parse(log.meta.config);
     CHECK(config.at("agents") == std::vector<std::string>{"random", "greedy"});
     CHECK(config.at("seeds") == std::vector<std::uint64_t>{0, 3});
+    CHECK(config.at("seed_scope") == "policy+windows");
+    CHECK(log.meta.seed_scope == "policy+windows");
     REQUIRE(log.blocks.size() == 4);
     for (const auto& b : log.blocks) {
       const auto it = std::find_if(part.blocks.begin(), part.blocks.end(),
@@ -159,6 +167,122 @@ TEST_CASE("run: the same blocks whatever the thread count") {
   REQUIRE(one.parts.front().blocks.size() == two.parts.front().blocks.size());
   for (std::size_t i = 0; i < one.parts.front().blocks.size(); ++i)
     CheckSame(one.parts.front().blocks[i], two.parts.front().blocks[i]);
+}
+
+namespace {
+
+// Per-seed mean reward of `agent`'s blocks, in seed order.
+std::vector<double> SeedMeans(const run::RunResult& r, const std::string& agent) {
+  std::vector<double> out;
+  for (const auto& b : r.parts.front().blocks)
+    if (b.agent == agent) {
+      double sum = 0;
+      for (float x : b.reward) sum += x;
+      out.push_back(sum / static_cast<double>(b.reward.size()));
+    }
+  return out;
+}
+
+}  // namespace
+
+TEST_CASE("run: the seed scope decides what the seeds vary; recorded in the log; any thread count") {
+  auto spec = SmallSpec();
+  spec.agents = {"greedy", "random"};
+  spec.seeds = {0, 1, 2};
+  spec.parts = {data::Part::kTest};
+  spec.max_users = 0;
+  spec.batch = 3;
+  spec.seed_scope = run::SeedScope::kPolicy;
+  const auto policy = run::Run(spec);
+  const auto g = SeedMeans(policy, "greedy");
+  REQUIRE(g.size() == 3);
+  CHECK(g[0] == g[1]);  // same windows, same world: a deterministic agent repeats itself
+  CHECK(g[1] == g[2]);
+  CHECK(policy.parts.front().blocks[0].window_start == policy.parts.front().blocks[1].window_start);
+
+  spec.seed_scope = run::SeedScope::kWindows;
+  run::RunHooks hooks;
+  hooks.log = Dir().File("scope.h5");
+  run::RunResult one, two;
+  {
+    tbb::global_control c(tbb::global_control::max_allowed_parallelism, 1);
+    one = run::Run(spec, hooks);
+  }
+  {
+    tbb::global_control c(tbb::global_control::max_allowed_parallelism, 2);
+    two = run::Run(spec);
+  }
+  const auto w = SeedMeans(one, "greedy");
+  REQUIRE(w.size() == 3);
+  CHECK(w[0] != w[1]);
+  CHECK(w[1] != w[2]);
+  CHECK(one.parts.front().blocks[0].window_start != one.parts.front().blocks[1].window_start);
+  REQUIRE(one.parts.front().blocks.size() == two.parts.front().blocks.size());
+  for (std::size_t i = 0; i < one.parts.front().blocks.size(); ++i)
+    CheckSame(one.parts.front().blocks[i], two.parts.front().blocks[i]);
+  // Paired: every agent of one seed sees the same windows.
+  CHECK(one.parts.front().blocks[1].window_start == one.parts.front().blocks[4].window_start);
+  const auto log = env::ReadEpisodeLog(Dir().File("scope.h5"));
+  CHECK(log.meta.seed_scope == "policy+windows");
+  CHECK(nlohmann::json::parse(log.meta.config).at("seed_scope") == "policy+windows");
+  {  // A log written before the scope was recorded (no /meta seed_scope) reads as "policy".
+    fs::copy_file(Dir().File("scope.h5"), Dir().File("old.h5"));
+    const hid_t f = H5Fopen(Dir().File("old.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    CHECK(H5Adelete_by_name(f, "/meta", "seed_scope", H5P_DEFAULT) >= 0);
+    H5Fclose(f);
+    const auto old = env::ReadEpisodeLog(Dir().File("old.h5"));
+    CHECK(old.meta.seed_scope == "policy");
+    CHECK(old.blocks.size() == log.blocks.size());
+  }
+
+  CHECK(run::ParseSeedScope("policy") == run::SeedScope::kPolicy);
+  CHECK(run::ParseSeedScope("policy+windows+world") == run::SeedScope::kWorld);
+  CHECK_THROWS_AS(run::ParseSeedScope("windows"), ArgumentError);
+}
+
+TEST_CASE("run: seed scope policy+windows+world loads the world '{seed}' names for each seed") {
+  const auto d = data::ReadDataset(DataPath());
+  worldmodel::ModelConfig m;
+  m.d_model = 16, m.heads = 2, m.layers = 1, m.ff = 32, m.head_hidden = 16;
+  for (std::uint64_t seed : {0, 1})
+    worldmodel::WorldModel::CreateUntrained(m, d, seed + 7)->Save(Dir().File("wseed-" + std::to_string(seed) + ".pt"));
+  auto spec = SmallSpec();
+  spec.agents = {"greedy"};
+  spec.seeds = {0, 1};
+  spec.parts = {data::Part::kTest};
+  spec.world = Dir().File("wseed-{seed}.pt");
+  spec.seed_scope = run::SeedScope::kWorld;
+  const auto r = run::Run(spec);
+  // Each seed's block is what policy+windows gives under that seed's world alone.
+  for (std::uint64_t seed : {0, 1}) {
+    auto one = spec;
+    one.world = Dir().File("wseed-" + std::to_string(seed) + ".pt");
+    one.seed_scope = run::SeedScope::kWindows;
+    const auto alone = run::Run(one);
+    CheckSame(r.parts.front().blocks[seed], alone.parts.front().blocks[seed]);
+  }
+  const run::Runner runner(spec);
+  CHECK(runner.ContextFor(0)->world().Id() != runner.ContextFor(1)->world().Id());
+  // A world per seed needs the scope, and the scope needs a world per seed.
+  auto bad = spec;
+  bad.seed_scope = run::SeedScope::kWindows;
+  CHECK_THROWS_WITH_AS(run::Runner{bad}, doctest::Contains("use seed scope policy+windows+world"), ArgumentError);
+  bad = spec;
+  bad.world = Dir().File("wseed-0.pt");
+  CHECK_THROWS_WITH_AS(run::Runner{bad}, doctest::Contains("needs '{seed}' in the world"), ArgumentError);
+  bad = spec;
+  bad.seeds = {0, 1, 2};  // no wseed-2.pt
+  CHECK_THROWS_WITH_AS(run::Runner{bad}, doctest::Contains("the world of seed 2"), InputError);
+  // The evaluate protocol scores the oracle (one ground truth) with windows per seed.
+  run::EvaluateSpec e;
+  e.run = spec;
+  e.oracle = run::OracleMode::kYes;
+  e.out_dir = Dir().File("eval-world");
+  fs::create_directories(e.out_dir);
+  const auto er = run::Evaluation(e).Run();
+  CHECK(env::ReadEpisodeLog(e.out_dir + "/test-oracle.h5").meta.seed_scope == "policy+windows");
+  CHECK(env::ReadEpisodeLog(e.out_dir + "/test.h5").meta.seed_scope == "policy+windows+world");
 }
 
 TEST_CASE("run: bad descriptions fail before any episode or file, naming the field") {
@@ -518,4 +642,145 @@ TEST_CASE("model and training sizes have upper bounds and a memory check, before
   t.out = "x.pt";
   refused(t, [](T& c) { c.batch_tokens = 1 << 30; }, "'batch-tokens' must be in [64, 1048576]");
   refused(t, [](T& c) { c.epochs = 10001; }, "'epochs' must be in [1, 10000]");
+}
+
+namespace {
+
+// The small dataset, and a copy whose test users (split 0) have extreme, wrong logs: other songs,
+// engagement and ratings flipped, session affect at the bounds. Anything that reads them moves.
+std::pair<std::string, std::string> CleanAndPoisoned() {
+  static const std::pair<std::string, std::string> paths = [] {
+    auto d = data::ReadDataset(DataPath());
+    const auto& test = d.splits.at(0).test;
+    const auto is_test = [&](std::int32_t u) { return std::binary_search(test.begin(), test.end(), u); };
+    auto& in = d.interactions;
+    std::size_t poisoned = 0;
+    for (std::size_t i = 0; i < in.user.size(); ++i)
+      if (is_test(in.user[i])) {
+        in.song[i] = (in.song[i] + 17) % d.num_songs();
+        in.engagement[i] = in.engagement[i] < 0.5f ? 1.f : 0.f;
+        if (in.has_rating[i]) in.rating[i] = static_cast<std::int8_t>(1 - in.rating[i]);
+        ++poisoned;
+      }
+    auto& se = d.sessions;
+    for (std::size_t s = 0; s < se.user.size(); ++s)
+      if (is_test(se.user[s])) {
+        se.pre_valence[s] = 0.f, se.pre_arousal[s] = 1.f;
+        if (se.has_post[s]) se.post_valence[s] = 1.f, se.post_arousal[s] = 0.f;
+      }
+    REQUIRE(poisoned > 0);
+    data::WriteDataset(d, Dir().File("poisoned.h5"));
+    return std::pair{DataPath(), Dir().File("poisoned.h5")};
+  }();
+  return paths;
+}
+
+run::TuneSpec TinyTune(const std::string& kind, const std::string& data, const std::string& out) {
+  run::TuneSpec t;
+  t.train.kind = kind;
+  t.train.data = data;
+  t.train.world = "oracle";
+  t.train.seeds = {0, 1};
+  t.train.copycat = testing::TinyCopycat("");
+  t.train.copycat.epochs = 1;
+  t.train.dpo = testing::TinyDpo("", "");
+  t.train.dpo.epochs = 1;
+  t.world = "oracle";
+  t.horizon = 3;
+  t.batch = 4;
+  t.out_dir = out;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("tune: trains on train users, scores validation users, never reads the test users") {
+  const auto [clean, poisoned] = CleanAndPoisoned();
+  auto tune_both = [&](const std::string& kind, const std::string& grid) {
+    std::vector<run::TuneResult> out;
+    for (const auto& [data, name] : {std::pair{clean, "clean"}, {poisoned, "poisoned"}}) {
+      const auto dir = Dir().File(std::string("tune-") + kind + "-" + name);
+      auto t = TinyTune(kind, data, dir);
+      t.grid = run::ParseTuneGrid({grid}, kind);
+      if (kind == "dpo") {  // its own Copycat references on that dataset (train users only)
+        auto cc = t.train;
+        cc.kind = "copycat";
+        cc.out_dir = dir + "/ref";
+        run::TrainPolicies(cc, nullptr);
+        t.train.reference = dir + "/ref/copycat-seed-{seed}.pt";
+      }
+      out.push_back(run::Tune(t, nullptr));
+      // The table, written atomically beside the checkpoints.
+      const auto json = nlohmann::json::parse(std::ifstream(dir + "/tune-" + kind + ".json"));
+      CHECK(json.at("chosen") == out.back().chosen);
+      CHECK(json.at("part") == "val");
+      std::ifstream csv(dir + "/tune-" + kind + ".csv");
+      std::string header;
+      std::getline(csv, header);
+      CHECK(header.rfind("point,", 0) == 0);
+    }
+    return out;
+  };
+  for (const auto& [kind, grid, points] : {std::tuple{"copycat", "tau=0.1,0.3;epochs=1", 2},
+                                           std::tuple{"dpo", "lr=1e-3,1e-2", 2}}) {
+    CAPTURE(kind);
+    const auto r = tune_both(kind, grid);
+    REQUIRE(r[0].points.size() == static_cast<std::size_t>(points));
+    REQUIRE(r[1].points.size() == r[0].points.size());
+    CHECK(r[0].chosen == r[1].chosen);
+    for (std::size_t i = 0; i < r[0].points.size(); ++i) {
+      CHECK(r[0].points[i].reward.size() == 2);
+      CHECK(r[0].points[i].reward == r[1].points[i].reward);  // bit for bit: the test users changed nothing
+      CHECK(r[0].points[i].valence == r[1].points[i].valence);
+    }
+    // The chosen point has the highest mean (ties: the first).
+    for (std::size_t i = 0; i < r[0].points.size(); ++i) {
+      CHECK(r[0].points[i].mean <= r[0].points[r[0].chosen].mean);
+      if (i < r[0].chosen) CHECK(r[0].points[i].mean < r[0].points[r[0].chosen].mean);
+    }
+  }
+  // The validation users do move the result: poisoning them changes the table.
+  {
+    auto d = data::ReadDataset(DataPath());
+    const auto& val = d.splits.at(0).val;
+    auto& se = d.sessions;
+    for (std::size_t s = 0; s < se.user.size(); ++s)
+      if (std::binary_search(val.begin(), val.end(), se.user[s])) se.pre_valence[s] = 0.f, se.pre_arousal[s] = 1.f;
+    data::WriteDataset(d, Dir().File("poisoned-val.h5"));
+    auto t = TinyTune("copycat", Dir().File("poisoned-val.h5"), Dir().File("tune-val"));
+    t.grid = run::ParseTuneGrid({"tau=0.1,0.3;epochs=1"}, "copycat");
+    const auto moved = run::Tune(t, nullptr);
+    auto c = TinyTune("copycat", DataPath(), Dir().File("tune-copycat-clean"));
+    c.grid = t.grid;
+    CHECK(moved.points[0].reward != run::Tune(c, nullptr).points[0].reward);
+  }
+}
+
+TEST_CASE("tune: grid syntax and bad grids, naming the key") {
+  const auto g = run::ParseTuneGrid({"lr=1e-5,3e-5;epochs=1,2", "beta=0.1"}, "dpo");
+  REQUIRE(g.size() == 3);
+  CHECK(g[0].key == "lr");
+  CHECK(g[0].values == std::vector<std::string>{"1e-5", "3e-5"});
+  CHECK(g[1].values == std::vector<std::string>{"1", "2"});
+  CHECK(g[2].key == "beta");
+  auto bad = [](const std::string& grid, const std::string& kind, const char* needle) {
+    CAPTURE(grid);
+    CHECK_THROWS_WITH_AS(run::ParseTuneGrid({grid}, kind), doctest::Contains(needle), ArgumentError);
+  };
+  bad("tau=0.1", "dpo", "grid key 'tau' is not an option of dpo (allowed: lr, epochs, beta, pool)");
+  bad("beta=0.1", "copycat", "grid key 'beta' is not an option of copycat");
+  bad("lr=abc", "dpo", "grid key 'lr': value 'abc' is not a number");
+  bad("lr=-1", "dpo", "must be > 0");
+  bad("epochs=1.5", "dpo", "grid key 'epochs': value '1.5' must be an integer");
+  bad("lr=1e-5;lr=2e-5", "dpo", "grid key 'lr' is given twice");
+  bad("lr=1e-5,1e-5", "dpo", "value '1e-5' is given twice");
+  bad("lr", "dpo", "is not KEY=V1,V2");
+  bad("", "dpo", "the grid is empty");
+  bad("lr=1e-5", "bc", "kind must be copycat or dpo");
+  // An odd pool fails for its point before any training.
+  auto t = TinyTune("dpo", DataPath(), Dir().File("tune-bad"));
+  t.train.reference = "x-{seed}.pt";
+  t.grid = run::ParseTuneGrid({"pool=3"}, "dpo");
+  CHECK_THROWS_AS(run::Tune(t, nullptr), ArgumentError);
+  CHECK_FALSE(fs::exists(Dir().File("tune-bad")));
 }

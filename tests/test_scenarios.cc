@@ -174,8 +174,10 @@ TEST_CASE("Scenario files: every key, and defaults") {
 
 TEST_CASE("Bad scenario files fail with file, line and key") {
   CHECK(ParseError(std::string(kHeader) + "\nbogus = 1\n") == ":6: key 'bogus': unknown key (allowed: name, description, "
-                                                               "world, data, agents, seeds, horizon, window_seed, batch, "
-                                                               "topk, worst_cases, users, history, utility, params, guardrails)");
+                                                               "world, data, agents, seeds, horizon, window_seed, seed_scope, "
+                                                               "batch, topk, worst_cases, users, history, utility, params, guardrails)");
+  CHECK(ParseError(std::string(kHeader) + "seed_scope = \"windows\"\n").find(
+            ":5: key 'seed_scope': seed scope must be policy, policy+windows or policy+windows+world") == 0);
   CHECK(ParseError(std::string(kHeader) + "horizon = \"5\"\n") == ":5: key 'horizon': expected an integer, got a string");
   CHECK(ParseError(std::string(kHeader) + "horizon = 0\n") == ":5: key 'horizon': 0 is out of range [1, 1000]");
   CHECK(ParseError(std::string(kHeader) + "[guardrails.max_arousal_step]\nthreshold = 1.5\n") ==

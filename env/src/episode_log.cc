@@ -32,6 +32,7 @@ EpisodeLogWriter::EpisodeLogWriter(const std::string& path, const RunMetadata& m
   f.WriteStringAttr("/meta", "world_id", m.world_id);
   f.WriteStringAttr("/meta", "dataset_fingerprint", m.dataset_fingerprint);
   f.WriteStringAttr("/meta", "scenario", m.scenario);
+  f.WriteStringAttr("/meta", "seed_scope", m.seed_scope);
   f.WriteStringAttr("/meta", "part", m.part);
   f.WriteStringAttr("/meta", "version", m.version);
   f.WriteScalarAttr<std::int32_t>("/meta", "split", m.split);
@@ -74,6 +75,7 @@ EpisodeLog ReadEpisodeLog(const std::string& path) {
   m.world_id = f.ReadStringAttr("/meta", "world_id");
   m.dataset_fingerprint = f.ReadStringAttr("/meta", "dataset_fingerprint");
   m.scenario = f.ReadStringAttr("/meta", "scenario");
+  if (f.HasAttr("/meta", "seed_scope")) m.seed_scope = f.ReadStringAttr("/meta", "seed_scope");  // older logs: "policy"
   m.part = f.ReadStringAttr("/meta", "part");
   m.version = f.ReadStringAttr("/meta", "version");
   m.split = f.ReadScalarAttr<std::int32_t>("/meta", "split");

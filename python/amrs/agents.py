@@ -113,24 +113,25 @@ def _params(params):
 
 
 def _options(data, world, seeds, parts, split, horizon, topk, utility, batch, max_users, users, window_seed,
-             new_session, params):
+             new_session, params, seed_scope):
     return dict(data=str(data), world=str(world), seeds=_seeds(seeds),
                 parts=[parts] if isinstance(parts, str) else list(parts), split=int(split), horizon=int(horizon),
                 topk=int(topk), utility=_utility(utility), batch=int(batch), max_users=int(max_users),
                 users=[int(u) for u in (users or [])], window_seed=int(window_seed), new_session=bool(new_session),
-                params=_params(params))
+                params=_params(params), seed_scope=str(seed_scope or ""))
 
 
 def rollout(data, world="oracle", agents=("random", "greedy"), *, seeds=5, part="test", out=None, split=0,
             horizon=5, topk=10, utility="affect", batch=64, max_users=0, users=None, window_seed=0,
-            new_session=False, params=None, threads=0):
+            new_session=False, params=None, threads=0, seed_scope=None):
     """``amrs rollout`` from Python: every agent x seed on the users of ``part`` (a name or a list;
     with several parts ``out`` needs ``{part}``).
 
     ``agents``: ``{"mine": MyAgent(), "dpo": "dpo"}`` or ``["dpo", ("mine", MyAgent())]``.
     ``seeds``: a count (0..n-1) or a list. ``params``: registered agents' KEY=VALUE parameters.
     ``out``: the HDF5 episode log (the CLI's format; ``amrs report`` reads it). ``threads``: TBB
-    threads for this call (0: all cores).
+    threads for this call (0: all cores). ``seed_scope``: what the seeds vary, as ``--seed-scope``
+    (``"policy"``, ``"policy+windows"``, ``"policy+windows+world"``; None: the CLI's default).
 
     Returns ``{"world", "world_id", "dataset_fingerprint", "logs": {part: path},
     "parts": {part: {agent: {seed: {"actions": [E, L], "ranked": [E, L, K], "reward", "valence",
@@ -138,13 +139,14 @@ def rollout(data, world="oracle", agents=("random", "greedy"), *, seeds=5, part=
     "summary": {part: {agent: {"seeds", "reward", "valence", "arousal", "rating", "engagement"}}}}``.
     """
     options = _options(data, world, seeds, part, split, horizon, topk, utility, batch, max_users, users,
-                       window_seed, new_session, params)
+                       window_seed, new_session, params, seed_scope)
     return _amrs._rollout(_agent_pairs(agents), options, "" if out is None else str(out), int(threads))
 
 
 def evaluate(data, world, agents=("copycat", "dpo", "random", "greedy"), *, out_dir="out/eval",
              parts=("test", "val", "train"), oracle="auto", seeds=5, split=0, horizon=5, topk=10,
-             utility="affect", batch=64, max_users=0, users=None, window_seed=0, params=None, threads=0):
+             utility="affect", batch=64, max_users=0, users=None, window_seed=0, params=None, threads=0,
+             seed_scope=None):
     """``amrs evaluate`` from Python: every agent on each part under ``world`` (``<out_dir>/<part>.h5``),
     then the test part under the oracle (``<out_dir>/test-oracle.h5``; ``oracle``: auto | yes | no).
     ``params`` defaults to the quickstart's Copycat and DPO checkpoints for those selected.
@@ -155,7 +157,7 @@ def evaluate(data, world, agents=("copycat", "dpo", "random", "greedy"), *, out_
     if params is None:
         params = _amrs._default_policy_params([name for name, agent in pairs if agent is None])
     options = _options(data, world, seeds, parts, split, horizon, topk, utility, batch, max_users, users,
-                       window_seed, False, params)
+                       window_seed, False, params, seed_scope)
     return _amrs._evaluate(pairs, options, str(out_dir), str(oracle), int(threads))
 
 

@@ -289,6 +289,8 @@ run::RunSpec SpecOf(const py::dict& o, const AgentList& agents) {
   s.users = o["users"].cast<std::vector<std::int32_t>>();
   s.window_seed = o["window_seed"].cast<std::uint64_t>();
   s.new_session = o["new_session"].cast<bool>();
+  const auto scope = o["seed_scope"].cast<std::string>();  // "": the default
+  if (!scope.empty()) s.seed_scope = run::ParseSeedScope(scope);
   return s;
 }
 

@@ -96,6 +96,19 @@ def test_python_greedy_gives_exactly_the_builtin_greedy(data):
     assert r["summary"]["test"]["pygreedy"]["reward"] == r["summary"]["test"]["greedy"]["reward"]
 
 
+def test_seed_scope_decides_whether_the_windows_vary_with_the_seed(data):
+    def windows(scope):
+        test = run(data, ["greedy"], seed_scope=scope)["parts"]["test"]["greedy"]
+        return [test[seed]["window_start"] for seed in (0, 1)]
+    same = windows("policy")
+    np.testing.assert_array_equal(same[0], same[1])
+    per_seed = windows("policy+windows")
+    assert not np.array_equal(per_seed[0], per_seed[1])
+    np.testing.assert_array_equal(windows(None)[1], per_seed[1])  # the default
+    with pytest.raises(ValueError, match="seed scope must be"):
+        windows("windows")
+
+
 def test_results_are_the_same_for_one_and_two_threads(data):
     kw = dict(batch=4, part=["test", "val"])
     one = run(data, [("mine", Stateful()), "random"], threads=1, **kw)

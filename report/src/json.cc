@@ -55,7 +55,8 @@ std::string ReportJson(const ReportData& d) {
   for (const auto& r : d.runs)
     j["runs"].push_back({{"file", r.file}, {"world", r.world}, {"oracle", r.oracle}, {"part", r.part},
                          {"split", r.split}, {"horizon", r.horizon}, {"topk", r.topk}, {"utility", r.utility},
-                         {"scenario", r.scenario}, {"fingerprint", r.fingerprint}, {"agents", r.agents},
+                         {"scenario", r.scenario}, {"seed_scope", r.seed_scope}, {"fingerprint", r.fingerprint},
+                         {"agents", r.agents},
                          {"seeds", r.seeds}});
   j["tables_world"] = d.tables_world;
   j["notes"] = d.notes;

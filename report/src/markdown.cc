@@ -41,19 +41,42 @@ const char* PartOrder[] = {"train", "val", "test"};
 
 std::string RunsMarkdown(const std::vector<RunInfo>& runs) {
   std::ostringstream os;
-  os << "| Log | World | Part | Split | Horizon | Top-k | Utility | Agents | Seeds |\n|---|---|---|---|---|---|---|---|---|\n";
+  os << "| Log | World | Part | Split | Horizon | Top-k | Utility | Agents | Seeds | Seed scope |\n"
+     << "|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : runs) {
     os << "| `" << r.file << "` | " << r.world << (r.scenario.empty() ? "" : " (scenario " + r.scenario + ")") << " | "
        << r.part << " | " << r.split << " | " << r.horizon << " | " << r.topk << " | " << r.utility << " |";
     for (std::size_t i = 0; i < r.agents.size(); ++i) os << (i ? ", " : " ") << r.agents[i];
     os << " |";
     for (std::size_t i = 0; i < r.seeds.size(); ++i) os << (i ? ", " : " ") << r.seeds[i];
-    os << " |\n";
+    os << " | " << r.seed_scope << " |\n";
   }
   return os.str();
 }
 
+// The caption sentence on the seeds of the logs behind the tables of `world` ("oracle" or not).
+std::string TablesSeedCaption(const std::vector<RunInfo>& runs, bool oracle) {
+  std::set<std::string> scopes;
+  for (const auto& r : runs)
+    if (r.oracle == oracle) scopes.insert(r.seed_scope);
+  if (scopes.size() != 1) return "";
+  return " " + SeedScopeCaption(*scopes.begin());
+}
+
 }  // namespace
+
+std::string SeedScopeCaption(const std::string& scope) {
+  if (scope == "policy")
+    return "Seed scope policy: the seeds vary policy training only; every seed sees the same windows and the same "
+           "world, so a deterministic agent (greedy) has SD 0.";
+  if (scope == "policy+windows")
+    return "Seed scope policy+windows: the seeds vary policy training and the users' evaluation windows (drawn "
+           "per seed) under one world.";
+  if (scope == "policy+windows+world")
+    return "Seed scope policy+windows+world: the seeds vary policy training, the users' evaluation windows and the "
+           "world model (one per seed).";
+  return "Seed scope " + scope + ".";
+}
 
 std::string Table4Markdown(const Aggregate& t) {
   std::ostringstream os;
@@ -172,13 +195,15 @@ std::string ReportMarkdown(const ReportData& d, const std::vector<Figure>& figur
        << "Cross-seed mean (SD). Rating and engagement are held out of the DPO objective. Bold: best among the "
           "learned policies (copycat, dpo). Stars: paired t-test against dpo (* p < 0.05, ** p < 0.01, "
           "*** p < 0.001)"
-       << (d.table4->count(kReferenceAgent) ? "" : "; dpo is not in this log, so no stars") << ".\n\n"
+       << (d.table4->count(kReferenceAgent) ? "" : "; dpo is not in this log, so no stars") << "."
+       << TablesSeedCaption(d.runs, d.tables_world == "oracle") << "\n\n"
        << Table4Markdown(Table4(*d.table4)) << "\n";
   }
   if (!d.table5.empty()) {
     os << "## Table 5: policy adherence (" << d.tables_world << " world)\n\n"
        << "Cross-seed means. Level 2: relevant = the songs of the user's logged history. Level 3: relevant = the "
-          "logged song at the same step after the window. Bold: highest per row.\n\n"
+          "logged song at the same step after the window. Bold: highest per row."
+       << TablesSeedCaption(d.runs, d.tables_world == "oracle") << "\n\n"
        << Table5Markdown(d.table5) << "\n";
   }
   if (d.oracle) os << "## Oracle comparison (simulator exploitation, test part)\n\n" << OracleMarkdown(*d.oracle) << "\n";

@@ -37,7 +37,7 @@ metrics::EvalContext MakeEvalContext(const data::Dataset& d, const std::string& 
 RunInfo Info(const std::string& file, const env::EpisodeLog& log) {
   RunInfo r;
   r.file = file, r.world = log.meta.world, r.part = log.meta.part, r.utility = log.meta.utility.ToString();
-  r.fingerprint = log.meta.dataset_fingerprint, r.scenario = log.meta.scenario;
+  r.fingerprint = log.meta.dataset_fingerprint, r.scenario = log.meta.scenario, r.seed_scope = log.meta.seed_scope;
   r.split = log.meta.split, r.horizon = log.meta.horizon, r.topk = log.meta.topk;
   r.oracle = IsOracle(log.meta.world);
   for (const auto& b : log.blocks) {
@@ -71,7 +71,7 @@ std::string SeedList(const std::vector<std::uint64_t>& seeds) {
 }
 
 // Throws InputError unless `l` (file) describes the same experiment as `first`: dataset, world,
-// split, horizon, top-k, utility, scenario, seeds and the episodes of each seed (users, windows,
+// split, horizon, top-k, utility, scenario, seed scope, seeds and the episodes of each seed (users, windows,
 // episode seeds), with no agent in both.
 void CheckMergeable(const FirstLog& first, const std::string& file, const env::EpisodeLog& l, const RunInfo& info) {
   const std::string head = file + ": cannot be merged with " + first.file + " (both " +
@@ -88,6 +88,7 @@ void CheckMergeable(const FirstLog& first, const std::string& file, const env::E
   differs("topk", std::to_string(a.topk), std::to_string(b.topk));
   differs("utility", a.utility.ToString(), b.utility.ToString());
   differs("scenario", a.scenario, b.scenario);
+  differs("seed_scope", a.seed_scope, b.seed_scope);
   differs("seeds", SeedList(first.seeds), SeedList(info.seeds));
   for (const auto& agent : info.agents)
     if (std::find(first.agents.begin(), first.agents.end(), agent) != first.agents.end())

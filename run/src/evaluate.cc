@@ -29,6 +29,7 @@ Evaluation::Evaluation(const EvaluateSpec& spec) : spec_(spec) {
   if (with_oracle) {
     RunSpec truth = spec_.run;
     truth.world = "oracle";
+    if (truth.seed_scope == SeedScope::kWorld) truth.seed_scope = SeedScope::kWindows;  // one ground truth
     truth.parts = {data::Part::kTest};
     oracle_ = std::make_unique<Runner>(truth, Inputs{d, nullptr});
   }

@@ -8,7 +8,9 @@
 #include <tbb/task_arena.h>
 
 #include "amrs/agents/agent.h"
+#include "amrs/agents/policy.h"
 #include "amrs/core/error.h"
+#include "amrs/core/rng.h"
 #include "amrs/env/episode_log.h"
 #include "amrs/metrics/rollouts.h"
 
@@ -29,6 +31,25 @@ std::string ReplacePart(std::string pattern, data::Part part) {
 }
 
 }  // namespace
+
+SeedScope ParseSeedScope(const std::string& name) {
+  for (auto s : {SeedScope::kPolicy, SeedScope::kWindows, SeedScope::kWorld})
+    if (name == SeedScopeName(s)) return s;
+  throw ArgumentError("seed scope must be policy, policy+windows or policy+windows+world, got '" + name + "'");
+}
+
+const char* SeedScopeName(SeedScope scope) {
+  switch (scope) {
+    case SeedScope::kPolicy: return "policy";
+    case SeedScope::kWindows: return "policy+windows";
+    case SeedScope::kWorld: return "policy+windows+world";
+  }
+  return "?";
+}
+
+std::uint64_t SeedWindowSeed(std::uint64_t window_seed, std::uint64_t seed) {
+  return Rng(window_seed, "seed-windows", seed).NextU64();
+}
 
 void RunSpec::Validate() const {
   if (agents.empty()) throw ArgumentError("run: 'agents' is empty");
@@ -54,6 +75,13 @@ void RunSpec::Validate() const {
     if (v && !(*v >= 0.f && *v <= 1.f))
       throw ArgumentError(std::string("run: '") + field + "' must be in [0, 1], got " + std::to_string(*v));
   utility.Validate();
+  const bool templated = world.find("{seed}") != std::string::npos;
+  if (seed_scope == SeedScope::kWorld && !templated)
+    throw ArgumentError("run: seed scope " + std::string(SeedScopeName(seed_scope)) + " needs '{seed}' in the world ('" +
+                        world + "'), e.g. out/world/seed-{seed}.pt");
+  if (seed_scope != SeedScope::kWorld && templated)
+    throw ArgumentError("run: the world '" + world + "' names one per seed ('{seed}'): use seed scope " +
+                        SeedScopeName(SeedScope::kWorld));
 }
 
 std::string RunSpec::ToJson() const {
@@ -75,6 +103,7 @@ std::string RunSpec::ToJson() const {
   j["max_users"] = max_users;
   j["users"] = users;
   j["window_seed"] = window_seed;
+  j["seed_scope"] = SeedScopeName(seed_scope);
   j["new_session"] = new_session;
   if (pre_valence) j["pre_valence"] = *pre_valence;
   if (pre_arousal) j["pre_arousal"] = *pre_arousal;
@@ -99,7 +128,10 @@ Inputs LoadInputs(const RunSpec& spec, Inputs given) {
     if (spec.data.empty()) throw ArgumentError("run: no dataset ('data' is empty)");
     given.dataset = std::make_shared<const data::Dataset>(data::ReadDataset(spec.data));
   }
-  if (!given.world) given.world = env::LoadWorld(spec.world, given.dataset);
+  if (!given.world)
+    given.world = env::LoadWorld(
+        spec.seed_scope == SeedScope::kWorld ? agents::ExpandSeed(spec.world, spec.seeds.front()) : spec.world,
+        given.dataset);
   return given;
 }
 
@@ -121,6 +153,23 @@ Runner::Runner(RunSpec spec, Inputs inputs) : spec_(std::move(spec)) {
     inputs_.context = env::EnvContext::Create(inputs_.dataset, inputs_.world, cfg);
   }
   ctx_ = inputs_.context;
+  if (spec_.seed_scope != SeedScope::kPolicy) {
+    // Built in seed order on this thread: the same contexts for any thread count.
+    for (const auto seed : spec_.seeds) {
+      env::EnvConfig cfg = ctx_->config();
+      cfg.window_seed = SeedWindowSeed(spec_.window_seed, seed);
+      auto world = ctx_->world_ptr();
+      if (spec_.seed_scope == SeedScope::kWorld && seed != spec_.seeds.front()) {
+        const std::string path = agents::ExpandSeed(spec_.world, seed);
+        try {
+          world = env::LoadWorld(path, inputs_.dataset);
+        } catch (const InputError& e) {
+          throw InputError("run: the world of seed " + std::to_string(seed) + ": " + e.what());
+        }
+      }
+      seed_ctx_[seed] = env::EnvContext::Create(inputs_.dataset, world, cfg);
+    }
+  }
   if (spec_.topk > inputs_.dataset->num_songs())
     throw ArgumentError("run: 'topk' is " + std::to_string(spec_.topk) + ", more than the catalogue's " +
                         std::to_string(inputs_.dataset->num_songs()) + " songs");
@@ -160,8 +209,15 @@ Runner::Runner(RunSpec spec, Inputs inputs) : spec_(std::move(spec)) {
   }
 }
 
+std::shared_ptr<const env::EnvContext> Runner::ContextFor(std::uint64_t seed) const {
+  if (spec_.seed_scope == SeedScope::kPolicy) return ctx_;
+  const auto it = seed_ctx_.find(seed);
+  if (it == seed_ctx_.end()) throw ArgumentError("run: seed " + std::to_string(seed) + " is not one of the run's");
+  return it->second;
+}
+
 agents::AgentContext Runner::AgentContextFor(std::uint64_t seed) const {
-  return {ctx_, spec_.params, seed, spec_.guard};
+  return {ContextFor(seed), spec_.params, seed, spec_.guard};
 }
 
 std::unique_ptr<agents::Agent> Runner::MakeAgent(const std::string& name, const agents::AgentContext& context) const {
@@ -210,6 +266,7 @@ RunResult Runner::Run(const RunHooks& hooks) const {
       meta.world_id = result.world_id;
       meta.dataset_fingerprint = result.dataset_fingerprint;
       meta.scenario = spec_.scenario;
+      meta.seed_scope = SeedScopeName(spec_.seed_scope);
       meta.part = data::PartName(part);
       meta.split = spec_.split;
       meta.horizon = spec_.horizon;
@@ -226,7 +283,7 @@ RunResult Runner::Run(const RunHooks& hooks) const {
           progress = [&](std::int64_t done, std::int64_t total) { hooks.progress({part, name, seed, done, total}); };
         const auto ext = spec_.external.find(name);
         auto rollouts = [&] {
-          return env::RunRollouts(ctx_, [&] { return MakeAgent(name, ac); }, name, seed, options, progress);
+          return env::RunRollouts(ac.env, [&] { return MakeAgent(name, ac); }, name, seed, options, progress);
         };
         env::EpisodeBlock block;
         if (ext != spec_.external.end() && ext->second.serial) {

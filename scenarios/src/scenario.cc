@@ -12,6 +12,7 @@
 
 #include "amrs/agents/agent.h"
 #include "amrs/core/error.h"
+#include "amrs/run/run.h"
 
 namespace amrs::scenarios {
 
@@ -159,7 +160,7 @@ class Reader {
 
   void Read(const toml::table& root) {
     Scenario& s = *s_;
-    Keys(root, "", {"name", "description", "world", "data", "agents", "seeds", "horizon", "window_seed", "batch", "topk",
+    Keys(root, "", {"name", "description", "world", "data", "agents", "seeds", "horizon", "window_seed", "seed_scope", "batch", "topk",
                     "worst_cases", "users", "history", "utility", "params", "guardrails"});
     const auto name = String(root, "name", "");
     if (!name) Fail("name", 0, "missing (every scenario needs a name)");
@@ -186,6 +187,13 @@ class Reader {
     }
     if (auto v = Int(root, "horizon", "", 1, 1000)) s.horizon = static_cast<std::int32_t>(*v);
     if (auto v = Int(root, "window_seed", "", 0, INT64_MAX)) s.window_seed = static_cast<std::uint64_t>(*v);
+    if (auto v = String(root, "seed_scope", "")) {
+      try {
+        s.seed_scope = run::SeedScopeName(run::ParseSeedScope(*v));
+      } catch (const ArgumentError& e) {
+        Fail("seed_scope", LineOf("seed_scope"), e.what());
+      }
+    }
     if (auto v = Int(root, "batch", "", 1, 100000)) s.batch = static_cast<std::int32_t>(*v);
     if (auto v = Int(root, "topk", "", 0, 1000)) s.topk = static_cast<std::int32_t>(*v);
     if (auto v = Int(root, "worst_cases", "", 0, 1000)) s.worst_cases = static_cast<std::int32_t>(*v);
@@ -321,6 +329,7 @@ void Finish(Scenario& s, const Overrides& o) {
     }
   }
   for (const auto& [k, v] : o.params) s.params[k] = v, s.lines.erase("params." + k);
+  if (!o.seed_scope.empty()) s.seed_scope = o.seed_scope, s.lines.erase("seed_scope");
   auto fail = [&](const std::string& key, const std::string& flag, const std::string& msg) {
     throw InputError((s.lines.count(key) ? s.Where(key) : s.file + ": " + flag) + ": " + msg);
   };

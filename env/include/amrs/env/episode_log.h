@@ -21,6 +21,9 @@ struct RunMetadata {
   std::string world_id;             // World::Id()
   std::string dataset_fingerprint;
   std::string scenario;             // "" for plain rollouts
+  // What the seeds vary (run::SeedScope's name); logs written before it was recorded read as
+  // "policy" (the only behaviour then).
+  std::string seed_scope = "policy";
   std::string part;                 // "train" | "val" | "test"
   std::int32_t split = 0;
   std::int32_t horizon = 0, topk = 0;

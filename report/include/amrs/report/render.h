@@ -18,6 +18,7 @@ namespace amrs::report {
 // One episode log's identity, as the report shows it.
 struct RunInfo {
   std::string file, world, part, utility, fingerprint, scenario;
+  std::string seed_scope = "policy";  // what the seeds vary (/meta seed_scope; older logs: policy)
   std::int32_t split = 0, horizon = 0, topk = 0;
   std::vector<std::string> agents;
   std::vector<std::uint64_t> seeds;
@@ -39,6 +40,10 @@ struct ReportData {
 struct Figure {
   std::string file, caption;  // file relative to the report
 };
+
+// What the seeds of a seed scope ("policy", "policy+windows", "policy+windows+world") vary, as a
+// caption sentence.
+std::string SeedScopeCaption(const std::string& scope);
 
 std::string Table4Markdown(const metrics::Aggregate& t);
 // parts: "train", "val", "test" (those present); Level 3 from "test".

@@ -45,6 +45,21 @@ struct ExternalAgent {
   bool serial = false;
 };
 
+// What the paired seeds vary (docs/metrics.md, "What the seeds vary"). Every scope varies the
+// agents' seed (policy training: the checkpoints "{seed}" names; random choices of the agents).
+enum class SeedScope {
+  kPolicy,   // "policy": only that; every seed sees the same windows and the same world
+  kWindows,  // "policy+windows": also the users' evaluation windows, drawn per seed (SeedWindowSeed)
+  kWorld,    // "policy+windows+world": also the world: "{seed}" in the world spec names one per seed
+};
+inline constexpr SeedScope kDefaultSeedScope = SeedScope::kWindows;  // the paper's protocol (docs/metrics.md)
+// "policy" | "policy+windows" | "policy+windows+world"; ArgumentError otherwise.
+SeedScope ParseSeedScope(const std::string& name);
+const char* SeedScopeName(SeedScope scope);
+// The window seed of run seed `seed` under the scopes that draw windows per seed: a hash of
+// (window_seed, seed), so the windows of different seeds are independent draws.
+std::uint64_t SeedWindowSeed(std::uint64_t window_seed, std::uint64_t seed);
+
 struct RunSpec {
   std::string data;                           // dataset (.h5); unused when Inputs give one
   std::string world = "oracle";               // world spec: 'oracle[:family]' or a checkpoint path
@@ -60,7 +75,8 @@ struct RunSpec {
   std::int32_t batch = 64;                    // envs per batch (one TBB task)
   std::int32_t max_users = 0;                 // first N users of each part (0: all)
   std::vector<std::int32_t> users;            // only these dataset user indices (empty: all)
-  std::uint64_t window_seed = 0;              // seed of the users' windows
+  std::uint64_t window_seed = 0;              // seed of the users' windows (per seed: SeedWindowSeed)
+  SeedScope seed_scope = kDefaultSeedScope;   // what the seeds vary (world scope: "{seed}" in `world`)
   bool new_session = false;                   // open a new session before the first step
   std::optional<float> pre_valence, pre_arousal;  // the new session's boundary report
   std::optional<SessionMode> mode;                // the new session's mode
@@ -128,7 +144,11 @@ class Runner {
   explicit Runner(RunSpec spec, Inputs inputs = {});
   const RunSpec& spec() const { return spec_; }
   const Inputs& inputs() const { return inputs_; }
+  // The context of the spec's window seed (and, under SeedScope::kWorld, the first seed's world).
   std::shared_ptr<const env::EnvContext> context() const { return ctx_; }
+  // The context the blocks of `seed` run in: context() under SeedScope::kPolicy, else one with
+  // that seed's windows (and world). `seed` must be one of the spec's.
+  std::shared_ptr<const env::EnvContext> ContextFor(std::uint64_t seed) const;
   // The rollout options of one part (what the engine gets).
   env::RolloutOptions Options(data::Part part) const;
   RunResult Run(const RunHooks& hooks = {}) const;
@@ -141,6 +161,7 @@ class Runner {
   RunSpec spec_;
   Inputs inputs_;
   std::shared_ptr<const env::EnvContext> ctx_;
+  std::map<std::uint64_t, std::shared_ptr<const env::EnvContext>> seed_ctx_;  // empty under kPolicy
 };
 
 // Runner(spec, inputs).Run(hooks).

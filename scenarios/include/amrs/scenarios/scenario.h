@@ -53,6 +53,7 @@ struct Scenario {
   std::int32_t horizon = 5;            // L
   std::vector<std::uint64_t> seeds{0, 1, 2};
   std::uint64_t window_seed = 0;
+  std::string seed_scope;              // run::SeedScope name; "" = the run's default (docs/metrics.md)
   std::int32_t batch = 64, topk = 10;
   std::int32_t worst_cases = 5;        // worst cases kept per guardrail and agent
   std::vector<std::string> agents;
@@ -72,6 +73,7 @@ struct Overrides {
   std::string data, world;
   std::vector<std::string> agents;
   std::map<std::string, std::string> params;  // merged over the file's [params]
+  std::string seed_scope;                     // run::SeedScope name
   // Agents from outside the registry (RunStress's `external`, e.g. Python agents): agent lists
   // may name them.
   std::vector<std::string> external;
