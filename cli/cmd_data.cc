@@ -45,22 +45,31 @@ int Generate(const std::vector<std::string>& args) {
 
 int Summarize(const std::vector<std::string>& args) {
   std::string path;
-  bool no_oracle = false;
+  bool no_oracle = false, check = false;
   po::options_description desc("amrs summarize: Table-1 summary and oracle ceilings");
   desc.add_options()
     ("data", po::value(&path)->required(), "dataset (.h5)")
-    ("no-oracle", po::bool_switch(&no_oracle), "skip the oracle ceilings");
+    ("no-oracle", po::bool_switch(&no_oracle), "skip the oracle ceilings")
+    ("check-calibration", po::bool_switch(&check),
+     "exit 3 unless the oracle ceilings (and, at the paper's sizes, the sampled Table-1 counts) are "
+     "inside the calibration bands of docs/synthetic.md");
   po::positional_options_description pos;
   pos.add("data", 1);
   po::variables_map vm;
   if (!Parse("summarize", args, desc, vm, &pos, "DATA.h5")) return 0;
   CheckInputFile(path, "--data");
   const auto d = data::ReadDataset(path);
+  if (check && no_oracle) throw ArgumentError("--check-calibration needs the oracle ceilings: drop --no-oracle");
+  if (check && !d.oracle) throw InputError(path + ": --check-calibration: the dataset has no oracle (not synthetic)");
   std::optional<data::Ceiling> ceiling;
   if (d.oracle && !no_oracle) ceiling = data::EvaluateOracle(d);
-  std::cout << path << " (fingerprint " << data::Fingerprint(d) << ")\n"
-            << data::FormatSummary(d, data::Summarize(d), ceiling);
-  return 0;
+  const auto summary = data::Summarize(d);
+  std::cout << path << " (fingerprint " << data::Fingerprint(d) << ")\n" << data::FormatSummary(d, summary, ceiling);
+  if (!check) return 0;
+  const auto failures = data::CalibrationFailures(summary, *ceiling);
+  for (const auto& f : failures) std::cout << "calibration: " << f << "\n";
+  std::cout << "calibration: " << (failures.empty() ? "every value inside its band" : "FAILED") << "\n";
+  return failures.empty() ? 0 : 3;
 }
 
 int Import(const std::vector<std::string>& args) {

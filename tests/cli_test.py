@@ -90,6 +90,12 @@ def main():
     amrs("generate", "--out", d, *tiny, err=r"^wrote d\.h5")
     check(os.path.isfile(d), "generate wrote no d.h5")
     amrs("summarize", d, out=r"^d\.h5 \(fingerprint [0-9a-f]{16}\)")
+    p = amrs("summarize", d, "--check-calibration", rc=None, out=r"^calibration: ")
+    if p is not None:  # 0 when every value is inside its band, 3 (a failed verdict) otherwise
+        inside = "calibration: every value inside its band" in p.stdout
+        check(p.returncode == (0 if inside else 3), "summarize --check-calibration: exit %d, stdout:\n%s"
+              % (p.returncode, p.stdout[-600:]))
+    later("summarize", d, "--check-calibration", "--no-oracle", rc=2, err=r"--check-calibration needs the oracle")
     model = ["--d-model", 8, "--heads", 1, "--layers", 1, "--ff", 8, "--head-hidden", 8]
     amrs("train-world", "--data", d, "--out", "world", "--splits", 0, "--epochs", 1, *model,
          out=r"test \(split 0\)")

@@ -220,3 +220,24 @@ TEST_CASE("Oracle Monte Carlo: the generator's sampled engagement and likes aver
   CHECK(std::fabs(mean_e - mean_pe) < 4 * se_e);
   CHECK(std::fabs(like - plike) < 4 * se_like);
 }
+
+TEST_CASE("Calibration check: the bands of docs/synthetic.md, and Table-1 counts only at the paper's sizes") {
+  data::Ceiling c;
+  c.engagement_r2 = 0.257, c.rating_auc = 0.825, c.valence_r2 = 0.66, c.arousal_r2 = 0.674;
+  data::Summary s;
+  s.users = 939, s.sessions = 8784, s.interactions = 57822, s.catalogue = 6988;
+  s.songs_played = 5975, s.positive_ratings = 17188, s.negative_ratings = 2497, s.post_reports = 5208;
+  CHECK(data::CalibrationFailures(s, c).empty());  // docs/synthetic.md's seed-0 values
+  c.engagement_r2 = 0.199;
+  c.arousal_r2 = 0.751;
+  s.negative_ratings = 2561 * 97 / 100 - 1;  // 3.04% below the paper
+  const auto f = data::CalibrationFailures(s, c);
+  REQUIRE(f.size() == 3);
+  CHECK(f[0] == "oracle engagement R^2 19.9% is outside its band 20.0-50.0%");
+  CHECK(f[1] == "oracle arousal R^2 75.1% is outside its band 45.0-75.0%");
+  CHECK(f[2] == "Negative ratings 2483 differs from the paper's 2561 by -3.0% (band: within 3%)");
+  c.rating_auc = std::nan("");  // undefined scores are outside, not silently inside
+  CHECK(data::CalibrationFailures(s, c).size() == 4);
+  s.users = 40;  // other sizes: only the ceilings are checked
+  CHECK(data::CalibrationFailures(s, c).size() == 3);
+}
