@@ -283,8 +283,9 @@ TEST_CASE("Episode logs round-trip and a failed run leaves no file") {
 }
 
 TEST_CASE("PredictMany equals one Predict per candidate column, on both worlds") {
-  for (const auto& [wname, world] : Worlds()) {
-    CAPTURE(wname);
+  for (const auto& named : Worlds()) {
+    const auto& [wname, world] = named;
+    CAPTURE(named.first);
     const auto ctx = env::EnvContext::Create(Data(), world);
     const auto& users = ctx->Users(data::Part::kTrain);
     std::vector<std::int32_t> rows = {users.at(0), users.at(1)};

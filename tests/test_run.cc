@@ -695,7 +695,10 @@ run::TuneSpec TinyTune(const std::string& kind, const std::string& data, const s
 }  // namespace
 
 TEST_CASE("tune: trains on train users, scores validation users, never reads the test users") {
-  const auto [clean, poisoned] = CleanAndPoisoned();
+  // (plain names, not a structured binding: C++17 lambdas cannot capture those; clang refuses)
+  const auto both = CleanAndPoisoned();
+  const auto& clean = std::get<0>(both);
+  const auto& poisoned = std::get<1>(both);
   auto tune_both = [&](const std::string& kind, const std::string& grid) {
     std::vector<run::TuneResult> out;
     for (const auto& [data, name] : {std::pair{clean, "clean"}, {poisoned, "poisoned"}}) {
@@ -723,7 +726,8 @@ TEST_CASE("tune: trains on train users, scores validation users, never reads the
   };
   for (const auto& [kind, grid, points] : {std::tuple{"copycat", "tau=0.1,0.3;epochs=1", 2},
                                            std::tuple{"dpo", "lr=1e-3,1e-2", 2}}) {
-    CAPTURE(kind);
+    const std::string kind_name = kind;
+    CAPTURE(kind_name);
     const auto r = tune_both(kind, grid);
     REQUIRE(r[0].points.size() == static_cast<std::size_t>(points));
     REQUIRE(r[1].points.size() == r[0].points.size());
