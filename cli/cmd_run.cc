@@ -17,7 +17,7 @@ namespace {
 
 // The options every run command shares, bound to a RunSpec.
 struct RunOptions {
-  std::string agents, utility = "affect", params, seeds_list, part = "test";
+  std::string agents, utility = "affect", params, seeds_list, part = "test", no_replay = "session";
   std::int32_t seeds = 5, threads = 0;
   bool new_session = false;
   std::vector<std::string> plugins;
@@ -34,6 +34,8 @@ void AddRunOptions(po::options_description& desc, run::RunSpec& s, RunOptions& o
     ("max-users", po::value(&s.max_users)->default_value(0), "limit the users of each part (0: all)")
     ("utility", po::value(&o.utility)->default_value(o.utility), "reward weights, e.g. valence=0.5,arousal=0.5")
     ("window-seed", po::value(&s.window_seed)->default_value(0), "seed of the users' windows")
+    ("no-replay", po::value(&o.no_replay)->default_value(o.no_replay),
+     "songs no agent may recommend: session (of the current session) | episode (of this episode) | off")
     ("threads", po::value(&o.threads)->default_value(0), "TBB worker threads (0: all cores)");
   AddPluginOption(desc, o.plugins);
 }
@@ -47,6 +49,11 @@ void ApplyRunOptions(run::RunSpec& s, const RunOptions& o) {
   s.seeds = SeedsOption(o.seeds_list, o.seeds, "seeds");
   s.utility = Utility::Parse(o.utility);
   s.new_session = o.new_session;
+  try {
+    s.no_replay = env::ParseNoReplay(o.no_replay);
+  } catch (const ArgumentError& e) {
+    throw ArgumentError(std::string("--no-replay: ") + e.what());
+  }
 }
 
 std::unique_ptr<tbb::global_control> Threads(std::int32_t threads) {

@@ -175,7 +175,7 @@ TEST_CASE("Scenario files: every key, and defaults") {
 TEST_CASE("Bad scenario files fail with file, line and key") {
   CHECK(ParseError(std::string(kHeader) + "\nbogus = 1\n") == ":6: key 'bogus': unknown key (allowed: name, description, "
                                                                "world, data, agents, seeds, horizon, window_seed, batch, "
-                                                               "topk, worst_cases, users, history, utility, params, guardrails)");
+                                                               "topk, worst_cases, no_replay, users, history, utility, params, guardrails)");
   CHECK(ParseError(std::string(kHeader) + "horizon = \"5\"\n") == ":5: key 'horizon': expected an integer, got a string");
   CHECK(ParseError(std::string(kHeader) + "horizon = 0\n") == ":5: key 'horizon': 0 is out of range [1, 1000]");
   CHECK(ParseError(std::string(kHeader) + "[guardrails.max_arousal_step]\nthreshold = 1.5\n") ==
@@ -478,7 +478,7 @@ TEST_CASE("Stress runner: guarded cuts violations, results are written, seeds re
   data::WriteDataset(*Data(), data_path);
   const auto path = Write(dir, "s.toml",
                           "name = \"probe\"\ndata = \"" + data_path + "\"\nworld = \"oracle\"\n"
-                          "agents = [\"greedy\", \"guarded(greedy)\"]\nseeds = 2\n"
+                          "agents = [\"greedy\", \"guarded(greedy)\"]\nseeds = 2\nno_replay = \"off\"\n"
                           "[users]\nmax_users = 6\n"
                           "[history]\ndislike_streak = 2\n"
                           "[guardrails.max_repeats]\nthreshold = 1\n"

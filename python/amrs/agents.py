@@ -45,6 +45,7 @@ class Agent:
     """Optional base class: a no-op ``reset`` and a ``rank`` from ``scores(batch)``.
 
     Subclasses override ``scores(batch) -> [rows, songs]`` (higher is better), or ``act``/``rank``.
+    ``act`` and ``rank`` choose among the songs the run's no-replay rule allows (``batch.banned``).
     """
 
     def reset(self, seed):
@@ -54,10 +55,16 @@ class Agent:
         raise NotImplementedError("override scores(batch) or act(batch)")
 
     def act(self, batch):
-        return top_k(self.scores(batch), 1)[:, 0]
+        return top_k(self.allowed_scores(batch), 1)[:, 0]
 
     def rank(self, batch, k):
-        return top_k(self.scores(batch), k)
+        return top_k(self.allowed_scores(batch), k)
+
+    def allowed_scores(self, batch):
+        """``scores(batch)`` as float64 with -inf for the songs ``batch.banned`` bans."""
+        s = np.array(self.scores(batch), dtype=np.float64)
+        s[np.asarray(batch.banned)] = -np.inf
+        return s
 
 
 class Greedy(Agent):
@@ -113,24 +120,25 @@ def _params(params):
 
 
 def _options(data, world, seeds, parts, split, horizon, topk, utility, batch, max_users, users, window_seed,
-             new_session, params):
+             new_session, params, no_replay="session"):
     return dict(data=str(data), world=str(world), seeds=_seeds(seeds),
                 parts=[parts] if isinstance(parts, str) else list(parts), split=int(split), horizon=int(horizon),
                 topk=int(topk), utility=_utility(utility), batch=int(batch), max_users=int(max_users),
                 users=[int(u) for u in (users or [])], window_seed=int(window_seed), new_session=bool(new_session),
-                params=_params(params))
+                params=_params(params), no_replay=str(no_replay))
 
 
 def rollout(data, world="oracle", agents=("random", "greedy"), *, seeds=5, part="test", out=None, split=0,
             horizon=5, topk=10, utility="affect", batch=64, max_users=0, users=None, window_seed=0,
-            new_session=False, params=None, threads=0):
+            new_session=False, params=None, threads=0, no_replay="session"):
     """``amrs rollout`` from Python: every agent x seed on the users of ``part`` (a name or a list;
     with several parts ``out`` needs ``{part}``).
 
     ``agents``: ``{"mine": MyAgent(), "dpo": "dpo"}`` or ``["dpo", ("mine", MyAgent())]``.
     ``seeds``: a count (0..n-1) or a list. ``params``: registered agents' KEY=VALUE parameters.
     ``out``: the HDF5 episode log (the CLI's format; ``amrs report`` reads it). ``threads``: TBB
-    threads for this call (0: all cores).
+    threads for this call (0: all cores). ``no_replay``: the run's rule, the same for every agent
+    (``"session"`` | ``"episode"`` | ``"off"``, docs/run.md; banned songs in ``batch.banned``).
 
     Returns ``{"world", "world_id", "dataset_fingerprint", "logs": {part: path},
     "parts": {part: {agent: {seed: {"actions": [E, L], "ranked": [E, L, K], "reward", "valence",
@@ -138,13 +146,14 @@ def rollout(data, world="oracle", agents=("random", "greedy"), *, seeds=5, part=
     "summary": {part: {agent: {"seeds", "reward", "valence", "arousal", "rating", "engagement"}}}}``.
     """
     options = _options(data, world, seeds, part, split, horizon, topk, utility, batch, max_users, users,
-                       window_seed, new_session, params)
+                       window_seed, new_session, params, no_replay)
     return _amrs._rollout(_agent_pairs(agents), options, "" if out is None else str(out), int(threads))
 
 
 def evaluate(data, world, agents=("copycat", "dpo", "random", "greedy"), *, out_dir="out/eval",
              parts=("test", "val", "train"), oracle="auto", seeds=5, split=0, horizon=5, topk=10,
-             utility="affect", batch=64, max_users=0, users=None, window_seed=0, params=None, threads=0):
+             utility="affect", batch=64, max_users=0, users=None, window_seed=0, params=None, threads=0,
+             no_replay="session"):
     """``amrs evaluate`` from Python: every agent on each part under ``world`` (``<out_dir>/<part>.h5``),
     then the test part under the oracle (``<out_dir>/test-oracle.h5``; ``oracle``: auto | yes | no).
     ``params`` defaults to the quickstart's Copycat and DPO checkpoints for those selected.
@@ -155,7 +164,7 @@ def evaluate(data, world, agents=("copycat", "dpo", "random", "greedy"), *, out_
     if params is None:
         params = _amrs._default_policy_params([name for name, agent in pairs if agent is None])
     options = _options(data, world, seeds, parts, split, horizon, topk, utility, batch, max_users, users,
-                       window_seed, False, params)
+                       window_seed, False, params, no_replay)
     return _amrs._evaluate(pairs, options, str(out_dir), str(oracle), int(threads))
 
 

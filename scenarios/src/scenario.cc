@@ -160,7 +160,7 @@ class Reader {
   void Read(const toml::table& root) {
     Scenario& s = *s_;
     Keys(root, "", {"name", "description", "world", "data", "agents", "seeds", "horizon", "window_seed", "batch", "topk",
-                    "worst_cases", "users", "history", "utility", "params", "guardrails"});
+                    "worst_cases", "no_replay", "users", "history", "utility", "params", "guardrails"});
     const auto name = String(root, "name", "");
     if (!name) Fail("name", 0, "missing (every scenario needs a name)");
     if (name->empty() || name->find_first_of("/ \t") != std::string::npos)
@@ -189,6 +189,13 @@ class Reader {
     if (auto v = Int(root, "batch", "", 1, 100000)) s.batch = static_cast<std::int32_t>(*v);
     if (auto v = Int(root, "topk", "", 0, 1000)) s.topk = static_cast<std::int32_t>(*v);
     if (auto v = Int(root, "worst_cases", "", 0, 1000)) s.worst_cases = static_cast<std::int32_t>(*v);
+    if (auto v = String(root, "no_replay", "")) {
+      try {
+        s.no_replay = env::ParseNoReplay(*v);
+      } catch (const ArgumentError&) {
+        Fail("no_replay", LineOf("no_replay"), "'" + *v + "' is not one of session, episode, off");
+      }
+    }
 
     if (const auto* u = Table(root, "users")) {
       Keys(*u, "users.", {"split", "part", "max_users", "ids"});

@@ -175,6 +175,7 @@ run::RunSpec ToRunSpec(const Scenario& s, const env::EnvContext& context) {
   r.batch = s.batch;
   r.max_users = s.max_users;
   r.window_seed = s.window_seed;
+  r.no_replay = s.no_replay;
   r.scenario = s.name;
   const auto& d = context.dataset();
   const auto& part_users = context.Users(s.part);

@@ -18,6 +18,7 @@ namespace amrs::report {
 // One episode log's identity, as the report shows it.
 struct RunInfo {
   std::string file, world, part, utility, fingerprint, scenario;
+  std::string no_replay;  // the run's no-replay rule; "" (shown "unknown") for older logs
   std::int32_t split = 0, horizon = 0, topk = 0;
   std::vector<std::string> agents;
   std::vector<std::uint64_t> seeds;

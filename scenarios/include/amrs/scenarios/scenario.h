@@ -55,6 +55,7 @@ struct Scenario {
   std::uint64_t window_seed = 0;
   std::int32_t batch = 64, topk = 10;
   std::int32_t worst_cases = 5;        // worst cases kept per guardrail and agent
+  env::NoReplay no_replay = env::NoReplay::kSession;  // the run's rule for every agent (key no_replay)
   std::vector<std::string> agents;
   std::map<std::string, std::string> params;  // passed to every agent (AgentContext::params)
   std::string utility_preset;                 // "" or a preset name
