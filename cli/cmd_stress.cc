@@ -20,7 +20,7 @@ namespace amrs::cli {
 // 3 one failed; 1 bad input, 2 bad options (then nothing is written).
 int Stress(const std::vector<std::string>& args) {
   std::vector<std::string> files, params_s, plugins;
-  std::string out, data, world, agents;
+  std::string out, data, world, agents, no_replay;
   std::int32_t threads = 0;
   bool quiet = false;
   po::options_description desc("amrs stress: run scenario files (agents x seeds) and check their guardrails");
@@ -31,6 +31,8 @@ int Stress(const std::vector<std::string>& args) {
     ("world", po::value(&world)->default_value(""), "world checkpoint or 'oracle' for every scenario, instead of 'world'")
     ("agents", po::value(&agents)->default_value(""), "comma-separated agents for every scenario, instead of 'agents'")
     ("param", po::value(&params_s)->composing(), "agent parameters KEY=VALUE[,KEY=VALUE...] over the files' [params]")
+    ("no-replay", po::value(&no_replay)->default_value(""),
+     "session | episode | off for every scenario, instead of the files' 'no_replay' (default session)")
     ("threads", po::value(&threads)->default_value(0), "TBB worker threads (0: all cores)")
     ("quiet,q", po::bool_switch(&quiet), "no progress bar");
   AddPluginOption(desc, plugins);
@@ -56,6 +58,13 @@ int Stress(const std::vector<std::string>& args) {
   o.world = world;
   if (!agents.empty()) o.agents = SplitCommas(agents);
   o.params = ParseParams(params_s);
+  if (!no_replay.empty()) {
+    try {
+      o.no_replay = env::ParseNoReplay(no_replay);
+    } catch (const ArgumentError& e) {
+      throw ArgumentError(std::string("--no-replay: ") + e.what());
+    }
+  }
   std::vector<scenarios::Scenario> scenarios;
   for (const auto& f : files) scenarios.push_back(scenarios::ParseScenario(f, o));
   std::vector<std::string> inputs = files;  // every file read, the scenarios' own data and worlds too

@@ -164,6 +164,13 @@ TEST_CASE("Scenario files: every key, and defaults") {
   o.agents = {"copycat"};
   CHECK(scenarios::ParseScenario(path, o).params.at("copycat") == "out/c-{seed}.pt");
   CHECK(s2.data == "other.h5");
+  CHECK(s2.no_replay == env::NoReplay::kSession);  // the default rule
+  o.no_replay = env::NoReplay::kOff;               // --no-replay off over the file's
+  CHECK(scenarios::ParseScenario(path, o).no_replay == env::NoReplay::kOff);
+  CHECK(scenarios::ParseScenarioText(std::string(kHeader) + "no_replay = \"episode\"\n", "mem.toml").no_replay ==
+        env::NoReplay::kEpisode);
+  CHECK(ParseError(std::string(kHeader) + "no_replay = \"sometimes\"\n") ==
+        ":5: key 'no_replay': 'sometimes' is not one of session, episode, off");
   // Defaults.
   const auto d = scenarios::ParseScenarioText(kHeader, "mem.toml");
   CHECK(d.horizon == 5);

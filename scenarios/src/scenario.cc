@@ -328,6 +328,7 @@ void Finish(Scenario& s, const Overrides& o) {
     }
   }
   for (const auto& [k, v] : o.params) s.params[k] = v, s.lines.erase("params." + k);
+  if (o.no_replay) s.no_replay = *o.no_replay, s.lines.erase("no_replay");
   auto fail = [&](const std::string& key, const std::string& flag, const std::string& msg) {
     throw InputError((s.lines.count(key) ? s.Where(key) : s.file + ": " + flag) + ": " + msg);
   };

@@ -76,6 +76,7 @@ struct Overrides {
   // Agents from outside the registry (RunStress's `external`, e.g. Python agents): agent lists
   // may name them.
   std::vector<std::string> external;
+  std::optional<env::NoReplay> no_replay;  // replaces every file's no_replay (--no-replay)
 };
 
 // Reads, checks and applies overrides. Every error is an InputError naming file, line and key:
