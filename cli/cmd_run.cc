@@ -17,7 +17,7 @@ namespace {
 
 // The options every run command shares, bound to a RunSpec.
 struct RunOptions {
-  std::string agents, utility = "affect", params, seeds_list, part = "test";
+  std::string agents, utility = "affect", params, seeds_list, part = "test", no_replay = "session";
   std::string seed_scope = run::SeedScopeName(run::kDefaultSeedScope);
   std::int32_t seeds = 5, threads = 0;
   bool new_session = false;
@@ -38,6 +38,8 @@ void AddRunOptions(po::options_description& desc, run::RunSpec& s, RunOptions& o
     ("seed-scope", po::value(&o.seed_scope)->default_value(o.seed_scope),
      "what the seeds vary: policy | policy+windows (windows drawn per seed) | policy+windows+world ('{seed}' in "
      "--world names one world per seed); docs/metrics.md")
+    ("no-replay", po::value(&o.no_replay)->default_value(o.no_replay),
+     "songs no agent may recommend: session (of the current session) | episode (of this episode) | off")
     ("threads", po::value(&o.threads)->default_value(0), "TBB worker threads (0: all cores)");
   AddPluginOption(desc, o.plugins);
 }
@@ -52,6 +54,11 @@ void ApplyRunOptions(run::RunSpec& s, const RunOptions& o) {
   s.utility = Utility::Parse(o.utility);
   s.new_session = o.new_session;
   s.seed_scope = run::ParseSeedScope(o.seed_scope);
+  try {
+    s.no_replay = env::ParseNoReplay(o.no_replay);
+  } catch (const ArgumentError& e) {
+    throw ArgumentError(std::string("--no-replay: ") + e.what());
+  }
 }
 
 std::unique_ptr<tbb::global_control> Threads(std::int32_t threads) {

@@ -20,7 +20,7 @@ namespace amrs::cli {
 // 3 one failed; 1 bad input, 2 bad options (then nothing is written).
 int Stress(const std::vector<std::string>& args) {
   std::vector<std::string> files, params_s, plugins;
-  std::string out, data, world, agents, seed_scope;
+  std::string out, data, world, agents, seed_scope, no_replay;
   std::int32_t threads = 0;
   bool quiet = false;
   po::options_description desc("amrs stress: run scenario files (agents x seeds) and check their guardrails");
@@ -34,6 +34,8 @@ int Stress(const std::vector<std::string>& args) {
     ("seed-scope", po::value(&seed_scope)->default_value(""),
      "what the seeds vary, for every scenario, instead of the files' 'seed_scope': policy | policy+windows | "
      "policy+windows+world")
+    ("no-replay", po::value(&no_replay)->default_value(""),
+     "session | episode | off for every scenario, instead of the files' 'no_replay' (default session)")
     ("threads", po::value(&threads)->default_value(0), "TBB worker threads (0: all cores)")
     ("quiet,q", po::bool_switch(&quiet), "no progress bar");
   AddPluginOption(desc, plugins);
@@ -60,6 +62,13 @@ int Stress(const std::vector<std::string>& args) {
   if (!agents.empty()) o.agents = SplitCommas(agents);
   o.params = ParseParams(params_s);
   if (!seed_scope.empty()) o.seed_scope = run::SeedScopeName(run::ParseSeedScope(seed_scope));
+  if (!no_replay.empty()) {
+    try {
+      o.no_replay = env::ParseNoReplay(no_replay);
+    } catch (const ArgumentError& e) {
+      throw ArgumentError(std::string("--no-replay: ") + e.what());
+    }
+  }
   std::vector<scenarios::Scenario> scenarios;
   for (const auto& f : files) scenarios.push_back(scenarios::ParseScenario(f, o));
   std::vector<std::string> inputs = files;  // every file read, the scenarios' own data and worlds too

@@ -105,6 +105,8 @@ def main():
     amrs("rollout", "--data", d, "--world", world, "--agents", "random,greedy", "--seeds", 1, "--max-users", 3,
          "--out", "run.h5", out=r"^greedy +test +1 ")
     check(os.path.isfile("run.h5"), "rollout wrote no run.h5")
+    amrs("rollout", "--data", d, "--world", "oracle", "--agents", "greedy", "--seeds", 1, "--max-users", 2,
+         "--no-replay", "episode", "--out", "run-episode.h5", out=r"^greedy +test +1 ")
     policy = ["--data", d, "--seeds", 1, "--epochs", 1, "--max-train-users", 8, "--d-model", 8, "--layers", 1,
               "--out-dir", "policy"]
     amrs("train-policy", "--kind", "copycat", *policy, out=r"copycat-seed-0\.pt \(best epoch")
@@ -117,7 +119,7 @@ def main():
     check(os.path.isfile("eval/test.h5") and os.path.isfile("eval/test-oracle.h5"),
           "evaluate wrote %s, want eval/test.h5 and eval/test-oracle.h5" % glob.glob("eval/*"))
     p = amrs("stress", os.path.join(SRC, "scenarios", "baseline.toml"), "--data", d, "--world", "oracle",
-             "--agents", "random,greedy", "--out", "stress.h5", "-q", rc=None)
+             "--agents", "random,greedy", "--no-replay", "off", "--out", "stress.h5", "-q", rc=None)
     if p is not None:  # 0: every guardrail passed, 3: one failed (the verdict, not an error)
         check(p.returncode in (0, 3), "stress exited %d:\n%s" % (p.returncode, p.stderr[-600:]))
         check((p.returncode == 3) == ("stress: FAILED" in p.stdout), "stress's exit status and verdict disagree")
@@ -168,6 +170,8 @@ def main():
     later(*oracle_run, "--batch", 0, "--out", "x.h5", rc=2, err=r"batch")
     later(*oracle_run, "--topk", 121, "--out", "x.h5", rc=2, err=r"'topk' is 121, more than the catalogue's 120 songs")
     later(*oracle_run, "--seeds", 0, "--out", "x.h5", rc=2, err=r"seeds")
+    later(*oracle_run, "--no-replay", "sometimes", "--out", "x.h5", rc=2,
+          err=r"--no-replay: bad no-replay rule 'sometimes' \(known: session, episode, off\)")
     later("train-world", "--data", d, "--splits", "0,0", rc=2, err=r"--splits: split 0 is listed twice")
     later("train-world", "--data", d, "--epochs", 0, rc=2, err=r"epochs")
     later("train-policy", "--kind", "copycat", "--data", d, "--epochs", -1, rc=2, err=r"--epochs")

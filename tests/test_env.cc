@@ -75,7 +75,7 @@ TEST_CASE("Conformance: every registered agent on both worlds") {
       if (params.count(p.name)) options.params[p.name] = params.at(p.name);
     const auto checks = run::CheckAgent(name, Data(), worlds, options);
     CHECK_MESSAGE(run::AllPassed(checks), run::FormatChecks(checks));
-    CHECK(checks.size() == 2 * 7);  // seven checks on each world
+    CHECK(checks.size() == 2 * 8);  // eight checks on each world
   }
 }
 
@@ -95,9 +95,11 @@ class BrokenAgent : public agents::Agent {
       std::int32_t a = static_cast<std::int32_t>((seed_ + i) % static_cast<std::uint64_t>(n));
       if (how_ == "range") a = n;
       if (how_ == "nondeterministic") a = calls++ % n;
+      if (how_ == "replay" && !b.obs[i].history->back().IsBoundary()) a = b.obs[i].history->back().song;
       d.actions.push_back(a);
       std::vector<std::int32_t> list;
-      for (std::int32_t r = 0; r < k; ++r) list.push_back(how_ == "duplicates" ? 0 : r);
+      for (std::int32_t r = 0; static_cast<std::int32_t>(list.size()) < k; ++r)
+        if (how_ != "replay" || !b.Banned(i, r)) list.push_back(how_ == "duplicates" ? 0 : r);
       if (k > 0) d.ranked.push_back(list);
     }
     return d;
@@ -117,6 +119,9 @@ bool registered_broken[] = {
     }),
     agents::AgentRegistry::Register("test-broken-nondeterministic", "test", [](const agents::AgentContext&) {
       return std::make_unique<BrokenAgent>("nondeterministic");
+    }),
+    agents::AgentRegistry::Register("test-broken-replay", "test", [](const agents::AgentContext&) {
+      return std::make_unique<BrokenAgent>("replay");  // plays the history's last song again
     }),
     agents::AgentRegistry::Register("test-broken-null", "test", [](const agents::AgentContext&) {
       return std::unique_ptr<agents::Agent>();
@@ -152,6 +157,10 @@ TEST_CASE("Conformance checks fail on the rule an agent breaks, naming it") {
         "oracle: valid top-5 lists: episode 0, step 0: song 0 is listed twice");
   CHECK(FirstFailure(run::CheckAgent("test-broken-nondeterministic", Data(), oracle))
             .rfind("oracle: deterministic at 1 and 2 threads: the actions differ", 0) == 0);
+  // Only the agent's own choice breaks the rule (the runner replaced it): the last check says so.
+  CHECK(FirstFailure(run::CheckAgent("test-broken-replay", Data(), oracle))
+            .rfind("oracle: respects the no-replay rules (session, episode) in its actions and top-5: session: step 0, "
+                   "env 0: action ", 0) == 0);
   // A checkpointed agent without its checkpoint fails the first check, naming the parameter.
   const auto copycat = run::CheckAgent("copycat", Data(), oracle);
   REQUIRE(copycat.size() == 1);

@@ -58,7 +58,7 @@ TEST_CASE("DescribeAgents lists every agent and wrapper with its parameters") {
     CHECK_MESSAGE(text.find("  " + n + ": " + agents::AgentRegistry::Description(n)) != std::string::npos, n);
   CHECK(text.find("guarded(<agent>): re-ranks") != std::string::npos);
   CHECK(text.find("guard.k (int, default 50): ") != std::string::npos);
-  CHECK(text.find("copycat.repeats (yes|no, default no): ") != std::string::npos);
+  CHECK(text.find("copycat.repeats (yes|no): removed") != std::string::npos);
   CHECK(agents::AgentRegistry::Params("guarded(copycat)").size() ==
         agents::AgentRegistry::Params("guarded").size() + agents::AgentRegistry::Params("copycat").size());
 }

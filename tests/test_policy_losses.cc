@@ -2,6 +2,7 @@
 #include <torch/torch.h>
 
 #include "../agents/src/losses.h"
+#include "../agents/src/policy_net.h"
 
 #include <doctest/doctest.h>
 
@@ -54,4 +55,32 @@ TEST_CASE("DPO (eq. 2) loss, margin and accuracy on hand-computed values") {
   // At the reference the loss is log 2 whatever beta.
   CHECK(DpoLoss(rw, rl, rw, rl, 5.0).loss.item<double>() == doctest::Approx(std::log(2.0)).epsilon(1e-6));
   CHECK_THROWS_AS(DpoLoss(w, l, rw, rl, 0.0), amrs::ArgumentError);
+}
+
+TEST_CASE("Policy positions: the prediction after token p of a span is the one for the history ending at p") {
+  // Copycat trains every position of a span (net->forward) and is queried after the last token of
+  // a history (net->Last). Both must encode the same prefix the same way: with positions counted
+  // from the span's end (checkpoint version 1) the two differed.
+  PolicyConfig c;
+  c.d_model = 16, c.heads = 2, c.ff = 32, c.layers = 2, c.max_context = 32;
+  const int n_songs = 6, dim = 4;
+  PolicyNet net(c, dim);
+  net->Initialize(7);
+  const auto songs = torch::cat({torch::nn::functional::normalize(torch::randn({n_songs, dim}),
+                                                                  torch::nn::functional::NormalizeFuncOptions().dim(1)),
+                                 torch::zeros({1, dim})});
+  std::vector<amrs::Token> h;
+  h.push_back(amrs::Token::Boundary(0.4f, 0.6f, amrs::SessionMode::kNone));
+  for (int s : {1, 4, 2, 5, 0, 3}) {
+    amrs::Feedback fb;
+    fb.engagement = 0.1f * static_cast<float>(s);
+    h.push_back(amrs::Token::Song(s, fb, false, false, amrs::SessionMode::kNone));
+  }
+  torch::NoGradGuard guard;
+  const auto n = static_cast<std::int64_t>(h.size());
+  const auto all = net->forward(MakePolicyInputs({{h.data(), n}}, n_songs, c.max_context), songs);  // [T,1,D]
+  for (std::int64_t p = 0; p < n; ++p) {
+    const auto last = net->Last(MakePolicyInputs({{h.data(), p + 1}}, n_songs, c.max_context), songs);  // [1,D]
+    CHECK_MESSAGE((all[p][0] - last[0]).abs().max().item<float>() < 1e-5f, "prefix ending at token " << p);
+  }
 }

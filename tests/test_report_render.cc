@@ -83,3 +83,17 @@ TEST_CASE("Report JSON holds the table numbers; report.md holds the sections") {
   CHECK(nlohmann::json::parse(ReportJson(d))["runs"][0]["seed_scope"] == "policy+windows");
   CHECK(SeedScopeCaption("policy").find("SD 0") != std::string::npos);
 }
+
+TEST_CASE("The run table names each log's no-replay rule, unknown for older logs") {
+  ReportData d;
+  RunInfo a, b;
+  a.file = "test.h5", a.world = "oracle", a.part = "test", a.no_replay = "session";
+  b.file = "old.h5", b.world = "oracle", b.part = "val";  // no rule recorded
+  d.runs = {a, b};
+  const auto md = ReportMarkdown(d, {}, "");
+  INFO(md);
+  CHECK(md.find("| Top-k | No replay | Utility |") != std::string::npos);
+  CHECK(md.find("| `test.h5` | oracle | test | 0 | 0 | 0 | session |") != std::string::npos);
+  CHECK(md.find("| `old.h5` | oracle | val | 0 | 0 | 0 | unknown |") != std::string::npos);
+  CHECK(nlohmann::json::parse(ReportJson(d))["runs"][0]["no_replay"] == "session");
+}

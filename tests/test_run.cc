@@ -1,5 +1,6 @@
 // The run API (amrs/run): one runner for rollout, evaluate and stress; the evaluate protocol;
 // per-seed policy training with the up-to-date check.
+#include <hdf5.h>
 #include <tbb/global_control.h>
 
 #include <hdf5.h>
@@ -7,6 +8,7 @@
 #include <doctest/doctest.h>
 
 #include <atomic>
+#include <set>
 #include <chrono>
 #include <filesystem>
 #include <thread>
@@ -787,4 +789,79 @@ TEST_CASE("tune: grid syntax and bad grids, naming the key") {
   t.grid = run::ParseTuneGrid({"pool=3"}, "dpo");
   CHECK_THROWS_AS(run::Tune(t, nullptr), ArgumentError);
   CHECK_FALSE(fs::exists(Dir().File("tune-bad")));
+}
+
+namespace {
+// The songs after the last boundary token of `h` (the current session's songs).
+std::set<std::int32_t> SessionSongs(const History& h) {
+  std::set<std::int32_t> out;
+  for (std::size_t t = h.size(); t-- > 0 && !h[t].IsBoundary();) out.insert(h[t].song);
+  return out;
+}
+}  // namespace
+
+TEST_CASE("run: the no-replay rule is the run's, applied to every agent's actions and top-k, and logged") {
+  auto spec = SmallSpec();
+  spec.agents = {"random", "greedy", "guarded(greedy)"};
+  spec.parts = {data::Part::kTest};
+  spec.seeds = {0, 1};
+  const run::Runner runner(spec);
+  const auto ctx = runner.context();
+  std::int64_t session_checked = 0, greedy_repeats_off = 0;
+  for (const auto rule : {env::NoReplay::kSession, env::NoReplay::kEpisode, env::NoReplay::kOff}) {
+    const std::string name = env::NoReplayName(rule);
+    CAPTURE(name);
+    spec.no_replay = rule;
+    run::RunHooks hooks;
+    hooks.log = Dir().File("no-replay-" + name + ".h5");
+    const auto r = run::Run(spec, hooks);
+    const auto log = env::ReadEpisodeLog(r.parts.at(0).log);
+    CHECK(log.meta.no_replay == name);
+    CHECK(nlohmann::json::parse(log.meta.config).at("no_replay") == name);
+    for (const auto& b : r.parts.at(0).blocks) {
+      CAPTURE(b.agent);
+      for (std::int32_t e = 0; e < b.episodes(); ++e) {
+        const auto& full = ctx->UserHistory(b.user[e]);
+        History h(full.begin() + b.window_start[e], full.begin() + b.window_start[e] + b.window_length[e]);
+        std::set<std::int32_t> episode;
+        for (std::int32_t t = 0; t < b.horizon; ++t) {
+          const std::size_t at = static_cast<std::size_t>(e) * b.horizon + t;
+          const auto banned = rule == env::NoReplay::kSession   ? SessionSongs(h)
+                              : rule == env::NoReplay::kEpisode ? episode
+                                                                : std::set<std::int32_t>();
+          if (rule == env::NoReplay::kSession) session_checked += static_cast<std::int64_t>(banned.size());
+          CHECK(banned.count(b.actions[at]) == 0);
+          for (std::int32_t k = 0; k < b.topk; ++k) {
+            const auto s = b.ranked[at * b.topk + k];
+            CHECK(s >= 0);  // the built-in agents rank allowed songs only: full lists
+            CHECK(banned.count(s) == 0);
+          }
+          if (rule == env::NoReplay::kOff && b.agent == "greedy" && episode.count(b.actions[at])) ++greedy_repeats_off;
+          episode.insert(b.actions[at]);
+          h.push_back(Token::Song(b.actions[at], Feedback{}, false, false, SessionMode::kNone));
+        }
+      }
+    }
+  }
+  CHECK(session_checked > 0);      // the session rule banned something
+  CHECK(greedy_repeats_off > 0);   // off: the old behaviour, greedy replays its best song
+  CHECK_THROWS_WITH_AS(env::ParseNoReplay("sometimes"), doctest::Contains("known: session, episode, off"), ArgumentError);
+}
+
+TEST_CASE("episode logs without the no-replay attribute (older logs) read as unknown") {
+  const auto path = Dir().File("no-replay-old.h5");
+  {
+    auto spec = SmallSpec();
+    spec.parts = {data::Part::kTest};
+    spec.seeds = {0};
+    run::RunHooks hooks;
+    hooks.log = path;
+    run::Run(spec, hooks);
+  }
+  CHECK(env::ReadEpisodeLog(path).meta.no_replay == "session");
+  const hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  CHECK(H5Adelete_by_name(f, "/meta", "no_replay", H5P_DEFAULT) >= 0);
+  H5Fclose(f);
+  CHECK(env::ReadEpisodeLog(path).meta.no_replay == "");
 }

@@ -164,6 +164,13 @@ TEST_CASE("Scenario files: every key, and defaults") {
   o.agents = {"copycat"};
   CHECK(scenarios::ParseScenario(path, o).params.at("copycat") == "out/c-{seed}.pt");
   CHECK(s2.data == "other.h5");
+  CHECK(s2.no_replay == env::NoReplay::kSession);  // the default rule
+  o.no_replay = env::NoReplay::kOff;               // --no-replay off over the file's
+  CHECK(scenarios::ParseScenario(path, o).no_replay == env::NoReplay::kOff);
+  CHECK(scenarios::ParseScenarioText(std::string(kHeader) + "no_replay = \"episode\"\n", "mem.toml").no_replay ==
+        env::NoReplay::kEpisode);
+  CHECK(ParseError(std::string(kHeader) + "no_replay = \"sometimes\"\n") ==
+        ":5: key 'no_replay': 'sometimes' is not one of session, episode, off");
   // Defaults.
   const auto d = scenarios::ParseScenarioText(kHeader, "mem.toml");
   CHECK(d.horizon == 5);
@@ -175,7 +182,7 @@ TEST_CASE("Scenario files: every key, and defaults") {
 TEST_CASE("Bad scenario files fail with file, line and key") {
   CHECK(ParseError(std::string(kHeader) + "\nbogus = 1\n") == ":6: key 'bogus': unknown key (allowed: name, description, "
                                                                "world, data, agents, seeds, horizon, window_seed, seed_scope, "
-                                                               "batch, topk, worst_cases, users, history, utility, params, guardrails)");
+                                                               "batch, topk, worst_cases, no_replay, users, history, utility, params, guardrails)");
   CHECK(ParseError(std::string(kHeader) + "seed_scope = \"windows\"\n").find(
             ":5: key 'seed_scope': seed scope must be policy, policy+windows or policy+windows+world") == 0);
   CHECK(ParseError(std::string(kHeader) + "horizon = \"5\"\n") == ":5: key 'horizon': expected an integer, got a string");
@@ -480,7 +487,7 @@ TEST_CASE("Stress runner: guarded cuts violations, results are written, seeds re
   data::WriteDataset(*Data(), data_path);
   const auto path = Write(dir, "s.toml",
                           "name = \"probe\"\ndata = \"" + data_path + "\"\nworld = \"oracle\"\n"
-                          "agents = [\"greedy\", \"guarded(greedy)\"]\nseeds = 2\n"
+                          "agents = [\"greedy\", \"guarded(greedy)\"]\nseeds = 2\nno_replay = \"off\"\n"
                           "[users]\nmax_users = 6\n"
                           "[history]\ndislike_streak = 2\n"
                           "[guardrails.max_repeats]\nthreshold = 1\n"

@@ -1,5 +1,5 @@
 // Greedy: scores the whole catalogue under the world and takes the song of highest utility
-// (each row under its own env's utility).
+// (each row under its own env's utility) among the songs the run's no-replay rule allows.
 #include "amrs/agents/agent.h"
 #include "amrs/core/error.h"
 
@@ -21,6 +21,7 @@ class GreedyAgent : public Agent {
     std::vector<float> utility(scores.size());
     const auto n = static_cast<std::size_t>(num_songs_);
     for (std::size_t i = 0; i < scores.size(); ++i) utility[i] = batch.utility[i / n](scores[i]);
+    MaskBanned(utility, batch, num_songs_);  // the run's no-replay rule: argmax over allowed songs
     env::Decision d;
     d.actions = BestPerRow(utility, batch.size(), num_songs_);
     if (k > 0) d.ranked = TopKPerRow(utility, batch.size(), num_songs_, k);

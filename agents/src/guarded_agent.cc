@@ -164,8 +164,8 @@ class GuardedAgent : public Agent {
     std::vector<std::vector<std::int32_t>> cand(batch.size());
     std::size_t m = 1;
     for (std::size_t i = 0; i < batch.size(); ++i) {
-      for (auto s : inner[i])
-        if (std::find(cand[i].begin(), cand[i].end(), s) == cand[i].end()) cand[i].push_back(s);
+      for (auto s : inner[i])  // the run's no-replay rule: an inner agent's banned songs are no candidates
+        if (!batch.Banned(i, s) && std::find(cand[i].begin(), cand[i].end(), s) == cand[i].end()) cand[i].push_back(s);
       if (cand[i].empty()) throw Error("guarded: the inner agent '" + inner_->Name() + "' ranked no songs");
       m = std::max(m, cand[i].size());
     }

@@ -43,10 +43,10 @@ class PolicyAgent : public Agent {
       throw ArgumentError(kind_ + ": no checkpoint given; pass --param " + kind_ + "=PATH (PATH may contain {seed})");
     policy_ = LoadPolicyFor(ExpandSeed(pattern, ctx.seed), kind_, ctx.env->dataset(), ctx.env->dataset_fingerprint());
     num_songs_ = ctx.env->world().num_songs();
-    const std::string repeats = ctx.Param(kind_ + ".repeats", "no");
-    if (repeats != "no" && repeats != "yes")
-      throw ArgumentError(kind_ + ": parameter '" + kind_ + ".repeats' must be yes or no, got '" + repeats + "'");
-    allow_repeats_ = repeats == "yes";
+    if (ctx.params.count(kind_ + ".repeats"))
+      throw ArgumentError(kind_ + ": parameter '" + kind_ +
+                          ".repeats' was removed: the no-replay rule is now the run's, the same for every agent; "
+                          "use --no-replay session|episode|off (RunSpec::no_replay)");
     if (policy_->info.num_songs != num_songs_)
       throw InputError(ExpandSeed(pattern, ctx.seed) + ": the policy knows " + std::to_string(policy_->info.num_songs) +
                        " songs, the world " + std::to_string(num_songs_));
@@ -68,20 +68,10 @@ class PolicyAgent : public Agent {
     std::vector<const History*> h;
     for (const auto& o : batch.obs) h.push_back(o.history);
     auto scores = Logits(*policy_, h);
-    if (!allow_repeats_)  // the production policy's playback rule: no replay within a session
-      for (std::size_t i = 0; i < h.size(); ++i) {
-        if (!h[i]) continue;
-        float* row = scores.data() + i * static_cast<std::size_t>(num_songs_);
-        for (std::size_t t = h[i]->size(); t-- > 0 && !(*h[i])[t].IsBoundary();)
-          row[(*h[i])[t].song] = -std::numeric_limits<float>::infinity();
-      }
+    MaskBanned(scores, batch, num_songs_);  // the run's no-replay rule (the same for every agent)
     return scores;
   }
-  // Songs of the current session (since the history's last boundary token) are not recommended
-  // again unless <kind>.repeats=yes: the logged production policy never replays a song within a
-  // session, and Copycat imitates it.
   std::string kind_;
-  bool allow_repeats_ = false;
   std::shared_ptr<const LoadedPolicy> policy_;
   std::int32_t num_songs_ = 0;
 };
@@ -100,8 +90,9 @@ std::vector<float> PolicyLogits(const std::string& checkpoint, const data::Datas
 namespace {
 // The parameters both policy agents read, under their own name.
 std::vector<ParamSpec> PolicyParams(const std::string& kind) {
+  // "<kind>.repeats" is declared only to be rejected with a pointer to the run's --no-replay.
   return {{kind, ParamType::kString, "", "checkpoint path (required); {seed} becomes the seed"},
-          {kind + ".repeats", ParamType::kYesNo, "no", "may recommend a song again within its session"}};
+          {kind + ".repeats", ParamType::kYesNo, "", "removed: use the run option --no-replay session|episode|off"}};
 }
 }  // namespace
 

@@ -70,7 +70,7 @@ PolicyConfig PolicyConfig::FromJson(const std::string& s, const std::string& sou
 std::string PolicyInfoToJson(const PolicyInfo& i) {
   nlohmann::json j;
   j["format"] = "amrs-policy";
-  j["version"] = 1;
+  j["version"] = kPolicyCheckpointVersion;
   j["kind"] = i.kind;
   j["config"] = nlohmann::json::parse(i.config.ToJson());
   j["dataset_fingerprint"] = i.dataset_fingerprint;
@@ -131,7 +131,11 @@ PolicyInfo InfoFromJson(const std::string& s, const std::string& source) {
   try {
     const auto j = nlohmann::json::parse(s);
     if (j.value("format", "") != "amrs-policy") throw InputError(source + ": not an AMRS policy checkpoint");
-    if (j.at("version").get<int>() != 1)
+    if (j.at("version").get<int>() == 1)
+      throw InputError(source + ": policy checkpoint version 1 encodes positions as the distance from the history's "
+                                "end (trained at distances > 0, queried at 0); retrain it with this amrs "
+                                "(amrs train-policy, docs/policies.md)");
+    if (j.at("version").get<int>() != kPolicyCheckpointVersion)
       throw InputError(source + ": unsupported policy checkpoint version " + j.at("version").dump());
     PolicyInfo i;
     i.kind = j.at("kind").get<std::string>();
@@ -262,7 +266,7 @@ PolicyInputs MakePolicyInputs(const std::vector<std::pair<const Token*, std::int
     for (std::int64_t i = 0; i < n; ++i) {
       const std::size_t at = static_cast<std::size_t>(i * b + r);
       if (!tok[i].IsBoundary()) song[at] = tok[i].song;
-      pos[at] = n - 1 - i;
+      pos[at] = i;  // from the span's first kept token: causal, so every prefix is encoded as when it is queried
       float* f = small.data() + at * data::kSmallFeatures;
       data::FeedbackFeatures(tok[i], false, f);
       data::TypeFeatures(tok[i], f + data::kFeedbackFeatures);

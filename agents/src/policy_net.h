@@ -13,6 +13,9 @@
 
 namespace amrs::agents {
 
+// Version 2: positions count from the history's first kept token (PolicyInputs::position).
+inline constexpr int kPolicyCheckpointVersion = 2;
+
 // Pre-norm causal transformer block (sequence-first layout, as torch::nn::MultiheadAttention).
 class PolicyBlockImpl : public torch::nn::Module {
  public:
@@ -30,7 +33,11 @@ TORCH_MODULE(PolicyBlock);
 struct PolicyInputs {
   torch::Tensor song;      // [T,B] int64 catalogue index (num_songs = boundary or padding)
   torch::Tensor small;     // [T,B,kSmallFeatures]
-  torch::Tensor position;  // [T,B] int64 distance from the row's last token (padding: 0)
+  // [T,B] int64 index of the token from the row's first kept token (padding: 0). Causal: a token's
+  // encoding does not depend on later tokens, so the prediction after token p of a training span is
+  // the one the agent makes when its history ends at p (version 1 used the distance from the
+  // span's end: training saw distances > 0, the agent always queried distance 0).
+  torch::Tensor position;
   std::vector<std::int64_t> lengths;
   std::vector<std::int64_t> offsets;  // first kept token of each span
 };

@@ -25,25 +25,42 @@ class RandomAgent : public Agent {
   // One catalogue index per observation and, when k > 0, the agent's top-k per observation,
   // best first. batch.world and batch.state give access to the world (predictions for any
   // song) and batch.utility[i] is row i's objective; this agent ignores them.
+  // batch.banned[i] lists the songs the run's no-replay rule bans for row i: draw among the others.
   env::Decision Act(const env::ObservationBatch& batch, std::int32_t k) override {
     env::Decision d;
     d.actions.resize(batch.size());
-    for (auto& a : d.actions) a = static_cast<std::int32_t>(rng_.UniformInt(static_cast<std::uint64_t>(num_songs_)));
-    if (k > 0) d.ranked = Ranking(batch.size(), k);
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      d.actions[i] = Allowed(batch, i, static_cast<std::int32_t>(rng_.UniformInt(static_cast<std::uint64_t>(Count(batch, i)))));
+    if (k > 0) d.ranked = Ranking(batch, k);
     return d;
   }
 
  private:
-  // k distinct uniform songs per row (drawn after the actions).
-  std::vector<std::vector<std::int32_t>> Ranking(std::size_t rows, std::int32_t k) {
-    std::vector<std::vector<std::int32_t>> out(rows);
-    const std::int32_t kk = std::min(k, num_songs_);
-    std::vector<std::int32_t> perm(static_cast<std::size_t>(num_songs_));
-    for (auto& r : out) {
+  static const std::vector<std::int32_t>& BannedOf(const env::ObservationBatch& b, std::size_t i) {
+    static const std::vector<std::int32_t> kNone;
+    return i < b.banned.size() ? b.banned[i] : kNone;
+  }
+  // The number of allowed songs of row i, and the j-th of them (ascending song index).
+  std::int32_t Count(const env::ObservationBatch& b, std::size_t i) const {
+    return num_songs_ - static_cast<std::int32_t>(BannedOf(b, i).size());
+  }
+  static std::int32_t Allowed(const env::ObservationBatch& b, std::size_t i, std::int32_t j) {
+    for (auto s : BannedOf(b, i))  // sorted: skip every banned song at or below the candidate
+      if (s <= j) ++j;
+    return j;
+  }
+
+  // k distinct uniform allowed songs per row (drawn after the actions).
+  std::vector<std::vector<std::int32_t>> Ranking(const env::ObservationBatch& batch, std::int32_t k) {
+    std::vector<std::vector<std::int32_t>> out(batch.size());
+    std::vector<std::int32_t> perm;
+    for (std::size_t row = 0; row < batch.size(); ++row) {
+      const std::int32_t n = Count(batch, row), kk = std::min(k, n);
+      perm.resize(static_cast<std::size_t>(n));
       std::iota(perm.begin(), perm.end(), 0);
       for (std::int32_t i = 0; i < kk; ++i)  // partial Fisher-Yates
-        std::swap(perm[i], perm[i + static_cast<std::int32_t>(rng_.UniformInt(static_cast<std::uint64_t>(num_songs_ - i)))]);
-      r.assign(perm.begin(), perm.begin() + kk);
+        std::swap(perm[i], perm[i + static_cast<std::int32_t>(rng_.UniformInt(static_cast<std::uint64_t>(n - i)))]);
+      for (std::int32_t i = 0; i < kk; ++i) out[row].push_back(Allowed(batch, row, perm[i]));
     }
     return out;
   }

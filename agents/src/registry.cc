@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <numeric>
 #include <set>
 #include <sstream>
@@ -211,6 +212,13 @@ std::vector<std::int32_t> BestPerRow(const std::vector<float>& scores, std::size
     out[i] = static_cast<std::int32_t>(std::max_element(row, row + num_songs) - row);
   }
   return out;
+}
+
+void MaskBanned(std::vector<float>& scores, const env::ObservationBatch& batch, std::int32_t num_songs) {
+  for (std::size_t i = 0; i < batch.banned.size() && i < batch.size(); ++i)
+    for (auto s : batch.banned[i])
+      scores[i * static_cast<std::size_t>(num_songs) + static_cast<std::size_t>(s)] =
+          -std::numeric_limits<float>::infinity();
 }
 
 std::vector<std::vector<std::int32_t>> TopKPerRow(const std::vector<float>& scores, std::size_t rows,

@@ -9,6 +9,49 @@
 
 namespace amrs::env {
 
+std::string NoReplayName(NoReplay rule) {
+  switch (rule) {
+    case NoReplay::kOff: return "off";
+    case NoReplay::kSession: return "session";
+    case NoReplay::kEpisode: return "episode";
+  }
+  return "?";
+}
+
+NoReplay ParseNoReplay(const std::string& name) {
+  for (auto r : {NoReplay::kSession, NoReplay::kEpisode, NoReplay::kOff})
+    if (name == NoReplayName(r)) return r;
+  throw ArgumentError("bad no-replay rule '" + name + "' (known: session, episode, off)");
+}
+
+bool ObservationBatch::Banned(std::size_t row, std::int32_t song) const {
+  if (row >= banned.size()) return false;
+  const auto& b = banned[row];
+  return std::binary_search(b.begin(), b.end(), song);
+}
+
+namespace {
+// The songs `rule` bans after `history`, of which the last `steps` tokens are the episode's own.
+std::vector<std::int32_t> BannedSongs(const History& history, std::int32_t steps, NoReplay rule,
+                                      std::int32_t num_songs) {
+  std::vector<std::int32_t> out;
+  if (rule == NoReplay::kOff) return out;
+  const std::size_t n = history.size();
+  const std::size_t from = rule == NoReplay::kEpisode ? n - std::min<std::size_t>(n, static_cast<std::size_t>(steps)) : 0;
+  for (std::size_t t = n; t-- > from;) {
+    if (history[t].IsBoundary()) {
+      if (rule == NoReplay::kSession) break;
+      continue;
+    }
+    out.push_back(history[t].song);
+  }
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  if (static_cast<std::int32_t>(out.size()) >= num_songs) out.clear();  // nothing left to play: no rule
+  return out;
+}
+}  // namespace
+
 void EnvConfig::Validate() const {
   if (horizon < 1) throw ArgumentError("env: 'horizon' (L) must be at least 1, got " + std::to_string(horizon));
   if (windows.count < 1 || windows.min_length < 1 || windows.max_length < windows.min_length)
@@ -91,6 +134,7 @@ std::vector<std::pair<Observation, Info>> VectorEnv::DoReset(const std::vector<s
   history_.assign(static_cast<std::size_t>(n_), History());
   info_.assign(static_cast<std::size_t>(n_), Info());
   utility_.assign(static_cast<std::size_t>(n_), Utility());
+  no_replay_.assign(static_cast<std::size_t>(n_), NoReplay::kOff);
   std::vector<std::int32_t> users(static_cast<std::size_t>(n_));
   for (std::int32_t i = 0; i < n_; ++i) {
     const ResetOptions& o = options[i];
@@ -147,6 +191,7 @@ std::vector<std::pair<Observation, Info>> VectorEnv::DoReset(const std::vector<s
     history_[i] = std::move(h);
     users[i] = user;
     utility_[i] = o.utility;
+    no_replay_[i] = o.no_replay;
     info_[i].user = user;
     info_[i].window_index = widx;
     info_[i].window = w;
@@ -175,6 +220,9 @@ ObservationBatch VectorEnv::Batch() const {
   b.world = &ctx_->world();
   b.state = state_.get();
   b.utility = utility_;
+  const std::int32_t n_songs = ctx_->world().num_songs();
+  for (std::int32_t i = 0; i < n_; ++i)
+    b.banned.push_back(BannedSongs(history_[i], info_[i].step, no_replay_[i], n_songs));
   return b;
 }
 

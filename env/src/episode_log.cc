@@ -35,6 +35,7 @@ EpisodeLogWriter::EpisodeLogWriter(const std::string& path, const RunMetadata& m
   f.WriteStringAttr("/meta", "seed_scope", m.seed_scope);
   f.WriteStringAttr("/meta", "part", m.part);
   f.WriteStringAttr("/meta", "version", m.version);
+  f.WriteStringAttr("/meta", "no_replay", m.no_replay);
   f.WriteScalarAttr<std::int32_t>("/meta", "split", m.split);
   f.WriteScalarAttr<std::int32_t>("/meta", "horizon", m.horizon);
   f.WriteScalarAttr<std::int32_t>("/meta", "topk", m.topk);
@@ -78,6 +79,7 @@ EpisodeLog ReadEpisodeLog(const std::string& path) {
   if (f.HasAttr("/meta", "seed_scope")) m.seed_scope = f.ReadStringAttr("/meta", "seed_scope");  // older logs: "policy"
   m.part = f.ReadStringAttr("/meta", "part");
   m.version = f.ReadStringAttr("/meta", "version");
+  if (f.HasAttr("/meta", "no_replay")) m.no_replay = f.ReadStringAttr("/meta", "no_replay");  // older logs: ""
   m.split = f.ReadScalarAttr<std::int32_t>("/meta", "split");
   m.horizon = f.ReadScalarAttr<std::int32_t>("/meta", "horizon");
   m.topk = f.ReadScalarAttr<std::int32_t>("/meta", "topk");

@@ -56,6 +56,7 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
   b.ranked.assign(static_cast<std::size_t>(E) * L * K, -1);
   for (auto* v : {&b.engagement, &b.rating, &b.valence, &b.arousal, &b.reward}) v->resize(static_cast<std::size_t>(E) * L);
   const std::int32_t n_batches = (E + o.batch - 1) / o.batch;
+  const std::int32_t n_songs = ctx->world().num_songs();
   std::atomic<std::int64_t> done{0};
   tbb::parallel_for(0, n_batches, 1, [&](std::int32_t bi) {
     const std::int32_t e0 = bi * o.batch, n = std::min(o.batch, E - e0);
@@ -82,11 +83,12 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
     }
     for (std::int32_t t = 0; t < L; ++t) {
       const ObservationBatch obs = env.Batch();
-      const Decision decision = policy->Act(obs, K);
+      Decision decision = policy->Act(obs, K);
       const auto& actions = decision.actions;
       if (static_cast<std::int32_t>(actions.size()) != n)
         throw Error("rollout: agent '" + agent + "' returned " + std::to_string(actions.size()) + " actions for " +
                     std::to_string(n) + " observations");
+      EnforceNoReplay(obs, decision, n_songs);
       const auto& ranks = decision.ranked;
       for (std::int32_t i = 0; K > 0 && i < n && i < static_cast<std::int32_t>(ranks.size()); ++i)
         for (std::int32_t r = 0; r < K && r < static_cast<std::int32_t>(ranks[i].size()); ++r)
@@ -106,6 +108,35 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
     if (progress) progress(d, E);
   });
   return b;
+}
+
+std::int64_t EnforceNoReplay(const ObservationBatch& batch, Decision& d, std::int32_t num_songs) {
+  std::int64_t replaced = 0;
+  for (std::size_t i = 0; i < d.actions.size() && i < batch.banned.size(); ++i) {
+    if (batch.banned[i].empty()) continue;
+    const std::vector<std::int32_t> none;
+    const auto& ranked = i < d.ranked.size() ? d.ranked[i] : none;
+    std::int32_t& a = d.actions[i];
+    if (batch.Banned(i, a)) {
+      ++replaced;
+      const auto it = std::find_if(ranked.begin(), ranked.end(), [&](std::int32_t s) {
+        return s >= 0 && s < num_songs && !batch.Banned(i, s);
+      });
+      if (it != ranked.end()) {
+        a = *it;
+      } else {
+        std::int32_t s = a;
+        do s = (s + 1) % num_songs;
+        while (batch.Banned(i, s) && s != a);
+        a = s;
+      }
+    }
+    if (i < d.ranked.size()) {
+      auto& r = d.ranked[i];
+      r.erase(std::remove_if(r.begin(), r.end(), [&](std::int32_t s) { return batch.Banned(i, s); }), r.end());
+    }
+  }
+  return replaced;
 }
 
 }  // namespace amrs::env

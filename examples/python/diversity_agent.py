@@ -39,6 +39,7 @@ class DiversityReranker:
                 similarity = (self._unit[played] @ self._unit.T).max(axis=0)
                 u[row] -= self.penalty * np.maximum(similarity, 0.0)
                 u[row, played] = -np.inf
+        u[np.asarray(batch.banned)] = -np.inf  # the run's no-replay rule (docs/run.md)
         self._batch, self._scores = batch, u
         return u
 

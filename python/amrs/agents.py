@@ -45,6 +45,7 @@ class Agent:
     """Optional base class: a no-op ``reset`` and a ``rank`` from ``scores(batch)``.
 
     Subclasses override ``scores(batch) -> [rows, songs]`` (higher is better), or ``act``/``rank``.
+    ``act`` and ``rank`` choose among the songs the run's no-replay rule allows (``batch.banned``).
     """
 
     def reset(self, seed):
@@ -54,10 +55,16 @@ class Agent:
         raise NotImplementedError("override scores(batch) or act(batch)")
 
     def act(self, batch):
-        return top_k(self.scores(batch), 1)[:, 0]
+        return top_k(self.allowed_scores(batch), 1)[:, 0]
 
     def rank(self, batch, k):
-        return top_k(self.scores(batch), k)
+        return top_k(self.allowed_scores(batch), k)
+
+    def allowed_scores(self, batch):
+        """``scores(batch)`` as float64 with -inf for the songs ``batch.banned`` bans."""
+        s = np.array(self.scores(batch), dtype=np.float64)
+        s[np.asarray(batch.banned)] = -np.inf
+        return s
 
 
 class Greedy(Agent):
@@ -113,17 +120,17 @@ def _params(params):
 
 
 def _options(data, world, seeds, parts, split, horizon, topk, utility, batch, max_users, users, window_seed,
-             new_session, params, seed_scope):
+             new_session, params, seed_scope, no_replay):
     return dict(data=str(data), world=str(world), seeds=_seeds(seeds),
                 parts=[parts] if isinstance(parts, str) else list(parts), split=int(split), horizon=int(horizon),
                 topk=int(topk), utility=_utility(utility), batch=int(batch), max_users=int(max_users),
                 users=[int(u) for u in (users or [])], window_seed=int(window_seed), new_session=bool(new_session),
-                params=_params(params), seed_scope=str(seed_scope or ""))
+                params=_params(params), seed_scope=str(seed_scope or ""), no_replay=str(no_replay))
 
 
 def rollout(data, world="oracle", agents=("random", "greedy"), *, seeds=5, part="test", out=None, split=0,
             horizon=5, topk=10, utility="affect", batch=64, max_users=0, users=None, window_seed=0,
-            new_session=False, params=None, threads=0, seed_scope=None):
+            new_session=False, params=None, threads=0, seed_scope=None, no_replay="session"):
     """``amrs rollout`` from Python: every agent x seed on the users of ``part`` (a name or a list;
     with several parts ``out`` needs ``{part}``).
 
@@ -132,6 +139,8 @@ def rollout(data, world="oracle", agents=("random", "greedy"), *, seeds=5, part=
     ``out``: the HDF5 episode log (the CLI's format; ``amrs report`` reads it). ``threads``: TBB
     threads for this call (0: all cores). ``seed_scope``: what the seeds vary, as ``--seed-scope``
     (``"policy"``, ``"policy+windows"``, ``"policy+windows+world"``; None: the CLI's default).
+    ``no_replay``: the run's rule, the same for every agent
+    (``"session"`` | ``"episode"`` | ``"off"``, docs/run.md; banned songs in ``batch.banned``).
 
     Returns ``{"world", "world_id", "dataset_fingerprint", "logs": {part: path},
     "parts": {part: {agent: {seed: {"actions": [E, L], "ranked": [E, L, K], "reward", "valence",
@@ -139,14 +148,14 @@ def rollout(data, world="oracle", agents=("random", "greedy"), *, seeds=5, part=
     "summary": {part: {agent: {"seeds", "reward", "valence", "arousal", "rating", "engagement"}}}}``.
     """
     options = _options(data, world, seeds, part, split, horizon, topk, utility, batch, max_users, users,
-                       window_seed, new_session, params, seed_scope)
+                       window_seed, new_session, params, seed_scope, no_replay)
     return _amrs._rollout(_agent_pairs(agents), options, "" if out is None else str(out), int(threads))
 
 
 def evaluate(data, world, agents=("copycat", "dpo", "random", "greedy"), *, out_dir="out/eval",
              parts=("test", "val", "train"), oracle="auto", seeds=5, split=0, horizon=5, topk=10,
              utility="affect", batch=64, max_users=0, users=None, window_seed=0, params=None, threads=0,
-             seed_scope=None):
+             seed_scope=None, no_replay="session"):
     """``amrs evaluate`` from Python: every agent on each part under ``world`` (``<out_dir>/<part>.h5``),
     then the test part under the oracle (``<out_dir>/test-oracle.h5``; ``oracle``: auto | yes | no).
     ``params`` defaults to the quickstart's Copycat and DPO checkpoints for those selected.
@@ -157,7 +166,7 @@ def evaluate(data, world, agents=("copycat", "dpo", "random", "greedy"), *, out_
     if params is None:
         params = _amrs._default_policy_params([name for name, agent in pairs if agent is None])
     options = _options(data, world, seeds, parts, split, horizon, topk, utility, batch, max_users, users,
-                       window_seed, False, params, seed_scope)
+                       window_seed, False, params, seed_scope, no_replay)
     return _amrs._evaluate(pairs, options, str(out_dir), str(oracle), int(threads))
 
 

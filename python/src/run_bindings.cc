@@ -112,6 +112,16 @@ class AgentBatch {
     }
     return u;
   }
+  // [rows, songs] bool: true where the run's no-replay rule bans the song (ObservationBatch::banned).
+  py::array_t<bool> banned() const {
+    const auto& b = Get();
+    const auto songs = static_cast<py::ssize_t>(num_songs());
+    py::array_t<bool> out({static_cast<py::ssize_t>(b.size()), songs});
+    std::fill_n(out.mutable_data(), out.size(), false);
+    for (std::size_t i = 0; i < b.banned.size(); ++i)
+      for (auto s : b.banned[i]) out.mutable_data()[static_cast<py::ssize_t>(i) * songs + s] = true;
+    return out;
+  }
   // [rows, songs, 4], computed once per batch and read-only (act and rank share it).
   py::object score_catalogue() {
     if (scores_.is_none()) {
@@ -291,6 +301,7 @@ run::RunSpec SpecOf(const py::dict& o, const AgentList& agents) {
   s.new_session = o["new_session"].cast<bool>();
   const auto scope = o["seed_scope"].cast<std::string>();  // "": the default
   if (!scope.empty()) s.seed_scope = run::ParseSeedScope(scope);
+  if (o.contains("no_replay")) s.no_replay = env::ParseNoReplay(o["no_replay"].cast<std::string>());
   return s;
 }
 
@@ -454,6 +465,9 @@ void InitRun(py::module_& m) {
       .def_property_readonly("run_seed", &AgentBatch::run_seed, "the run seed of this episode block")
       .def_property_readonly("utility", &AgentBatch::utility,
                              "float32 [rows, 4] reward weights per row: engagement, rating, valence, arousal")
+      .def_property_readonly("banned", &AgentBatch::banned,
+                             "bool [rows, songs]: songs the run's no-replay rule bans at this step (docs/run.md); "
+                             "the runner drops them from rankings and replaces a banned action")
       .def_property_readonly("embedding", &AgentBatch::embedding, "float32 [songs, dim] catalogue embeddings (read-only)")
       .def("score_catalogue", &AgentBatch::score_catalogue,
            "float32 [rows, songs, 4] predicted engagement, rating, valence, arousal of every song (read-only, "

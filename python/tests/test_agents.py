@@ -190,11 +190,11 @@ def test_without_rank_the_logged_list_is_the_action(data):
         def act(self, batch):
             return np.full(batch.size, 7)
 
-    block = run(data, {"norank": NoRank()}, seeds=1, topk=4)["parts"]["test"]["norank"][0]
+    block = run(data, {"norank": NoRank()}, seeds=1, topk=4, no_replay="off")["parts"]["test"]["norank"][0]
     assert block["ranked"].shape == (20, 5, 4)
     assert (block["ranked"][..., 0] == 7).all() and (block["ranked"][..., 1:] == -1).all()
     ranked = run(data, {"out": Output(lambda b: np.zeros(b.size, int), lambda b, k: np.tile(np.arange(k), (b.size, 1)))},
-                 seeds=1, topk=4)["parts"]["test"]["out"][0]["ranked"]
+                 seeds=1, topk=4, no_replay="off")["parts"]["test"]["out"][0]["ranked"]
     assert (ranked == np.arange(4)).all()
 
 
@@ -285,3 +285,30 @@ def test_stress_with_a_python_agent_writes_its_rows(data, tmp_path):
     subprocess.run([amrs_cli(), "report", log, "--data", data, "--out", str(rep), "--no-figures", "--stress",
                     str(tmp_path / "stress.md")], check=True, capture_output=True)
     assert "### Scenario `baseline`" in (rep / "report.md").read_text()
+
+
+def test_no_replay_is_the_runs_rule_for_python_agents(data):
+    """Under the default rule (session) no logged action or ranked song of a Python agent is a song
+    of the current session, whatever the agent returns; under "off" its own choice is kept."""
+    const = Output(lambda b: np.full(b.size, 7), lambda b, k: np.tile(np.arange(7, 7 + k), (b.size, 1)))
+    seen = []
+
+    class Watch(Agent):
+        def scores(self, batch):
+            seen.append(np.asarray(batch.banned).copy())
+            return np.zeros((batch.size, batch.num_songs))
+
+    r = run(data, {"const": const, "watch": Watch()}, seeds=1, topk=4)["parts"]["test"]
+    block = r["const"][0]
+    actions, ranked = block["actions"], block["ranked"]
+    for e in range(actions.shape[0]):
+        played = list(actions[e])
+        for t in range(1, actions.shape[1]):
+            assert actions[e, t] not in played[:t]
+            assert not set(ranked[e, t][ranked[e, t] >= 0]) & set(played[:t])
+    assert (actions[:, 0] != actions[:, 1]).all()  # 7 was replaced after the first step
+    assert seen and any(s.any() for s in seen) and all(s.dtype == bool for s in seen)
+    off = run(data, {"const": const}, seeds=1, topk=4, no_replay="off")["parts"]["test"]["const"][0]
+    assert (off["actions"] == 7).all()
+    with pytest.raises(Exception, match="no-replay"):
+        run(data, {"const": const}, seeds=1, no_replay="sometimes")

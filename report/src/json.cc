@@ -57,7 +57,7 @@ std::string ReportJson(const ReportData& d) {
                          {"split", r.split}, {"horizon", r.horizon}, {"topk", r.topk}, {"utility", r.utility},
                          {"scenario", r.scenario}, {"seed_scope", r.seed_scope}, {"fingerprint", r.fingerprint},
                          {"agents", r.agents},
-                         {"seeds", r.seeds}});
+                         {"seeds", r.seeds}, {"no_replay", r.no_replay}});
   j["tables_world"] = d.tables_world;
   j["notes"] = d.notes;
   if (d.table4) j["table4"] = AggregateJson(Table4(*d.table4), *d.table4);

@@ -41,11 +41,12 @@ const char* PartOrder[] = {"train", "val", "test"};
 
 std::string RunsMarkdown(const std::vector<RunInfo>& runs) {
   std::ostringstream os;
-  os << "| Log | World | Part | Split | Horizon | Top-k | Utility | Agents | Seeds | Seed scope |\n"
-     << "|---|---|---|---|---|---|---|---|---|---|\n";
+  os << "| Log | World | Part | Split | Horizon | Top-k | No replay | Utility | Agents | Seeds | Seed scope |\n"
+     << "|---|---|---|---|---|---|---|---|---|---|---|\n";
   for (const auto& r : runs) {
     os << "| `" << r.file << "` | " << r.world << (r.scenario.empty() ? "" : " (scenario " + r.scenario + ")") << " | "
-       << r.part << " | " << r.split << " | " << r.horizon << " | " << r.topk << " | " << r.utility << " |";
+       << r.part << " | " << r.split << " | " << r.horizon << " | " << r.topk << " | "
+       << (r.no_replay.empty() ? "unknown" : r.no_replay) << " | " << r.utility << " |";
     for (std::size_t i = 0; i < r.agents.size(); ++i) os << (i ? ", " : " ") << r.agents[i];
     os << " |";
     for (std::size_t i = 0; i < r.seeds.size(); ++i) os << (i ? ", " : " ") << r.seeds[i];

@@ -39,6 +39,7 @@ RunInfo Info(const std::string& file, const env::EpisodeLog& log) {
   r.file = file, r.world = log.meta.world, r.part = log.meta.part, r.utility = log.meta.utility.ToString();
   r.fingerprint = log.meta.dataset_fingerprint, r.scenario = log.meta.scenario, r.seed_scope = log.meta.seed_scope;
   r.split = log.meta.split, r.horizon = log.meta.horizon, r.topk = log.meta.topk;
+  r.no_replay = log.meta.no_replay;
   r.oracle = IsOracle(log.meta.world);
   for (const auto& b : log.blocks) {
     if (std::find(r.agents.begin(), r.agents.end(), b.agent) == r.agents.end()) r.agents.push_back(b.agent);
@@ -89,6 +90,7 @@ void CheckMergeable(const FirstLog& first, const std::string& file, const env::E
   differs("utility", a.utility.ToString(), b.utility.ToString());
   differs("scenario", a.scenario, b.scenario);
   differs("seed_scope", a.seed_scope, b.seed_scope);
+  differs("no_replay", a.no_replay, b.no_replay);
   differs("seeds", SeedList(first.seeds), SeedList(info.seeds));
   for (const auto& agent : info.agents)
     if (std::find(first.agents.begin(), first.agents.end(), agent) != first.agents.end())

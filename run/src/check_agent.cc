@@ -102,6 +102,42 @@ void CheckSingleEnv(const Runner& runner, const std::string& agent, std::uint64_
   ExpectArgumentError([&] { env.Step(0); }, "a step after the end of the episode");
 }
 
+// The agent's own decisions (before the runner enforces the rule) under each no-replay rule: no
+// action and no top-k entry may be a song the batch bans (ObservationBatch::banned).
+void CheckNoReplay(const Runner& runner, const std::string& agent, std::uint64_t seed, std::int32_t k) {
+  const auto ctx = runner.context();
+  for (const auto rule : {env::NoReplay::kSession, env::NoReplay::kEpisode}) {
+    const std::string name = env::NoReplayName(rule);
+    env::VectorEnv env(ctx, 3);
+    env::ResetOptions o;
+    o.part = runner.spec().parts.at(0);
+    o.utility = runner.spec().utility;
+    o.no_replay = rule;
+    auto a = runner.MakeAgent(agent, runner.AgentContextFor(seed));
+    a->Reset(seed);
+    env.Reset(seed, o);
+    std::size_t banned = 0;
+    for (std::int32_t t = 0; t < ctx->config().horizon; ++t) {
+      const auto batch = env.Batch();
+      const auto d = a->Act(batch, k);
+      if (d.actions.size() != batch.size())
+        throw Failed{name + ": step " + std::to_string(t) + ": " + std::to_string(d.actions.size()) + " actions for " +
+                     std::to_string(batch.size()) + " envs"};
+      for (std::size_t i = 0; i < batch.size(); ++i) {
+        banned += batch.banned[i].size();
+        const std::string where = name + ": step " + std::to_string(t) + ", env " + std::to_string(i) + ": ";
+        if (batch.Banned(i, d.actions[i]))
+          throw Failed{where + "action " + std::to_string(d.actions[i]) + " is a song the rule bans"};
+        if (i < d.ranked.size())
+          for (auto s : d.ranked[i])
+            if (batch.Banned(i, s)) throw Failed{where + "the top-k list holds song " + std::to_string(s) + ", which the rule bans"};
+      }
+      env.Step(d.actions);
+    }
+    if (banned == 0) throw Failed{name + ": no song was ever banned (the check tested nothing)"};
+  }
+}
+
 }  // namespace
 
 std::shared_ptr<const data::Dataset> CheckDataset() {
@@ -186,6 +222,8 @@ std::vector<AgentCheck> CheckAgent(const std::string& agent, std::shared_ptr<con
     check("rewards are the utility of the feedback", [&] { CheckRewards(block, spec.utility); });
     check("single env: truncation at the horizon and misuse errors",
           [&] { CheckSingleEnv(*runner, agent, options.seed); });
+    check("respects the no-replay rules (session, episode) in its actions and top-" + std::to_string(options.topk),
+          [&] { CheckNoReplay(*runner, agent, options.seed, options.topk); });
   }
   return checks;
 }

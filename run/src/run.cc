@@ -105,6 +105,7 @@ std::string RunSpec::ToJson() const {
   j["window_seed"] = window_seed;
   j["seed_scope"] = SeedScopeName(seed_scope);
   j["new_session"] = new_session;
+  j["no_replay"] = env::NoReplayName(no_replay);
   if (pre_valence) j["pre_valence"] = *pre_valence;
   if (pre_arousal) j["pre_arousal"] = *pre_arousal;
   if (mode) j["mode"] = static_cast<int>(*mode);
@@ -240,6 +241,7 @@ env::RolloutOptions Runner::Options(data::Part part) const {
   o.reset.pre_arousal = spec_.pre_arousal;
   o.reset.mode = spec_.mode;
   o.reset.transform = spec_.transform;
+  o.reset.no_replay = spec_.no_replay;
   return o;
 }
 
@@ -271,6 +273,7 @@ RunResult Runner::Run(const RunHooks& hooks) const {
       meta.split = spec_.split;
       meta.horizon = spec_.horizon;
       meta.topk = spec_.topk;
+      meta.no_replay = env::NoReplayName(spec_.no_replay);
       meta.utility = spec_.utility;
       meta.version = hooks.version;
       writer = std::make_unique<env::EpisodeLogWriter>(pr.log, meta);

@@ -161,7 +161,7 @@ class Reader {
   void Read(const toml::table& root) {
     Scenario& s = *s_;
     Keys(root, "", {"name", "description", "world", "data", "agents", "seeds", "horizon", "window_seed", "seed_scope", "batch", "topk",
-                    "worst_cases", "users", "history", "utility", "params", "guardrails"});
+                    "worst_cases", "no_replay", "users", "history", "utility", "params", "guardrails"});
     const auto name = String(root, "name", "");
     if (!name) Fail("name", 0, "missing (every scenario needs a name)");
     if (name->empty() || name->find_first_of("/ \t") != std::string::npos)
@@ -197,6 +197,13 @@ class Reader {
     if (auto v = Int(root, "batch", "", 1, 100000)) s.batch = static_cast<std::int32_t>(*v);
     if (auto v = Int(root, "topk", "", 0, 1000)) s.topk = static_cast<std::int32_t>(*v);
     if (auto v = Int(root, "worst_cases", "", 0, 1000)) s.worst_cases = static_cast<std::int32_t>(*v);
+    if (auto v = String(root, "no_replay", "")) {
+      try {
+        s.no_replay = env::ParseNoReplay(*v);
+      } catch (const ArgumentError&) {
+        Fail("no_replay", LineOf("no_replay"), "'" + *v + "' is not one of session, episode, off");
+      }
+    }
 
     if (const auto* u = Table(root, "users")) {
       Keys(*u, "users.", {"split", "part", "max_users", "ids"});
@@ -330,6 +337,7 @@ void Finish(Scenario& s, const Overrides& o) {
   }
   for (const auto& [k, v] : o.params) s.params[k] = v, s.lines.erase("params." + k);
   if (!o.seed_scope.empty()) s.seed_scope = o.seed_scope, s.lines.erase("seed_scope");
+  if (o.no_replay) s.no_replay = *o.no_replay, s.lines.erase("no_replay");
   auto fail = [&](const std::string& key, const std::string& flag, const std::string& msg) {
     throw InputError((s.lines.count(key) ? s.Where(key) : s.file + ": " + flag) + ": " + msg);
   };

@@ -176,6 +176,7 @@ run::RunSpec ToRunSpec(const Scenario& s, const env::EnvContext& context) {
   r.max_users = s.max_users;
   r.window_seed = s.window_seed;
   if (!s.seed_scope.empty()) r.seed_scope = run::ParseSeedScope(s.seed_scope);
+  r.no_replay = s.no_replay;
   r.scenario = s.name;
   const auto& d = context.dataset();
   const auto& part_users = context.Users(s.part);

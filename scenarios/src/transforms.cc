@@ -78,6 +78,7 @@ HistoryTransform Compose(std::vector<HistoryTransform> ts) {
 
 env::ResetOptions MakeResetOptions(const Scenario& s, std::int32_t num_songs) {
   env::ResetOptions o;
+  o.no_replay = s.no_replay;
   o.part = s.part;
   o.utility = s.utility;
   const auto& h = s.history;

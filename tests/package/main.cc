@@ -43,8 +43,10 @@ int main() {
   std::cout << "consumer: " << s.users << " users, " << s.interactions << " interactions\n";
   const auto ctx = amrs::env::EnvContext::Create(d, amrs::env::MakeOracleWorld(d));
   amrs::agents::AgentContext ac{ctx, {}, 0};
+  amrs::env::RolloutOptions options;
+  options.reset.no_replay = amrs::env::NoReplay::kOff;  // the agent's own choice, never replaced
   const auto block = amrs::env::RunRollouts(
-      ctx, [&] { return amrs::agents::AgentRegistry::Create("first-song", ac); }, "first-song", 0, {});
+      ctx, [&] { return amrs::agents::AgentRegistry::Create("first-song", ac); }, "first-song", 0, options);
   bool all_first = !block.actions.empty();
   for (auto a : block.actions) all_first = all_first && a == 0;
   std::cout << "consumer agent: " << block.episodes() << " episodes, " << (all_first ? "all actions 0" : "WRONG")

@@ -48,6 +48,10 @@ std::vector<std::int32_t> BestPerRow(const std::vector<float>& scores, std::size
 std::vector<std::vector<std::int32_t>> TopKPerRow(const std::vector<float>& scores, std::size_t rows,
                                                   std::int32_t num_songs, std::int32_t k);
 
+// Sets the score of every song the batch's no-replay rule bans (ObservationBatch::banned) to
+// -infinity, so that BestPerRow and TopKPerRow choose among allowed songs.
+void MaskBanned(std::vector<float>& scores, const env::ObservationBatch& batch, std::int32_t num_songs);
+
 // A parameter an agent or wrapper reads from AgentContext::params, declared at registration.
 enum class ParamType {
   kString,  // any text (e.g. a checkpoint path; "{seed}" becomes the seed)

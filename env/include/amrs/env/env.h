@@ -63,6 +63,18 @@ class EnvContext {
   mutable std::string fingerprint_;
 };
 
+// The no-replay rule of a run (docs/run.md): which songs no agent may recommend (as its action or
+// in its top-k list) at a step. The rollout engine passes them to agents (ObservationBatch::banned)
+// and enforces the rule on whatever an agent returns (EnforceNoReplay, env/policy.h).
+enum class NoReplay {
+  kOff,      // no rule: any song at any step
+  kSession,  // not a song of the current session: a song token after the history's last boundary
+             // token (the window's tail of the current logged session, plus this episode's songs)
+  kEpisode,  // not a song this episode already recommended (the episode's own steps only)
+};
+std::string NoReplayName(NoReplay rule);        // "off" | "session" | "episode"
+NoReplay ParseNoReplay(const std::string& name);  // throws ArgumentError naming the valid values
+
 // Options of one Reset. Unset choices are drawn from the reset seed.
 struct ResetOptions {
   data::Part part = data::Part::kTest;
@@ -72,6 +84,7 @@ struct ResetOptions {
   std::optional<float> pre_valence, pre_arousal;  // boundary report; default: from the log
   std::optional<SessionMode> mode;                // boundary mode; default: from the log
   Utility utility;                                // reward weights (eq. 3)
+  NoReplay no_replay = NoReplay::kSession;        // songs banned at each step (see NoReplay)
   // Optional edit of the initial history: called with the window's tokens (after the window is
   // cut, before the new-session boundary is added and before the world encodes it) and the
   // episode's seed. Must be deterministic in its arguments and safe to call from several
@@ -110,7 +123,11 @@ struct ObservationBatch {
   const World* world = nullptr;
   const WorldState* state = nullptr;
   std::vector<Utility> utility;  // per row: the reward weights its env was reset with
+  // Per row: the songs the row's no-replay rule bans at this step, sorted ascending, distinct
+  // (empty under NoReplay::kOff, and when the rule would ban the whole catalogue).
+  std::vector<std::vector<std::int32_t>> banned;
   std::size_t size() const { return obs.size(); }
+  bool Banned(std::size_t row, std::int32_t song) const;
 };
 
 // n envs stepped in lockstep with one batched world call per step. Not thread-safe; one per
@@ -142,6 +159,7 @@ class VectorEnv {
   std::vector<History> history_;
   std::vector<Info> info_;
   std::vector<Utility> utility_;
+  std::vector<NoReplay> no_replay_;
   std::unique_ptr<WorldState> state_;
 };
 

@@ -29,6 +29,9 @@ struct RunMetadata {
   std::int32_t horizon = 0, topk = 0;
   Utility utility;
   std::string version;              // amrs version
+  // The run's no-replay rule (env::NoReplayName); "" in logs written before the rule was a run
+  // option (then Copycat and DPO skipped the session's songs and Random and Greedy did not).
+  std::string no_replay;
 };
 
 // Not thread-safe: one writer per file.

@@ -26,4 +26,12 @@ class Policy {
   virtual Decision Act(const ObservationBatch& batch, std::int32_t k) = 0;
 };
 
+// Applies the batch's no-replay rule (ObservationBatch::banned) to an agent's decision, the same
+// way for every agent: banned songs are removed from each top-k list (the rest keep their order;
+// the list gets shorter), and a banned action is replaced by the agent's best-ranked allowed song
+// of its (unfiltered) top-k list or, when that list has none, by the next allowed catalogue index
+// after it (wrapping around). Returns the number of actions replaced. Rows without a ranked list
+// are left as they are; `decision` must have one action per row (the caller checks).
+std::int64_t EnforceNoReplay(const ObservationBatch& batch, Decision& decision, std::int32_t num_songs);
+
 }  // namespace amrs::env

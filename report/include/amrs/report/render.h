@@ -19,6 +19,7 @@ namespace amrs::report {
 struct RunInfo {
   std::string file, world, part, utility, fingerprint, scenario;
   std::string seed_scope = "policy";  // what the seeds vary (/meta seed_scope; older logs: policy)
+  std::string no_replay;  // the run's no-replay rule; "" (shown "unknown") for older logs
   std::int32_t split = 0, horizon = 0, topk = 0;
   std::vector<std::string> agents;
   std::vector<std::uint64_t> seeds;

@@ -44,7 +44,9 @@ std::vector<CheckWorld> CheckWorlds(std::shared_ptr<const data::Dataset> dataset
 // the same episodes at 1 and 2 TBB threads (and the default); every action is a catalogue index;
 // every top-k list has k distinct catalogue indices; rewards are the utility of the feedback; a
 // single env driven by the agent truncates at the horizon and refuses misuse (a step before
-// reset, an action outside the catalogue, a step after the end). A check that cannot run
+// reset, an action outside the catalogue, a step after the end); driven by envs under the
+// no-replay rules session and episode, its own actions and top-k lists (before the runner
+// enforces the rule) hold no banned song (ObservationBatch::banned). A check that cannot run
 // because an earlier one failed is not listed. Never throws for a failing agent.
 std::vector<AgentCheck> CheckAgent(const std::string& agent, std::shared_ptr<const data::Dataset> dataset,
                                    const std::vector<CheckWorld>& worlds, const CheckAgentOptions& options = {});

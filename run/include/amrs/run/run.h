@@ -80,6 +80,9 @@ struct RunSpec {
   bool new_session = false;                   // open a new session before the first step
   std::optional<float> pre_valence, pre_arousal;  // the new session's boundary report
   std::optional<SessionMode> mode;                // the new session's mode
+  // Songs no agent may recommend (action or top-k), applied by the rollout engine to every agent
+  // alike (docs/run.md): session (the default, the logged production policy's rule) | episode | off.
+  env::NoReplay no_replay = env::NoReplay::kSession;
   // Scenario edit of each initial history (env::ResetOptions::transform); must be deterministic
   // and thread-safe.
   std::function<void(History& history, std::uint64_t episode_seed)> transform;

@@ -56,6 +56,7 @@ struct Scenario {
   std::string seed_scope;              // run::SeedScope name; "" = the run's default (docs/metrics.md)
   std::int32_t batch = 64, topk = 10;
   std::int32_t worst_cases = 5;        // worst cases kept per guardrail and agent
+  env::NoReplay no_replay = env::NoReplay::kSession;  // the run's rule for every agent (key no_replay)
   std::vector<std::string> agents;
   std::map<std::string, std::string> params;  // passed to every agent (AgentContext::params)
   std::string utility_preset;                 // "" or a preset name
@@ -77,6 +78,7 @@ struct Overrides {
   // Agents from outside the registry (RunStress's `external`, e.g. Python agents): agent lists
   // may name them.
   std::vector<std::string> external;
+  std::optional<env::NoReplay> no_replay;  // replaces every file's no_replay (--no-replay)
 };
 
 // Reads, checks and applies overrides. Every error is an InputError naming file, line and key:
