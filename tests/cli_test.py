@@ -21,6 +21,7 @@ import threading
 import time
 
 AMRS, SRC = os.path.abspath(sys.argv[1]), os.path.abspath(sys.argv[2])
+PLUGIN = os.path.abspath(sys.argv[3]) if len(sys.argv) > 3 else None  # tests/plugins/good_plugin.cc (shared builds)
 failures = []
 checks = 0
 lock = threading.Lock()
@@ -180,6 +181,8 @@ def main():
     later("import", *csv, rc=2, err=r"--out")  # a missing --out: also 2
     later(*oracle_run, "--agents", "no-such-agent", "--out", "x.h5", rc=2, err=r"no-such-agent")
     later("check-agent", "no-such-agent", rc=2)
+    if PLUGIN:  # a failed verdict: exit 3, the failed check named
+        later("check-agent", "test-plugin-stuck", "--plugin", PLUGIN, rc=3, out=r"check-agent: test-plugin-stuck: FAILED")
     later("check-agent", "random", "--split", 5, rc=2, err=r"--split 5: the dataset has 2 splits")
     later("evaluate", "--data", "eval/test.h5", "--world", "oracle", "--agents", "random", "--param", "",
           "--out-dir", "eval", rc=2, err=r"refusing to replace an input")  # eval/test.h5 would be rewritten

@@ -172,7 +172,7 @@ TEST_CASE("Plugins: a plugin's agents are usable by name and in wrappers; bad pl
   // Accepted: its agent and wrapper register, once.
   CHECK_FALSE(agents::AgentRegistry::Has("test-plugin-fresh"));
   CHECK(agents::LoadPlugin(AMRS_TEST_PLUGIN) ==
-        std::vector<std::string>{"test-plugin-fresh", "test-plugin-same(<agent>)"});
+        std::vector<std::string>{"test-plugin-stuck", "test-plugin-fresh", "test-plugin-same(<agent>)"});
   CHECK(agents::LoadPlugin(AMRS_TEST_PLUGIN).empty());
   const auto ctx = env::EnvContext::Create(SmallData(), env::MakeOracleWorld(SmallData()));
   const agents::AgentContext ac{ctx, {}, 0};
@@ -200,5 +200,7 @@ TEST_CASE("Plugins: a plugin's agents are usable by name and in wrappers; bad pl
   // It passes the conformance checks (as `amrs check-agent test-plugin-fresh --plugin ...`).
   const auto checks = run::CheckAgent("test-plugin-fresh", SmallData(), run::CheckWorlds(SmallData()));
   CHECK_MESSAGE(run::AllPassed(checks), run::FormatChecks(checks));
+  // Its rule breaker does not (cli_test.py: `amrs check-agent test-plugin-stuck` exits 3).
+  CHECK_FALSE(run::AllPassed(run::CheckAgent("test-plugin-stuck", SmallData(), run::CheckWorlds(SmallData()))));
 }
 #endif
