@@ -38,16 +38,18 @@ int Report(const std::vector<std::string>& args) {
     ("python", po::value(&o.python)->default_value(o.python), "Python with matplotlib for the figures")
     ("figures-script", po::value(&o.figures_script)->default_value(FiguresScript()), "figure script")
     ("no-figures", po::bool_switch(&no_figures), "skip the figures")
-    ("stress", po::value(&o.stress_tables)->composing(), "stress table(s) (.md written by `amrs stress`) to include");
+    ("stress", po::value(&o.stress_tables)->composing(), "stress table(s) (.md written by `amrs stress`) to include")
+    ("tune", po::value(&o.tune_tables)->composing(), "tune table(s) (tune-<kind>.json of `amrs tune`, same dataset): section Tuning, Table 4's caption");
   po::positional_options_description pos;
   pos.add("logs", -1);
   po::variables_map vm;
-  if (!Parse("report", args, desc, vm, &pos, "RUN.h5... [--world-results R.h5 ...] --data D.h5 --out DIR")) return 0;
+  if (!Parse("report", args, desc, vm, &pos, "RUN.h5... [--world-results R.h5 ...] [--tune tune-dpo.json ...] --data D.h5 --out DIR")) return 0;
   if (no_figures) o.figures_script.clear();
   CheckInputFile(o.data, "--data");
   for (const auto& l : o.logs) CheckInputFile(l, "--logs");
   for (const auto& r : o.world_results) CheckInputFile(r, "--world-results");
   for (const auto& t : o.stress_tables) CheckInputFile(t, "--stress");
+  for (const auto& t : o.tune_tables) CheckInputFile(t, "--tune");
   CheckOutputDir(o.out_dir, "--out");
   const auto r = report::RunReport(o, &std::cerr);
   std::cout << "report: " << r.markdown_path << " (summary " << r.json_path << ", " << r.figures.size()

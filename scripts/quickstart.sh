@@ -81,8 +81,14 @@ case $status in
 esac
 
 stage "write the report -> $OUT/report/"
+# The tuning tables of `amrs tune` (docs/tuning.md) that are kept with the results, when present.
+tune_tables=()
+for kind in copycat dpo; do
+  if [ -f "docs/results/tune-$kind.json" ]; then tune_tables+=(--tune "docs/results/tune-$kind.json"); fi
+done
 $amrs report "$OUT/eval/test.h5" "$OUT/eval/val.h5" "$OUT/eval/train.h5" "$OUT/eval/test-oracle.h5" \
-  "${world_results[@]}" --stress "$OUT/stress.md" --data "$OUT/synthetic.h5" --out "$OUT/report"
+  "${world_results[@]}" ${tune_tables[@]+"${tune_tables[@]}"} --stress "$OUT/stress.md" --data "$OUT/synthetic.h5" \
+  --out "$OUT/report"
 now=$(date +%s)
 echo "   (stage took $(( now - stage_start )) s)"
 echo

@@ -1,7 +1,7 @@
 #!/usr/bin/python3
 """CLI tests of the `amrs` binary (CTest `cli_commands`): every subcommand's success path on tiny
 generated data, in the order of scripts/quickstart.sh (generate, summarize, train-world,
-train-policy copycat and dpo, evaluate, stress, report) so that a broken pipeline fails here; the
+train-policy copycat and dpo, evaluate, stress, tune, report) so that a broken pipeline fails here; the
 CSV import example of docs/csv-import.md; located errors; and the exit-status rule of README
 (0 success, 1 bad input, 2 bad options or values, 3 a failed verdict).
 
@@ -125,9 +125,19 @@ def main():
         check(p.returncode in (0, 3), "stress exited %d:\n%s" % (p.returncode, p.stderr[-600:]))
         check((p.returncode == 3) == ("stress: FAILED" in p.stdout), "stress's exit status and verdict disagree")
         check(os.path.isfile("stress.md"), "stress wrote no stress.md")
+    amrs("tune", "--kind", "copycat", "--grid", "tau=0.1,0.3", "--data", d, "--world", world, "--seeds", 1,
+         "--epochs", 1, "--max-train-users", 8, "--d-model", 8, "--layers", 1, "--max-users", 3, "--out-dir", "tune",
+         out=r"^tune: chosen point [01]: tau=")
     amrs("report", "eval/test.h5", "eval/test-oracle.h5", "--data", d, "--no-figures", "--stress", "stress.md",
-         "--out", "report", out=r"^report: ")
+         "--tune", "tune/tune-copycat.json", "--out", "report", out=r"^report: ")
     check(os.path.isfile("report/report.md"), "report wrote no report/report.md")
+    if os.path.isfile("report/report.md"):
+        with open("report/report.md") as f:
+            md = f.read()
+        for want in ("## Tuning (validation users)", "### copycat (`tune/tune-copycat.json`)",
+                     "Hyperparameters of copycat: chosen on validation users with `amrs tune`",
+                     "Every agent ran under the no-replay rule `session`"):
+            check(want in md, "report/report.md lacks '%s'" % want)
     # Independent commands run in parallel (each amrs start loads LibTorch: about 0.4 s).
     os.symlink(d, "link.h5")
     os.mkdir("folder.h5")
@@ -214,6 +224,10 @@ def main():
               "an impossible allocation gave no single error line:\n" + p.stderr[-600:])
     later("stress", "missing.toml", rc=1, err=r"missing\.toml")
     later("report", "missing-log.h5", "--data", d, "--no-figures", "--out", "r2", rc=1, err=r"missing-log\.h5")
+    later("report", "eval/test.h5", "--data", d, "--no-figures", "--tune", "text.h5", "--out", "r3", rc=1,
+          err=r"text\.h5: not a JSON tune table")
+    later("report", "eval/test.h5", "--data", d, "--no-figures", "--tune", "missing.json", "--out", "r4", rc=1,
+          err=r"--tune 'missing\.json': no such file")
 
     before = {f: digest(f) for f in (d, "copy.h5", "interactions.csv")}
     with concurrent.futures.ThreadPoolExecutor(max_workers=4) as pool:

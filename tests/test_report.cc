@@ -16,6 +16,7 @@
 #include "amrs/env/rollout.h"
 #include "amrs/env/world.h"
 #include "amrs/report/report.h"
+#include "amrs/run/tune.h"
 #include "amrs/worldmodel/world_model.h"
 #include "kill_util.h"
 #include "test_util.h"
@@ -313,4 +314,81 @@ TEST_CASE("amrs report: logs of one world and part merge when they describe the 
   s.agents = {"random"};
   s.max_users = 3;
   refused("same-agent.h5", s, Learned(), "agent 'random' is in both");
+}
+
+namespace {
+
+// A tune table as `amrs tune` writes it (run::TuneJson), of the given dataset.
+std::string WriteTuneTable(const std::string& path, const std::string& kind, const std::string& fingerprint) {
+  run::TuneResult r;
+  r.kind = kind, r.seeds = {0, 1}, r.dataset_fingerprint = fingerprint, r.world_id = Learned()->Id();
+  r.points.resize(2);
+  r.points[0].values = {{"lr", "1e-5"}}, r.points[0].mean = 0.25, r.points[0].valence = 0.5;
+  r.points[1].values = {{"lr", "3e-5"}}, r.points[1].mean = 0.75, r.points[1].sd = 0.125, r.points[1].arousal = 0.5;
+  r.chosen = 1;
+  std::ofstream(path) << run::TuneJson(r);
+  return path;
+}
+
+}  // namespace
+
+TEST_CASE("amrs report --tune: the Tuning section and Table 4's caption; tables of other data or malformed refused") {
+  testing::TempDir tmp;
+  const auto fp = data::Fingerprint(*Data());
+  WriteLog(tmp.File("test.h5"), Learned(), "test", fp);
+  report::ReportOptions o;
+  o.logs = {tmp.File("test.h5")};
+  o.data = DataPath();
+  o.out_dir = tmp.File("report");
+  const auto plain = Slurp(report::RunReport(o, nullptr).markdown_path);
+  CHECK(plain.find("How the policies' hyperparameters were chosen is not recorded here") != std::string::npos);
+  CHECK(plain.find("## Tuning") == std::string::npos);
+
+  o.tune_tables = {WriteTuneTable(tmp.File("tune-dpo.json"), "dpo", fp)};
+  const auto r = report::RunReport(o, nullptr);
+  const auto md = Slurp(r.markdown_path);
+  INFO(md);
+  CHECK(md.find("## Tuning (validation users)") != std::string::npos);
+  CHECK(md.find("### dpo (`" + tmp.File("tune-dpo.json") + "`)") != std::string::npos);
+  CHECK(md.find("world `" + Learned()->Id() + "`; dataset fingerprint " + fp) != std::string::npos);
+  CHECK(md.find("| 1e-5 | 0.2500 (0.0000) | 0.5000 | 0.0000 |\n| **3e-5** | **0.7500 (0.1250)** | **0.0000** | "
+                "**0.5000** |") != std::string::npos);
+  CHECK(md.find("Hyperparameters of dpo: chosen on validation users with `amrs tune` (section Tuning); the test part "
+                "is used for this table only.") != std::string::npos);
+  CHECK(md.find("not recorded here") == std::string::npos);
+  const auto j = nlohmann::json::parse(Slurp(r.json_path));
+  CHECK(j["tuning"]["tables"][0]["dataset_fingerprint"] == fp);
+  CHECK(j["tuning"]["tables"][0]["chosen"] == 1);
+
+  // Refused, naming the file (and the key); nothing is written.
+  const auto refused = [&](const std::string& name, const std::string& text, const std::string& expected) {
+    CAPTURE(name);
+    std::ofstream(tmp.File(name)) << text;
+    o.tune_tables = {tmp.File(name)};
+    o.out_dir = tmp.File("report-" + name);
+    CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains((tmp.File(name) + ": " + expected).c_str()),
+                         InputError);
+    CHECK_FALSE(std::filesystem::exists(o.out_dir + "/report.md"));
+  };
+  const auto good = nlohmann::json::parse(Slurp(tmp.File("tune-dpo.json")));
+  refused("other.json", Slurp(WriteTuneTable(tmp.File("x.json"), "dpo", "0123456789abcdef")),
+          "tuned on dataset fingerprint 0123456789abcdef, the report's data has " + fp);
+  auto missing = good;
+  missing.erase("dataset_fingerprint");
+  refused("missing.json", missing.dump(), "key 'dataset_fingerprint' is missing");
+  missing = good;
+  missing["points"][1]["val_reward"].erase("mean");
+  refused("missing-mean.json", missing.dump(), "key 'points[1].val_reward.mean' is missing");
+  auto wrong = good;
+  wrong["chosen"] = 2;
+  refused("chosen.json", wrong.dump(), "key 'chosen' is 2, but there are 2 points");
+  wrong = good;
+  wrong["part"] = "test";
+  refused("part.json", wrong.dump(), "key 'part' is 'test', expected 'val'");
+  refused("text.json", "not json\n", "not a JSON tune table");
+  o.tune_tables = {tmp.File("tune-dpo.json"), tmp.File("tune-dpo.json")};
+  CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains("a second tune table of kind dpo"), InputError);
+  o.tune_tables = {tmp.File("no-such.json")};
+  CHECK_THROWS_WITH_AS(report::RunReport(o, nullptr), doctest::Contains("no-such.json: no such tune table"),
+                       InputError);
 }

@@ -97,3 +97,95 @@ TEST_CASE("The run table names each log's no-replay rule, unknown for older logs
   CHECK(md.find("| `old.h5` | oracle | val | 0 | 0 | 0 | unknown |") != std::string::npos);
   CHECK(nlohmann::json::parse(ReportJson(d))["runs"][0]["no_replay"] == "session");
 }
+
+TEST_CASE("Table 4, Table 5 and the oracle comparison's captions state the no-replay rule of their logs") {
+  for (const std::string rule : {"session", "off", "episode", ""}) {
+    CAPTURE(rule);
+    ReportData d;
+    d.table4 = ThreeAgents(true);
+    d.table5["test"] = ThreeAgents(true);
+    d.oracle = CompareWithOracle(amrs::testing::LearnedAndOracle().first, amrs::testing::LearnedAndOracle().second);
+    RunInfo learned, oracle;
+    learned.file = "test.h5", learned.world = "learned", learned.part = "test", learned.no_replay = rule;
+    oracle = learned;
+    oracle.file = "oracle.h5", oracle.world = "oracle", oracle.oracle = true;
+    d.runs = {learned, oracle};
+    const auto sentence = NoReplayCaption(rule);
+    const auto md = ReportMarkdown(d, {}, "");
+    INFO(md);
+    // Table 4 (after the seed sentence), Table 5 and the oracle comparison: three times.
+    const auto seeds = SeedScopeCaption("policy");
+    CHECK(md.find(seeds + " " + sentence + " ") != std::string::npos);
+    CHECK(md.find("Bold: highest per row. " + seeds + " " + sentence + "\n") != std::string::npos);
+    CHECK(md.find("mean affect per agent. " + seeds + " " + sentence + "\n") != std::string::npos);
+    std::size_t n = 0;
+    for (auto at = md.find(sentence); at != std::string::npos; at = md.find(sentence, at + 1)) ++n;
+    CHECK(n == 3);
+  }
+  CHECK(NoReplayCaption("session") ==
+        "Every agent ran under the no-replay rule `session`: no agent may recommend a song of the current session "
+        "(docs/run.md).");
+  CHECK(NoReplayCaption("off").find("rule `off`: any agent may recommend any song") != std::string::npos);
+  CHECK(NoReplayCaption("").find("was not recorded") != std::string::npos);
+  // Logs of one table with different rules (different parts): the caption says so.
+  ReportData d;
+  d.table5["test"] = ThreeAgents(true);
+  d.table5["val"] = ThreeAgents(true);
+  RunInfo a, b;
+  a.part = "test", a.no_replay = "session";
+  b.part = "val", b.no_replay = "off";
+  d.runs = {a, b};
+  const auto md = ReportMarkdown(d, {}, "");
+  CHECK(md.find("different no-replay rules (off, session; docs/run.md)") != std::string::npos);
+  CHECK(md.find("Every agent ran under") == std::string::npos);
+}
+
+namespace {
+
+TuneInfo TwoPointTable() {
+  TuneInfo t;
+  t.file = "tune-dpo.json", t.kind = "dpo", t.dataset_fingerprint = "0123456789abcdef", t.world_id = "w1";
+  t.seeds = {0, 1};
+  t.points = {{{{"epochs", "1"}, {"lr", "1e-5"}}, 0.1, 0.01, 0.2, 0.3},
+              {{{"epochs", "2"}, {"lr", "1e-5"}}, 0.15, 0.02, 0.25, 0.35}};
+  t.chosen = 1;
+  return t;
+}
+
+}  // namespace
+
+TEST_CASE("The Tuning section: grid table with the chosen row bold, and Table 4's caption says how tuning went") {
+  ReportData d;
+  d.table4 = ThreeAgents(true);
+  const auto without = ReportMarkdown(d, {}, "");
+  INFO(without);
+  CHECK(without.find("*** p < 0.001). How the policies' hyperparameters were chosen is not recorded here (see "
+                     "docs/tuning.md).\n") != std::string::npos);
+  CHECK(without.find("## Tuning") == std::string::npos);
+  CHECK(nlohmann::json::parse(ReportJson(d))["tuning"]["caption"] == TuningCaption({}));
+  CHECK(nlohmann::json::parse(ReportJson(d))["tuning"]["tables"].empty());
+
+  auto copycat = TwoPointTable();
+  copycat.kind = "copycat", copycat.file = "tune-copycat.json", copycat.chosen = 0;
+  d.tuning = {copycat, TwoPointTable()};
+  const auto md = ReportMarkdown(d, {}, "");
+  INFO(md);
+  CHECK(md.find("*** p < 0.001). Hyperparameters of copycat and dpo: chosen on validation users with `amrs tune` "
+                "(section Tuning); the test part is used for this table only.\n") != std::string::npos);
+  CHECK(md.find("## Tuning (validation users)\n") < md.find("## Table 4"));
+  CHECK(md.find("### dpo (`tune-dpo.json`)\n\nSeeds 0, 1; scored by world `w1`") != std::string::npos);
+  CHECK(md.find("| epochs | lr | Val. reward (SD) | Valence | Arousal |\n|---|---|---|---|---|\n") != std::string::npos);
+  // dpo: the second row bold; copycat: the first.
+  CHECK(md.find("| 1 | 1e-5 | 0.1000 (0.0100) | 0.2000 | 0.3000 |\n| **2** | **1e-5** | **0.1500 (0.0200)** | "
+                "**0.2500** | **0.3500** |\n\nChosen: epochs=2 lr=1e-5.") != std::string::npos);
+  CHECK(md.find("| **1** | **1e-5** | **0.1000 (0.0100)** | **0.2000** | **0.3000** |\n| 2 | 1e-5 | 0.1500 (0.0200) "
+                "|") != std::string::npos);
+  const auto j = nlohmann::json::parse(ReportJson(d));
+  CHECK(j["tuning"]["caption"] == TuningCaption(d.tuning));
+  REQUIRE(j["tuning"]["tables"].size() == 2);
+  CHECK(j["tuning"]["tables"][1]["kind"] == "dpo");
+  CHECK(j["tuning"]["tables"][1]["chosen"] == 1);
+  CHECK(j["tuning"]["tables"][1]["points"][1]["values"]["epochs"] == "2");
+  CHECK(j["tuning"]["tables"][1]["points"][1]["val_reward"]["mean"].get<double>() == doctest::Approx(0.15));
+  CHECK(TuningCaption({TwoPointTable()}).rfind("Hyperparameters of dpo: chosen", 0) == 0);
+}

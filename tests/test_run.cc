@@ -719,6 +719,10 @@ TEST_CASE("tune: trains on train users, scores validation users, never reads the
       const auto json = nlohmann::json::parse(std::ifstream(dir + "/tune-" + kind + ".json"));
       CHECK(json.at("chosen") == out.back().chosen);
       CHECK(json.at("part") == "val");
+      // What the report checks a tune table against: the dataset tuned on, and the scoring world.
+      CHECK(json.at("dataset_fingerprint") == data::Fingerprint(data::ReadDataset(data)));
+      CHECK(json.at("world_id") == out.back().world_id);
+      CHECK_FALSE(out.back().world_id.empty());
       std::ifstream csv(dir + "/tune-" + kind + ".csv");
       std::string header;
       std::getline(csv, header);

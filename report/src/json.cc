@@ -59,6 +59,20 @@ std::string ReportJson(const ReportData& d) {
                          {"agents", r.agents},
                          {"seeds", r.seeds}, {"no_replay", r.no_replay}});
   j["tables_world"] = d.tables_world;
+  j["tuning"]["caption"] = TuningCaption(d.tuning);
+  j["tuning"]["tables"] = nlohmann::json::array();
+  for (const auto& t : d.tuning) {
+    nlohmann::json jt = {{"file", t.file}, {"kind", t.kind}, {"seeds", t.seeds}, {"part", "val"},
+                         {"dataset_fingerprint", t.dataset_fingerprint}, {"world_id", t.world_id},
+                         {"chosen", t.chosen}, {"points", nlohmann::json::array()}};
+    for (const auto& p : t.points) {
+      nlohmann::json q = {{"values", nlohmann::json::object()}, {"val_reward", {{"mean", p.mean}, {"sd", p.sd}}},
+                          {"val_valence", p.valence}, {"val_arousal", p.arousal}};
+      for (const auto& [k, v] : p.values) q["values"][k] = v;
+      jt["points"].push_back(q);
+    }
+    j["tuning"]["tables"].push_back(jt);
+  }
   j["notes"] = d.notes;
   if (d.table4) j["table4"] = AggregateJson(Table4(*d.table4), *d.table4);
   for (const auto& [part, runs] : d.table5) j["table5"][part] = AggregateJson(Table5Part(runs), runs);

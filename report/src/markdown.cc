@@ -55,14 +55,25 @@ std::string RunsMarkdown(const std::vector<RunInfo>& runs) {
   return os.str();
 }
 
-// The caption sentence on the seeds of the logs behind the tables of `world` ("oracle" or not).
-std::string TablesSeedCaption(const std::vector<RunInfo>& runs, bool oracle) {
-  std::set<std::string> scopes;
+// The caption sentences on the logs behind a table (the runs `pick` selects): what their seeds vary
+// and the no-replay rule every agent ran under.
+template <class Pick>
+std::string RunsCaption(const std::vector<RunInfo>& runs, Pick pick) {
+  std::set<std::string> scopes, rules;
   for (const auto& r : runs)
-    if (r.oracle == oracle) scopes.insert(r.seed_scope);
-  if (scopes.size() != 1) return "";
-  return " " + SeedScopeCaption(*scopes.begin());
+    if (pick(r)) scopes.insert(r.seed_scope), rules.insert(r.no_replay);
+  std::string s;
+  if (scopes.size() == 1) s += " " + SeedScopeCaption(*scopes.begin());
+  if (rules.size() == 1) s += " " + NoReplayCaption(*rules.begin());
+  if (rules.size() > 1) {
+    s += " The logs behind this table ran under different no-replay rules (";
+    for (const auto& r : rules) s += (r == *rules.begin() ? "" : ", ") + (r.empty() ? "unknown" : r);
+    s += "; docs/run.md): see the run table.";
+  }
+  return s;
 }
+
+std::string Fixed4(double x) { return Fixed(x, 4); }
 
 }  // namespace
 
@@ -77,6 +88,61 @@ std::string SeedScopeCaption(const std::string& scope) {
     return "Seed scope policy+windows+world: the seeds vary policy training, the users' evaluation windows and the "
            "world model (one per seed).";
   return "Seed scope " + scope + ".";
+}
+
+std::string NoReplayCaption(const std::string& rule) {
+  const std::string head = "Every agent ran under the no-replay rule `" + rule + "`";
+  if (rule == "session") return head + ": no agent may recommend a song of the current session (docs/run.md).";
+  if (rule == "episode") return head + ": no agent may recommend a song its episode already recommended (docs/run.md).";
+  if (rule == "off") return head + ": any agent may recommend any song at any step, replays included (docs/run.md).";
+  if (rule.empty())
+    return "The no-replay rule of these logs was not recorded (logs written before it was a run option; "
+           "docs/run.md).";
+  return head + " (docs/run.md).";
+}
+
+std::string TuningCaption(const std::vector<TuneInfo>& tuning) {
+  if (tuning.empty()) return "How the policies' hyperparameters were chosen is not recorded here (see docs/tuning.md).";
+  std::string kinds;
+  for (std::size_t i = 0; i < tuning.size(); ++i)
+    kinds += (i == 0 ? "" : i + 1 == tuning.size() ? " and " : ", ") + tuning[i].kind;
+  return "Hyperparameters of " + kinds +
+         ": chosen on validation users with `amrs tune` (section Tuning); the test part is used for this table only.";
+}
+
+std::string TuningMarkdown(const std::vector<TuneInfo>& tuning) {
+  std::ostringstream os;
+  os << "For each grid point, `amrs tune` trained the policies of every seed on the split's train users and "
+        "rolled them out on its validation users under the learned world; the point of highest mean validation "
+        "reward was chosen (ties: the first in grid order). The test users were never read (docs/tuning.md).\n\n";
+  for (const auto& t : tuning) {
+    os << "### " << t.kind << " (`" << t.file << "`)\n\nSeeds";
+    for (std::size_t i = 0; i < t.seeds.size(); ++i) os << (i ? ", " : " ") << t.seeds[i];
+    os << "; scored by world `" << t.world_id << "`; dataset fingerprint " << t.dataset_fingerprint
+       << ". Validation reward: mean (SD) over seeds; bold: the chosen point.\n\n";
+    if (t.chosen >= t.points.size()) {  // RunReport refuses such a table; plain data may still hold one
+      os << "No grid points.\n\n";
+      continue;
+    }
+    os << "|";
+    const auto& keys = t.points.front().values;
+    for (const auto& kv : keys) os << " " << kv.first << " |";
+    os << " Val. reward (SD) | Valence | Arousal |\n|";
+    for (std::size_t i = 0; i < keys.size() + 3; ++i) os << "---|";
+    os << "\n";
+    for (std::size_t i = 0; i < t.points.size(); ++i) {
+      const auto& p = t.points[i];
+      const auto cell = [&](const std::string& x) { return " " + (i == t.chosen ? "**" + x + "**" : x) + " |"; };
+      os << "|";
+      for (const auto& kv : p.values) os << cell(kv.second);
+      os << cell(Fixed4(p.mean) + " (" + Fixed4(p.sd) + ")") << cell(Fixed4(p.valence)) << cell(Fixed4(p.arousal))
+         << "\n";
+    }
+    os << "\nChosen:";
+    for (const auto& kv : t.points[t.chosen].values) os << " " << kv.first << "=" << kv.second;
+    os << ".\n\n";
+  }
+  return os.str();
 }
 
 std::string Table4Markdown(const Aggregate& t) {
@@ -191,23 +257,30 @@ std::string ReportMarkdown(const ReportData& d, const std::vector<Figure>& figur
   for (const auto& n : d.notes) os << "> " << n << "\n>\n";
   if (!d.notes.empty()) os << "\n";
   os << "## Runs\n\n" << RunsMarkdown(d.runs) << "\n";
+  if (!d.tuning.empty()) os << "## Tuning (validation users)\n\n" << TuningMarkdown(d.tuning);
+  const bool tables_oracle = d.tables_world == "oracle";
   if (d.table4) {
     os << "## Table 4: predicted feedback and diversity (" << d.tables_world << " world, test part)\n\n"
        << "Cross-seed mean (SD). Rating and engagement are held out of the DPO objective. Bold: best among the "
           "learned policies (copycat, dpo). Stars: paired t-test against dpo (* p < 0.05, ** p < 0.01, "
           "*** p < 0.001)"
        << (d.table4->count(kReferenceAgent) ? "" : "; dpo is not in this log, so no stars") << "."
-       << TablesSeedCaption(d.runs, d.tables_world == "oracle") << "\n\n"
+       << RunsCaption(d.runs, [&](const RunInfo& r) { return r.oracle == tables_oracle && r.part == "test"; })
+       << " " << TuningCaption(d.tuning) << "\n\n"
        << Table4Markdown(Table4(*d.table4)) << "\n";
   }
   if (!d.table5.empty()) {
     os << "## Table 5: policy adherence (" << d.tables_world << " world)\n\n"
        << "Cross-seed means. Level 2: relevant = the songs of the user's logged history. Level 3: relevant = the "
           "logged song at the same step after the window. Bold: highest per row."
-       << TablesSeedCaption(d.runs, d.tables_world == "oracle") << "\n\n"
+       << RunsCaption(d.runs, [&](const RunInfo& r) { return r.oracle == tables_oracle; }) << "\n\n"
        << Table5Markdown(d.table5) << "\n";
   }
-  if (d.oracle) os << "## Oracle comparison (simulator exploitation, test part)\n\n" << OracleMarkdown(*d.oracle) << "\n";
+  if (d.oracle)
+    os << "## Oracle comparison (simulator exploitation, test part)\n\n"
+       << "Predicted (learned-world test log) and true (oracle-world test log) mean affect per agent."
+       << RunsCaption(d.runs, [](const RunInfo& r) { return r.part == "test"; }) << "\n\n"
+       << OracleMarkdown(*d.oracle) << "\n";
   for (const auto& [file, md] : d.world_tables) os << "## World model (`" << file << "`)\n\n" << md << "\n";
   os << "## Figures\n\n";
   if (!figures_note.empty()) os << figures_note << "\n\n";

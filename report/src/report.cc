@@ -104,8 +104,7 @@ void CheckMergeable(const FirstLog& first, const std::string& file, const env::E
   }
 }
 
-LoadedLogs LoadLogs(const ReportOptions& o, const data::Dataset& d, std::ostream* log) {
-  const std::string fp = data::Fingerprint(d);
+LoadedLogs LoadLogs(const ReportOptions& o, const data::Dataset& d, const std::string& fp, std::ostream* log) {
   const auto logged = LoggedSongsOf(d);
   const auto ctx = MakeEvalContext(d, o.family, o.k, logged);
   LoadedLogs out;
@@ -267,8 +266,18 @@ ReportResult RunReport(const ReportOptions& o, std::ostream* log) {
     stress.push_back(ss.str());
   }
   const auto d = data::ReadDataset(o.data);
+  const std::string fp = data::Fingerprint(d);
+  std::vector<TuneInfo> tuning;
+  for (const auto& f : o.tune_tables) {
+    tuning.push_back(ReadTuneTable(f, fp));
+    for (std::size_t i = 0; i + 1 < tuning.size(); ++i)
+      if (tuning[i].kind == tuning.back().kind)
+        throw InputError(f + ": a second tune table of kind " + tuning.back().kind + " (the first: " + tuning[i].file +
+                         ")");
+  }
   ReportResult res;
-  res.data = Assemble(LoadLogs(o, d, log));
+  res.data = Assemble(LoadLogs(o, d, fp, log));
+  res.data.tuning = std::move(tuning);
   AddWorldResults(o, res.data);
   fs::create_directories(o.out_dir);
   res.json_path = (fs::path(o.out_dir) / "summary.json").string();

@@ -174,7 +174,9 @@ TuneResult Tune(const TuneSpec& spec, std::ostream* log) {
     TrainPolicies(trains[i], log);
     RunSpec s = eval;
     s.params = {{spec.train.kind, p.checkpoints}};
-    const auto blocks = Run(s, {}, inputs).parts.front().blocks;
+    const auto run = Run(s, {}, inputs);
+    r.dataset_fingerprint = run.dataset_fingerprint, r.world_id = run.world_id;
+    const auto& blocks = run.parts.front().blocks;
     for (const auto& b : blocks) p.reward.push_back(metrics::RolloutMeans(b).reward.value_or(0.0));
     const auto summary = Summarize(blocks).front();
     p.mean = summary.reward, p.valence = summary.valence, p.arousal = summary.arousal;
@@ -216,6 +218,8 @@ std::string TuneJson(const TuneResult& r) {
   j["kind"] = r.kind;
   j["seeds"] = r.seeds;
   j["part"] = "val";
+  j["dataset_fingerprint"] = r.dataset_fingerprint;
+  j["world_id"] = r.world_id;
   j["chosen"] = r.chosen;
   j["points"] = nlohmann::json::array();
   for (const auto& p : r.points) {

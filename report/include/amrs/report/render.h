@@ -26,6 +26,19 @@ struct RunInfo {
   bool oracle = false;  // world is the ground truth
 };
 
+// One `amrs tune` table (tune-<kind>.json, docs/tuning.md), as the report shows it.
+struct TunePointInfo {
+  std::vector<std::pair<std::string, std::string>> values;  // grid key -> value (the file's key order)
+  double mean = 0, sd = 0;       // validation reward over seeds
+  double valence = 0, arousal = 0;
+};
+struct TuneInfo {
+  std::string file, kind, dataset_fingerprint, world_id;
+  std::vector<std::uint64_t> seeds;
+  std::vector<TunePointInfo> points;
+  std::size_t chosen = 0;
+};
+
 struct ReportData {
   std::vector<RunInfo> runs;
   std::string tables_world = "learned";        // world of Tables 4/5 ("oracle" when no learned log)
@@ -35,6 +48,7 @@ struct ReportData {
   // --world-results: file -> rendered Tables 2/3 (Markdown) and row -> metric -> per-split values
   std::vector<std::pair<std::string, std::string>> world_tables;
   std::map<std::string, std::map<std::string, std::map<std::string, std::vector<double>>>> world_results;
+  std::vector<TuneInfo> tuning;                // --tune tables (section Tuning, Table 4's caption)
   std::vector<std::string> notes;              // shown at the top of the report
 };
 
@@ -45,6 +59,15 @@ struct Figure {
 // What the seeds of a seed scope ("policy", "policy+windows", "policy+windows+world") vary, as a
 // caption sentence.
 std::string SeedScopeCaption(const std::string& scope);
+
+// The no-replay rule every agent of a log ran under ("session", "episode", "off"; "" = not
+// recorded), as a caption sentence.
+std::string NoReplayCaption(const std::string& rule);
+// How the policies' hyperparameters were chosen, as Table 4's caption sentence: by `amrs tune` on
+// validation users (the kinds of `tuning`), or "not recorded" when `tuning` is empty.
+std::string TuningCaption(const std::vector<TuneInfo>& tuning);
+// The section "Tuning (validation users)": per table its kind, seeds, grid (chosen row bold) and choice.
+std::string TuningMarkdown(const std::vector<TuneInfo>& tuning);
 
 std::string Table4Markdown(const metrics::Aggregate& t);
 // parts: "train", "val", "test" (those present); Level 3 from "test".

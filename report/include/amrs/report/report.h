@@ -27,6 +27,9 @@ struct ReportOptions {
   std::string python = "/usr/bin/python3"; // runs figures_script; missing: no figures, a warning
   std::string figures_script;              // scripts/figures.py; "" skips the figures
   std::vector<std::string> stress_tables;  // stress.md files of `amrs stress`, appended as they are
+  // tune-<kind>.json files of `amrs tune` (section Tuning; Table 4's caption says how the
+  // hyperparameters were chosen). Each must be of --data's dataset; one per kind.
+  std::vector<std::string> tune_tables;
 };
 
 struct ReportResult {
@@ -39,10 +42,16 @@ struct ReportResult {
 // The whole report. Logs of the same world kind (learned or oracle) and part are merged when
 // their dataset, world id, split, horizon, top-k, utility, scenario, seeds and episodes (users,
 // windows, episode seeds per seed) agree and no agent is in two of them. Throws InputError naming
-// the file (and field) for a missing or unreadable log, a dataset fingerprint mismatch, logs of
+// the file (and field) for a missing or unreadable log or tune table (ReadTuneTable; two of one kind), a dataset fingerprint mismatch, logs of
 // one world kind and part that differ (naming the field) or share an agent, or bad values;
 // files are written to temporaries and renamed, so a failure leaves no half-written report.
 ReportResult RunReport(const ReportOptions& o, std::ostream* log);
+
+// One tune-<kind>.json of `amrs tune`. Throws InputError naming `file` (and the key) when it is
+// missing, not JSON, lacks a key or has one of the wrong type, is not of the validation part, or
+// was tuned on another dataset than `data_fingerprint` ("<file>: tuned on dataset fingerprint X,
+// the report's data has Y").
+TuneInfo ReadTuneTable(const std::string& file, const std::string& data_fingerprint);
 
 // The logged song sequences of every user of the dataset, as the metrics take them.
 metrics::LoggedSongs LoggedSongsOf(const data::Dataset& d);

@@ -56,6 +56,8 @@ struct TunePoint {
 struct TuneResult {
   std::string kind;
   std::vector<std::uint64_t> seeds;
+  std::string dataset_fingerprint;  // data::Fingerprint of the tuned dataset (the report checks it)
+  std::string world_id;             // the scoring world's World::Id() (the first seed's under seed scope world)
   std::vector<TunePoint> points;  // grid order (last axis fastest)
   std::size_t chosen = 0;         // highest mean; ties: the first in grid order
 };
