@@ -191,6 +191,11 @@ def main():
     later("import", *csv, rc=2, err=r"--out")  # a missing --out: also 2
     later(*oracle_run, "--agents", "no-such-agent", "--out", "x.h5", rc=2, err=r"no-such-agent")
     later("check-agent", "no-such-agent", rc=2)
+    # An output inside an output folder must not replace an input either.
+    later("train-policy", "--kind", "dpo", "--world", "oracle", "--data", d, "--seeds", 1, "--reference",
+          "policy/dpo-seed-{seed}.pt", "--out-dir", "policy", rc=2, err=r"--out-dir.*dpo-seed-0\.pt")
+    later("report", "run.h5", "--data", d, "--no-figures", "--out", "report", "--stress", "report/report.md", rc=2,
+          err=r"--out.*report\.md")
     if PLUGIN:  # a failed verdict: exit 3, the failed check named
         later("check-agent", "test-plugin-stuck", "--plugin", PLUGIN, rc=3, out=r"check-agent: test-plugin-stuck: FAILED")
     later("check-agent", "random", "--split", 5, rc=2, err=r"--split 5: the dataset has 2 splits")

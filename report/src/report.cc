@@ -10,6 +10,7 @@
 #include <map>
 #include <sstream>
 
+#include "amrs/core/paths.h"
 #include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
 #include "amrs/data/results.h"
@@ -257,6 +258,12 @@ metrics::AgentRuns EvaluateBlocks(const std::vector<EpisodeBlock>& blocks, const
 ReportResult RunReport(const ReportOptions& o, std::ostream* log) {
   if (o.logs.empty()) throw ArgumentError("report: no episode log given");
   if (!fs::exists(o.data)) throw InputError(o.data + ": no such dataset");
+  {  // the two files it writes must not replace an input (e.g. a log named summary.json)
+    std::vector<std::string> inputs{o.data};
+    for (const auto* list : {&o.logs, &o.world_results, &o.stress_tables, &o.tune_tables})
+      inputs.insert(inputs.end(), list->begin(), list->end());
+    for (const auto* name : {"report.md", "summary.json"}) CheckOutputFile(o.out_dir + "/" + name, inputs, "--out");
+  }
   std::vector<std::string> stress;  // `amrs stress` tables, included as they are; read first
   for (const auto& f : o.stress_tables) {
     std::ifstream in(f);

@@ -9,6 +9,7 @@
 #include <set>
 #include <sstream>
 
+#include "amrs/core/paths.h"
 #include "amrs/core/error.h"
 #include "amrs/data/dataset.h"
 #include "amrs/env/env.h"
@@ -111,6 +112,11 @@ bool PolicyUpToDate(const std::string& path, const PolicyTrainingSpec& spec, std
 
 std::vector<PolicySeedResult> TrainPolicies(const PolicyTrainingSpec& spec, std::ostream* log) {
   spec.Validate();
+  for (const auto s : spec.seeds) {  // no checkpoint may replace an input (e.g. --reference in --out-dir)
+    std::vector<std::string> inputs{spec.data};
+    if (spec.kind == "dpo") inputs.push_back(spec.Reference(s)), inputs.push_back(spec.world);
+    CheckOutputFile(spec.Checkpoint(s), inputs, "--out-dir");
+  }
   worldmodel::SetTorchThreads(1);  // seeds run in parallel, each on one torch thread
   auto d = std::make_shared<const data::Dataset>(data::ReadDataset(spec.data));
   const std::string fp = data::Fingerprint(*d);
