@@ -28,7 +28,7 @@ struct PolicyConfig {
   std::int32_t layers = 2;
   std::int32_t ff = 128;
   std::int32_t max_context = 128;  // the policy reads at most the last max_context tokens
-  double tau = 0.1;                // temperature of eq. 1 and of pi(y|x)
+  double tau = 0.2;                // temperature of eq. 1 and of pi(y|x); chosen by amrs tune (docs/tuning.md)
   // Upper bounds (Validate): d_model 4096, heads 64, ff 16384, layers 16, max_context 4096, and
   // the training footprint at most this machine's physical memory.
   static constexpr std::int32_t kMaxWidth = 4096, kMaxHeads = 64, kMaxFeedForward = 16384;
