@@ -10,6 +10,9 @@
 #   bash scripts/quickstart.sh --profile paper   # the paper's protocol: full world-model sweep on
 #                                                # 10 MCCV splits (Tables 2 and 3), then the same
 #                                                # policy stage on split 0 (hours on 2 cores)
+#   bash scripts/quickstart.sh --profile smoke   # every stage on tiny data and models (seconds;
+#                                                # CTest's quickstart_smoke runs it; numbers mean nothing)
+# With AMRS_BIN=path/to/amrs the install and build stage is skipped and that binary is used.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PROFILE=quick
@@ -18,10 +21,10 @@ while [ $# -gt 0 ]; do
     --profile) PROFILE="${2:-}"; shift 2 ;;
     --profile=*) PROFILE="${1#--profile=}"; shift ;;
     -h|--help) sed -n 2,14p "$0"; exit 0 ;;
-    *) echo "quickstart: unknown option '$1' (known: --profile quick|paper)" >&2; exit 2 ;;
+    *) echo "quickstart: unknown option '$1' (known: --profile quick|paper|smoke)" >&2; exit 2 ;;
   esac
 done
-case "$PROFILE" in quick|paper) ;; *) echo "quickstart: --profile must be quick or paper, got '$PROFILE'" >&2; exit 2 ;; esac
+case "$PROFILE" in quick|paper|smoke) ;; *) echo "quickstart: --profile must be quick, paper or smoke, got '$PROFILE'" >&2; exit 2 ;; esac
 OUT=${OUT:-out}
 start=$(date +%s)
 stage_start=$start
@@ -35,14 +38,29 @@ stage() {
   echo; echo "== [$n/$STAGES] $1 ($(( now - start )) s elapsed)"
 }
 stage "dependencies and build"
-bash scripts/install-deps.sh
-bash scripts/build.sh
+if [ -n "${AMRS_BIN:-}" ]; then
+  amrs=$AMRS_BIN
+  echo "using $amrs (AMRS_BIN): no install, no build"
+else
+  bash scripts/install-deps.sh
+  bash scripts/build.sh
+  amrs=./build/cli/amrs
+fi
 mkdir -p "$OUT"
-amrs=./build/cli/amrs
 seeds=5
+# The smoke profile: tiny data and models, 3 seeds, so that a broken stage shows in seconds.
+gen=() world_opts=() policy_opts=() dpo_opts=() eval_opts=()
+if [ "$PROFILE" = smoke ]; then
+  seeds=3  # the bundled scenarios run seeds 0-2
+  gen=(--users 40 --sessions 200 --interactions 1300 --songs 120 --embedding-dim 16 --splits 2)
+  world_opts=(--epochs 1 --d-model 8 --heads 1 --layers 1 --ff 8 --head-hidden 8)
+  policy_opts=(--epochs 1 --d-model 8 --layers 1)
+  dpo_opts=(--max-pairs 16)
+  eval_opts=(--max-users 3)
+fi
 
 stage "generate the synthetic listener population -> $OUT/synthetic.h5"
-$amrs generate --out "$OUT/synthetic.h5" --seed 0
+$amrs generate --out "$OUT/synthetic.h5" --seed 0 ${gen[@]+"${gen[@]}"}
 
 stage "summarize (Table 1 and the oracle ceilings)"
 $amrs summarize "$OUT/synthetic.h5" | tee "$OUT/summary.txt"
@@ -55,18 +73,22 @@ if [ "$PROFILE" = paper ]; then
   world_results=(--world-results "$OUT/world/world-results.h5")
 else
   stage "train and test the world model on split 0 -> $world"
-  $amrs train-world --data "$OUT/synthetic.h5" --out "$OUT/world" --splits 0 | tee "$OUT/world-split-0.txt"
+  $amrs train-world --data "$OUT/synthetic.h5" --out "$OUT/world" --splits 0 ${world_opts[@]+"${world_opts[@]}"} \
+    | tee "$OUT/world-split-0.txt"
 fi
 
 stage "train Copycat (behaviour cloning, InfoNCE) for $seeds seeds -> $OUT/policy/"
-$amrs train-policy --kind copycat --data "$OUT/synthetic.h5" --seeds $seeds --out-dir "$OUT/policy" | tee "$OUT/copycat.txt"
+$amrs train-policy --kind copycat --data "$OUT/synthetic.h5" --seeds $seeds --out-dir "$OUT/policy" \
+  ${policy_opts[@]+"${policy_opts[@]}"} | tee "$OUT/copycat.txt"
 
 stage "fine-tune Copycat with DPO on pairs scored by the world model ($seeds seeds)"
-$amrs train-policy --kind dpo --data "$OUT/synthetic.h5" --world "$world" --seeds $seeds --out-dir "$OUT/policy" | tee "$OUT/dpo.txt"
+$amrs train-policy --kind dpo --data "$OUT/synthetic.h5" --world "$world" --seeds $seeds --out-dir "$OUT/policy" \
+  ${policy_opts[@]+"${policy_opts[@]}"} ${dpo_opts[@]+"${dpo_opts[@]}"} | tee "$OUT/dpo.txt"
 
 stage "evaluate copycat, dpo, random, greedy ($seeds paired seeds): train/val/test (learned world), test (oracle)"
 $amrs evaluate --data "$OUT/synthetic.h5" --world "$world" --agents copycat,dpo,random,greedy --seeds $seeds \
-  --param "copycat=$OUT/policy/copycat-seed-{seed}.pt,dpo=$OUT/policy/dpo-seed-{seed}.pt" --out-dir "$OUT/eval" | tee "$OUT/evaluate.txt"
+  --param "copycat=$OUT/policy/copycat-seed-{seed}.pt,dpo=$OUT/policy/dpo-seed-{seed}.pt" --out-dir "$OUT/eval" \
+  ${eval_opts[@]+"${eval_opts[@]}"} | tee "$OUT/evaluate.txt"
 
 stage "stress-test the bundled scenarios -> $OUT/stress.h5, $OUT/stress.md"
 set +e
@@ -81,9 +103,10 @@ case $status in
 esac
 
 stage "write the report -> $OUT/report/"
-# The tuning tables of `amrs tune` (docs/tuning.md) that are kept with the results, when present.
+# The tuning tables of `amrs tune` (docs/tuning.md) that are kept with the results, when present
+# (they belong to the default dataset: not for the smoke profile's tiny one).
 tune_tables=()
-for kind in copycat dpo; do
+[ "$PROFILE" = smoke ] || for kind in copycat dpo; do
   if [ -f "docs/results/tune-$kind.json" ]; then tune_tables+=(--tune "docs/results/tune-$kind.json"); fi
 done
 $amrs report "$OUT/eval/test.h5" "$OUT/eval/val.h5" "$OUT/eval/train.h5" "$OUT/eval/test-oracle.h5" \
