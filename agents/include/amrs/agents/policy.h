@@ -145,9 +145,11 @@ struct DpoOptions {
   Utility utility;          // default affect-only (valence 0.5, arousal 0.5)
   PairOptions pairs;
   double beta = 0.1;
-  std::int32_t epochs = 2;
+  // lr and epochs: chosen by amrs tune on validation users (docs/tuning.md, docs/results/tune-dpo.json);
+  // at 1e-4 the policy collapses onto a few songs.
+  std::int32_t epochs = 3;
   std::int32_t batch = 64;  // pairs per step
-  double lr = 5e-6;         // small on purpose: at 1e-4 the policy collapses onto a few songs
+  double lr = 1e-5;
   std::uint64_t seed = 0;   // pair sampling and batch order
   std::string out;
   // Upper bounds (Validate): epochs 10000, batch 65536.
