@@ -94,6 +94,20 @@ def _allowed(env, rng, infos, where):
     return np.where(banned, -1.0, rng.random(banned.shape)).argmax(1)
 
 
+def _session_songs(obs, songs):
+    """bool [n, songs]: the songs after each row's last boundary token (the current session's);
+    a row whose session holds the whole catalogue bans nothing."""
+    n = obs["length"].shape[0]
+    m = np.zeros((n, songs), bool)
+    for i in range(n):
+        length = int(obs["length"][i])
+        song, boundary = obs["song"][i, :length], np.flatnonzero(obs["boundary"][i, :length])
+        m[i, song[boundary[-1] + 1:] if boundary.size else song] = True
+        if m[i].all():
+            m[i] = False
+    return m
+
+
 def _episode(env, seed, actions):
     """Observations, rewards and truncations of one seeded episode played with `actions`."""
     trace = [env.reset(seed=seed)]
@@ -192,7 +206,11 @@ def check_env(env, seed=0):
         where = f"no_replay={rule}"
         a = _allowed(env, rng, infos, where)
         before = np.asarray(infos["banned"])
-        _require(rule == "session" or not before.any(), f"{where}: reset must ban no song")
+        if rule == "session":
+            _require(np.array_equal(before, _session_songs(obs, songs)),
+                     f"{where}: reset must ban exactly the songs of the current session")
+        else:
+            _require(not before.any(), f"{where}: reset must ban no song")
         obs, _, _, _, infos = env.step(a)
         banned = np.asarray(infos["banned"])
         if rule == "off":
@@ -200,6 +218,9 @@ def check_env(env, seed=0):
             continue
         _require(banned[rows, a].all() and (banned | ~before).all(),
                  f"{where}: after a step its song (and every song banned before) must be banned")
+        if rule == "session":
+            _require(np.array_equal(banned, _session_songs(obs, songs)),
+                     f"{where}: a step must ban exactly the songs of the current session")
         if h < 2:
             continue
         try:
