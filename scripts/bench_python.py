@@ -9,7 +9,8 @@ Usage (from the repository root, after the build):
 It generates a small synthetic dataset, saves an untrained-size learned world with
 `amrs train-world --epochs 1` (speed does not depend on training), then times random actions at
 1 and 256 envs. Both sides time the step call plus drawing the actions; resets are not timed
-(as in `amrs bench`). The baseline needs PyTorch for Python (Debian: python3-torch); it is
+(as in `amrs bench`). Random actions may replay a song, so the envs run with no_replay="off"
+(a banned action would be refused). The baseline needs PyTorch for Python (Debian: python3-torch); it is
 skipped with a note when torch is missing.
 """
 import argparse
@@ -29,7 +30,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def python_rate(data, world, n, seconds, horizon):
-    env = amrs.VectorEnv(data, world, n, horizon=horizon, autoreset_mode="disabled")
+    env = amrs.VectorEnv(data, world, n, horizon=horizon, autoreset_mode="disabled", no_replay="off")
     rng = np.random.default_rng(0)
     steps, timed, seed = 0, 0.0, 1
     start = time.perf_counter()
@@ -46,7 +47,7 @@ def python_rate(data, world, n, seconds, horizon):
 
 def python_rate_with_resets(data, world, n, seconds, horizon):
     """The same with next-step autoreset, everything timed (what a training loop sees)."""
-    env = amrs.VectorEnv(data, world, n, horizon=horizon)
+    env = amrs.VectorEnv(data, world, n, horizon=horizon, no_replay="off")
     rng = np.random.default_rng(0)
     env.reset(seed=1)
     steps = 0

@@ -5,6 +5,8 @@
 #include <atomic>
 #include <cmath>
 
+#include <tbb/global_control.h>
+
 #include "amrs/agents/agent.h"
 #include "amrs/core/error.h"
 #include "amrs/data/synthetic.h"
@@ -377,4 +379,171 @@ TEST_CASE("Reset draws the user and window only for -1; other negatives are refu
   const auto r = one.Reset(3, ok);
   CHECK(r[0].second.user == ok.user);
   CHECK(r[0].second.window.start == ctx->Windows(ok.user)[0].start);
+}
+
+namespace {
+// Sorted, distinct songs after the history's last boundary token (the current session's).
+std::vector<std::int32_t> SessionTail(const History& h) {
+  std::vector<std::int32_t> out;
+  for (std::size_t t = h.size(); t-- > 0 && !h[t].IsBoundary();) out.push_back(h[t].song);
+  std::sort(out.begin(), out.end());
+  out.erase(std::unique(out.begin(), out.end()), out.end());
+  return out;
+}
+
+std::int32_t LastSong(const History& h) {
+  for (auto t = h.rbegin(); t != h.rend(); ++t)
+    if (!t->IsBoundary()) return t->song;
+  return 0;
+}
+
+// Replays the history's last song (the current session's, and from step 1 the episode's) and ranks
+// the songs after it: the rollout engine must replace its banned choices before the env steps.
+class ReplayLast : public env::Policy {
+ public:
+  explicit ReplayLast(std::int32_t songs) : songs_(songs) {}
+  void Reset(std::uint64_t) override {}
+  env::Decision Act(const env::ObservationBatch& b, std::int32_t k) override {
+    env::Decision d;
+    for (const auto& o : b.obs) {
+      const std::int32_t last = LastSong(*o.history);
+      d.actions.push_back(last);
+      std::vector<std::int32_t> r;
+      for (std::int32_t j = 0; j < k; ++j) r.push_back((last + j) % songs_);
+      d.ranked.push_back(r);
+    }
+    return d;
+  }
+
+ private:
+  std::int32_t songs_;
+};
+}  // namespace
+
+TEST_CASE("Hand-stepped envs: Batch().banned is the no-replay rule; Step refuses a banned action, stepping no env") {
+  const auto ctx = env::EnvContext::Create(Data(), env::MakeOracleWorld(Data()));
+  const std::int32_t songs = ctx->world().num_songs(), n = 4;
+  for (const auto rule : {env::NoReplay::kSession, env::NoReplay::kEpisode, env::NoReplay::kOff}) {
+    const std::string name = env::NoReplayName(rule);
+    CAPTURE(name);
+    env::VectorEnv v(ctx, n);
+    env::ResetOptions o;
+    o.no_replay = rule;
+    v.Reset(21, o);
+    std::vector<std::vector<std::int32_t>> played(static_cast<std::size_t>(n));
+    std::int64_t refused = 0, replays = 0;
+    for (std::int32_t t = 0; t < ctx->config().horizon; ++t) {
+      const auto b = v.Batch();
+      REQUIRE(b.banned.size() == static_cast<std::size_t>(n));
+      std::vector<std::int32_t> allowed(static_cast<std::size_t>(n)), last(static_cast<std::size_t>(n));
+      for (std::int32_t i = 0; i < n; ++i) {
+        std::vector<std::int32_t> want;
+        if (rule == env::NoReplay::kSession) want = SessionTail(*b.obs[i].history);
+        if (rule == env::NoReplay::kEpisode) {
+          want = played[i];
+          std::sort(want.begin(), want.end());
+          want.erase(std::unique(want.begin(), want.end()), want.end());
+        }
+        CHECK(b.banned[i] == want);
+        std::int32_t s = (t * 31 + i * 17) % songs;
+        while (std::binary_search(want.begin(), want.end(), s)) s = (s + 1) % songs;
+        allowed[i] = s;
+        last[i] = LastSong(*b.obs[i].history);
+      }
+      for (std::int32_t i = 0; i < n; ++i) {
+        if (!b.Banned(static_cast<std::size_t>(i), last[i])) continue;
+        auto acts = allowed;
+        acts[i] = last[i];
+        const std::string msg = "env: action " + std::to_string(last[i]) + " at row " + std::to_string(i) +
+                                " is banned by no_replay=" + name +
+                                (rule == env::NoReplay::kSession ? " (a song of the current session)"
+                                                                 : " (a song this episode already recommended)");
+        CHECK_THROWS_WITH_AS(v.Step(acts), msg.c_str(), ArgumentError);
+        ++refused;
+        const auto after = v.Batch();  // nothing stepped
+        for (std::int32_t j = 0; j < n; ++j) {
+          CHECK(after.obs[j].step == t);
+          CHECK(after.obs[j].history->size() == b.obs[j].history->size());
+        }
+      }
+      // Under off, a replay of the last song (from step 1 the episode's own) is a valid step.
+      const auto& acts = rule == env::NoReplay::kOff ? last : allowed;
+      if (rule == env::NoReplay::kOff && t > 0) replays += n;
+      const auto res = v.Step(acts);
+      for (std::int32_t i = 0; i < n; ++i) {
+        CHECK(res[i].observation.history->back().song == acts[i]);
+        played[i].push_back(acts[i]);
+      }
+    }
+    if (rule == env::NoReplay::kOff) {
+      CHECK(refused == 0);
+      CHECK(replays > 0);
+    } else {
+      CHECK(refused >= n);  // from step 1 on every row's last song is the episode's own
+    }
+  }
+}
+
+TEST_CASE("No-replay: a rule that would ban the whole catalogue bans nothing, and Step accepts any song") {
+  // The function itself, on a hand-made history: [boundary, 3, 5, boundary, 5, 7, 7].
+  History h{Token::Boundary(0.5f, 0.5f, SessionMode::kNone)};
+  for (auto s : {3, 5}) h.push_back(Token::Song(s, Feedback{}, false, false, SessionMode::kNone));
+  h.push_back(Token::Boundary(0.5f, 0.5f, SessionMode::kNone));
+  for (auto s : {5, 7, 7}) h.push_back(Token::Song(s, Feedback{}, false, false, SessionMode::kNone));
+  using V = std::vector<std::int32_t>;
+  CHECK(env::BannedSongs(h, 2, env::NoReplay::kSession, 10) == V{5, 7});
+  CHECK(env::BannedSongs(h, 2, env::NoReplay::kEpisode, 10) == V{7});
+  CHECK(env::BannedSongs(h, 4, env::NoReplay::kEpisode, 10) == V{5, 7});  // across the boundary
+  CHECK(env::BannedSongs(h, 6, env::NoReplay::kEpisode, 10) == V{3, 5, 7});
+  CHECK(env::BannedSongs(h, 6, env::NoReplay::kOff, 10).empty());
+  CHECK(env::BannedSongs(h, 2, env::NoReplay::kSession, 2).empty());  // {5, 7} is the whole catalogue
+
+  // Through an env whose episode plays the whole catalogue: after songs 0..148 (all banned), the
+  // last distinct song leaves nothing banned, so any song may follow.
+  env::EnvConfig c;
+  c.horizon = 160;
+  const auto ctx = env::EnvContext::Create(Data(), env::MakeOracleWorld(Data()), c);
+  const std::int32_t songs = ctx->world().num_songs();
+  env::RecEnv e(ctx);
+  env::ResetOptions o;
+  o.no_replay = env::NoReplay::kEpisode;
+  e.Reset(1, o);
+  V want;
+  for (std::int32_t s = 0; s + 1 < songs; ++s) e.Step(s), want.push_back(s);
+  CHECK(e.Batch().banned.at(0) == want);
+  CHECK_THROWS_WITH_AS(e.Step(songs - 2), doctest::Contains("is banned by no_replay=episode"), ArgumentError);
+  e.Step(songs - 1);
+  CHECK(e.Batch().banned.at(0).empty());
+  CHECK_NOTHROW(e.Step(0));
+}
+
+TEST_CASE("Rollouts enforce the rule before stepping: an agent that replays never trips Step; 1 and 2 threads agree") {
+  const auto ctx = env::EnvContext::Create(Data(), env::MakeOracleWorld(Data()));
+  const std::int32_t songs = ctx->world().num_songs();
+  for (const auto rule : {env::NoReplay::kSession, env::NoReplay::kEpisode, env::NoReplay::kOff}) {
+    CAPTURE(env::NoReplayName(rule));
+    auto o = SmallRollout();
+    o.reset.no_replay = rule;
+    const auto make = [&] { return std::make_unique<ReplayLast>(songs); };
+    env::EpisodeBlock one, two;
+    {
+      tbb::global_control c(tbb::global_control::max_allowed_parallelism, 1);
+      one = env::RunRollouts(ctx, make, "replay-last", 3, o);
+    }
+    {
+      tbb::global_control c(tbb::global_control::max_allowed_parallelism, 2);
+      two = env::RunRollouts(ctx, make, "replay-last", 3, o);
+    }
+    CHECK(SameBlock(one, two));
+    // The engine replaced the replays the rule bans: under off the agent replays its first
+    // choice every step, under episode never.
+    std::int64_t repeats = 0;
+    for (std::int32_t e = 0; e < one.episodes(); ++e)
+      for (std::int32_t t = 1; t < one.horizon; ++t) {
+        const std::size_t at = static_cast<std::size_t>(e) * one.horizon + t;
+        repeats += one.actions[at] == one.actions[at - 1];
+      }
+    if (rule == env::NoReplay::kOff) CHECK(repeats == one.episodes() * (one.horizon - 1));
+    else CHECK(repeats == 0);
+  }
 }

@@ -31,26 +31,49 @@ bool ObservationBatch::Banned(std::size_t row, std::int32_t song) const {
 }
 
 namespace {
-// The songs `rule` bans after `history`, of which the last `steps` tokens are the episode's own.
-std::vector<std::int32_t> BannedSongs(const History& history, std::int32_t steps, NoReplay rule,
-                                      std::int32_t num_songs) {
-  std::vector<std::int32_t> out;
-  if (rule == NoReplay::kOff) return out;
+// Calls f(song) for each song token `rule` looks at, newest first: the last `steps` tokens
+// (kEpisode) or the tokens after the last boundary token (kSession); none under kOff.
+template <class F>
+void ForEachRuleSong(const History& history, std::int32_t steps, NoReplay rule, F&& f) {
+  if (rule == NoReplay::kOff) return;
   const std::size_t n = history.size();
-  const std::size_t from = rule == NoReplay::kEpisode ? n - std::min<std::size_t>(n, static_cast<std::size_t>(steps)) : 0;
+  const std::size_t from = rule == NoReplay::kEpisode ? n - std::min<std::size_t>(n, static_cast<std::size_t>(std::max(0, steps))) : 0;
   for (std::size_t t = n; t-- > from;) {
     if (history[t].IsBoundary()) {
       if (rule == NoReplay::kSession) break;
       continue;
     }
-    out.push_back(history[t].song);
+    f(history[t].song);
   }
+}
+
+// Whether `song` is in BannedSongs(history, steps, rule, num_songs), without building the list in
+// the common case.
+bool IsBanned(const History& history, std::int32_t steps, NoReplay rule, std::int32_t num_songs, std::int32_t song) {
+  bool found = false;
+  std::int64_t songs = 0;
+  ForEachRuleSong(history, steps, rule, [&](std::int32_t s) { ++songs, found |= s == song; });
+  if (!found) return false;
+  if (songs < num_songs) return true;  // too few songs to ban the whole catalogue
+  return !BannedSongs(history, steps, rule, num_songs).empty();
+}
+}  // namespace
+
+std::vector<std::int32_t> BannedSongs(const History& history, std::int32_t steps, NoReplay rule,
+                                      std::int32_t num_songs) {
+  std::vector<std::int32_t> out;
+  ForEachRuleSong(history, steps, rule, [&](std::int32_t s) { out.push_back(s); });
   std::sort(out.begin(), out.end());
   out.erase(std::unique(out.begin(), out.end()), out.end());
   if (static_cast<std::int32_t>(out.size()) >= num_songs) out.clear();  // nothing left to play: no rule
   return out;
 }
-}  // namespace
+
+std::string BannedActionMessage(std::int32_t action, std::int32_t row, NoReplay rule) {
+  return "action " + std::to_string(action) + " at row " + std::to_string(row) + " is banned by no_replay=" +
+         NoReplayName(rule) +
+         (rule == NoReplay::kEpisode ? " (a song this episode already recommended)" : " (a song of the current session)");
+}
 
 void EnvConfig::Validate() const {
   if (horizon < 1) throw ArgumentError("env: 'horizon' (L) must be at least 1, got " + std::to_string(horizon));
@@ -240,6 +263,9 @@ std::vector<StepResult> VectorEnv::Step(const std::vector<std::int32_t>& actions
     if (actions[i] < 0 || actions[i] >= n_songs)
       throw ArgumentError("env: action " + std::to_string(actions[i]) + " of env " + std::to_string(i) +
                           " is outside the catalogue [0, " + std::to_string(n_songs) + ")");
+  for (std::int32_t i = 0; i < n_; ++i)
+    if (IsBanned(history_[i], info_[i].step, no_replay_[i], n_songs, actions[i]))
+      throw ArgumentError("env: " + BannedActionMessage(actions[i], i, no_replay_[i]));
   const auto fb = ctx_->world().Predict(*state_, actions);
   std::vector<Token> tokens(static_cast<std::size_t>(n_));
   std::vector<StepResult> out(static_cast<std::size_t>(n_));

@@ -2,8 +2,9 @@
 
 Checks an amrs.VectorEnv or amrs.RecEnv against the contract Gymnasium's checkers would, without
 needing gymnasium: shapes and dtypes, determinism under a seed (and env i seeded with seed + i),
-truncation after the horizon, the declared autoreset mode, reset options, and errors on bad
-actions and options. Raises EnvCheckError (an AssertionError) naming the first failed check.
+truncation after the horizon, the declared autoreset mode, reset options, the no-replay rule
+(info["banned"], banned actions refused), and errors on bad actions and options. Its actions are
+drawn among the songs info["banned"] allows. Raises EnvCheckError (an AssertionError) naming the first failed check.
 The env is left reset with an unspecified seed.
 """
 import numpy as np
@@ -85,6 +86,28 @@ def _equal(a, b):
     return np.array_equal(np.asarray(a), np.asarray(b), equal_nan=True)
 
 
+def _allowed(env, rng, infos, where):
+    """One random song per env among those infos["banned"] allows."""
+    banned = np.asarray(infos["banned"])
+    _require(banned.shape == (env.num_envs, env.num_songs) and banned.dtype == bool,
+             f"{where}: info['banned'] must be bool [{env.num_envs}, {env.num_songs}]")
+    return np.where(banned, -1.0, rng.random(banned.shape)).argmax(1)
+
+
+def _session_songs(obs, songs):
+    """bool [n, songs]: the songs after each row's last boundary token (the current session's);
+    a row whose session holds the whole catalogue bans nothing."""
+    n = obs["length"].shape[0]
+    m = np.zeros((n, songs), bool)
+    for i in range(n):
+        length = int(obs["length"][i])
+        song, boundary = obs["song"][i, :length], np.flatnonzero(obs["boundary"][i, :length])
+        m[i, song[boundary[-1] + 1:] if boundary.size else song] = True
+        if m[i].all():
+            m[i] = False
+    return m
+
+
 def _episode(env, seed, actions):
     """Observations, rewards and truncations of one seeded episode played with `actions`."""
     trace = [env.reset(seed=seed)]
@@ -101,13 +124,15 @@ def check_env(env, seed=0):
     mode = autoreset_mode_name(env)
     _require(mode in ("next_step", "nextstep", "disabled"), f"unknown autoreset mode {mode!r}")
     rng = np.random.default_rng(seed)
-    actions = [rng.integers(0, songs, n) for _ in range(h)]
+    actions = []
 
     # Shapes, dtypes, truncation after the horizon, rewards from the predicted feedback.
     obs, infos = env.reset(seed=seed)
     _check_obs(env, obs, "reset")
     _require((obs["step"] == 0).all(), "reset: step must be 0")
-    for t, a in enumerate(actions):
+    for t in range(h):
+        a = _allowed(env, rng, infos, "reset" if t == 0 else f"step {t}")
+        actions.append(a)
         prev = obs
         obs, rew, term, trunc, infos = env.step(a)
         where = f"step {t + 1}"
@@ -173,6 +198,40 @@ def check_env(env, seed=0):
     env.reset(seed=seed, options={"utility": {"rating": 1.0}})
     _require(np.allclose(env.utilities(), [[0, 1, 0, 0]] * n), "reset option 'utility' must set the reward weights")
 
+    # The no-replay rule: what info["banned"] holds under each rule, and a banned action refused
+    # without stepping any env.
+    rows = np.arange(n)
+    for rule in ("off", "session", "episode"):
+        obs, infos = env.reset(seed=seed, options={"no_replay": rule})
+        where = f"no_replay={rule}"
+        a = _allowed(env, rng, infos, where)
+        before = np.asarray(infos["banned"])
+        if rule == "session":
+            _require(np.array_equal(before, _session_songs(obs, songs)),
+                     f"{where}: reset must ban exactly the songs of the current session")
+        else:
+            _require(not before.any(), f"{where}: reset must ban no song")
+        obs, _, _, _, infos = env.step(a)
+        banned = np.asarray(infos["banned"])
+        if rule == "off":
+            _require(not banned.any(), f"{where}: no song may be banned")
+            continue
+        _require(banned[rows, a].all() and (banned | ~before).all(),
+                 f"{where}: after a step its song (and every song banned before) must be banned")
+        if rule == "session":
+            _require(np.array_equal(banned, _session_songs(obs, songs)),
+                     f"{where}: a step must ban exactly the songs of the current session")
+        if h < 2:
+            continue
+        try:
+            env.step(a)
+        except ValueError:
+            pass
+        else:
+            raise EnvCheckError(f"{where}: a step with a banned action must raise ValueError")
+        obs, _, _, _, _ = env.step(_allowed(env, rng, infos, where))
+        _require((obs["step"] == 2).all(), f"{where}: a refused step must step no env")
+
     # Errors on bad actions and options.
     env.reset(seed=seed)
     bad = [(np.full(n, songs), IndexError, "an action outside the catalogue"),
@@ -187,7 +246,8 @@ def check_env(env, seed=0):
         else:
             raise EnvCheckError(f"step with {what} must raise {err.__name__}")
     for options, what in [({"no_such_option": 1}, "an unknown option"), ({"utility": {"joy": 1}}, "a bad utility"),
-                          ({"pre_valence": 0.5}, "pre_valence without new_session"), ({"user": 10**6}, "a bad user")]:
+                          ({"pre_valence": 0.5}, "pre_valence without new_session"), ({"user": 10**6}, "a bad user"),
+                          ({"no_replay": "sometimes"}, "a bad no_replay rule")]:
         try:
             env.reset(seed=seed, options=options)
         except ValueError:

@@ -78,23 +78,27 @@ class VectorEnv(_VectorBase):
     autoreset, or reset(seed=None)) with s + i + k * num_envs. ``autoreset_mode``: "next_step"
     (the step after a truncation resets that env and returns its first observation with reward 0,
     ignoring its action) or "disabled" (the caller resets, e.g. reset(options={"reset_mask":
-    truncations})). Autoresets use the constructor's part and utility, not the last options.
+    truncations})). Autoresets use the constructor's part, utility and no_replay, not the last
+    options. ``no_replay`` ("session" | "episode" | "off", docs/run.md): the songs each env bans
+    at each step, given in infos["banned"] (bool [num_envs, num_songs]); stepping a banned song
+    raises ValueError.
     """
 
     def __init__(self, dataset, world, num_envs, split=0, horizon=5, window_seed=0, part="test",
-                 utility=None, autoreset_mode="next_step"):
+                 utility=None, autoreset_mode="next_step", no_replay="session"):
         if autoreset_mode not in AUTORESET_MODES:
             raise ValueError(f"autoreset_mode must be one of {AUTORESET_MODES}, got {autoreset_mode!r}")
         _check_dataset(dataset, world)
         self._core = _amrs._VectorEnv(world, int(num_envs), split=int(split), horizon=int(horizon),
                                       window_seed=int(window_seed), part=part, utility=utility,
-                                      autoreset_mode=autoreset_mode)
+                                      autoreset_mode=autoreset_mode, no_replay=no_replay)
         self.dataset, self.world = dataset, world
         self.num_envs = int(num_envs)
         self.horizon = int(horizon)
         self.max_len = self._core.max_len
         self.num_songs = self._core.num_songs
         self.autoreset_mode = autoreset_mode
+        self.no_replay = no_replay
         self.metadata = {"autoreset_mode": _autoreset_value(autoreset_mode), "render_modes": []}
         self.render_mode = None
         self.closed = False
@@ -110,7 +114,8 @@ class VectorEnv(_VectorBase):
     def reset(self, *, seed=None, options=None):
         """seed: an int (env i gets seed + i), a list of num_envs ints, or None (each env's next
         seed; the first reset then draws one). options: part, user, window (int or one per env),
-        new_session, pre_valence, pre_arousal, mode, utility, scenario, reset_mask (docs/python.md)."""
+        new_session, pre_valence, pre_arousal, mode, utility, no_replay, scenario, reset_mask
+        (docs/python.md)."""
         seeds = None
         if seed is None and not getattr(self, "_seeded", False):
             seed = secrets.randbits(62)
@@ -126,7 +131,9 @@ class VectorEnv(_VectorBase):
         return out
 
     def step(self, actions):
-        """actions: integer array [num_envs] of catalogue indices."""
+        """actions: integer array [num_envs] of catalogue indices; none may be a song the env's
+        no-replay rule bans (infos["banned"] of the last reset/step), else ValueError and no env
+        steps."""
         return self._core.step(np.asarray(actions))
 
     def predict(self, songs):
@@ -151,19 +158,22 @@ class VectorEnv(_VectorBase):
 
     def __repr__(self):
         return (f"amrs.VectorEnv(num_envs={self.num_envs}, world={self.world.name!r}, horizon={self.horizon}, "
-                f"autoreset_mode={self.autoreset_mode!r})")
+                f"autoreset_mode={self.autoreset_mode!r}, no_replay={self.no_replay!r})")
 
 
 class RecEnv(_EnvBase):
     """One recommendation episode (Gymnasium Env contract): reset(seed=None, options=None) ->
     (obs, info); step(action) -> (obs, reward, terminated, truncated, info) with Python scalars.
-    Stepping after truncation raises ValueError: reset first."""
+    Stepping after truncation raises ValueError: reset first. info["banned"] (bool [num_songs])
+    holds the songs the no-replay rule bans at the next step; stepping one raises ValueError."""
 
-    def __init__(self, dataset, world, split=0, horizon=5, window_seed=0, part="test", utility=None):
+    def __init__(self, dataset, world, split=0, horizon=5, window_seed=0, part="test", utility=None,
+                 no_replay="session"):
         self._vec = VectorEnv(dataset, world, 1, split=split, horizon=horizon, window_seed=window_seed,
-                              part=part, utility=utility, autoreset_mode="disabled")
+                              part=part, utility=utility, autoreset_mode="disabled", no_replay=no_replay)
         self.dataset, self.world = dataset, world
         self.horizon, self.max_len, self.num_songs = self._vec.horizon, self._vec.max_len, self._vec.num_songs
+        self.no_replay = no_replay
         self.metadata = {"render_modes": []}
         self.render_mode = None
         self.obs_spec = self._vec.obs_spec
@@ -200,4 +210,4 @@ class RecEnv(_EnvBase):
         pass
 
     def __repr__(self):
-        return f"amrs.RecEnv(world={self.world.name!r}, horizon={self.horizon})"
+        return f"amrs.RecEnv(world={self.world.name!r}, horizon={self.horizon}, no_replay={self.no_replay!r})"

@@ -5,10 +5,12 @@
 // The C++ VectorEnv resets and steps its envs together. The Gymnasium contract also lets envs
 // be reset one by one (reset masks, next-step autoreset); this core does that by resetting every
 // env, giving each env that keeps its episode its current history back through the reset's
-// history transform (the world re-encodes it). Episode steps and truncation are counted here.
+// history transform (the world re-encodes it). Episode steps and truncation are counted here, and
+// so is the no-replay rule's episode (the C++ env's own step count restarts at such a reset).
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
+#include <algorithm>
 #include <limits>
 #include <optional>
 #include <set>
@@ -69,12 +71,27 @@ std::int32_t PerEnvInt(const py::handle& value, const char* key, std::int32_t ro
   return static_cast<std::int32_t>(seq.at(row));
 }
 
-const char* kKnownOptions = "part, user, window, new_session, pre_valence, pre_arousal, mode, utility, scenario, reset_mask";
+const char* kKnownOptions =
+    "part, user, window, new_session, pre_valence, pre_arousal, mode, utility, no_replay, scenario, reset_mask";
+
+// A no-replay rule given as a string ("session" | "episode" | "off"); `what` names the option.
+env::NoReplay NoReplayOf(const py::handle& value, const std::string& what) {
+  if (!py::isinstance<py::str>(value))
+    throw ArgumentError(what + ": expected \"session\", \"episode\" or \"off\", got " +
+                        py::repr(value).cast<std::string>());
+  const auto name = value.cast<std::string>();
+  try {
+    return env::ParseNoReplay(name);
+  } catch (const ArgumentError&) {
+    throw ArgumentError(what + ": '" + name + "' is not one of session, episode, off");
+  }
+}
 
 class CoreEnv {
  public:
   CoreEnv(std::shared_ptr<PyWorld> world, std::int32_t n, std::int32_t split, std::int32_t horizon,
-          std::uint64_t window_seed, const std::string& part, const py::object& utility, const std::string& autoreset)
+          std::uint64_t window_seed, const std::string& part, const py::object& utility, const std::string& autoreset,
+          const py::object& no_replay)
       : world_(std::move(world)), horizon_(horizon) {
     if (!world_) throw ArgumentError("VectorEnv: a world is required");
     if (autoreset != "next_step" && autoreset != "disabled")
@@ -84,6 +101,7 @@ class CoreEnv {
     defaults_.part = data::ParsePart(part);
     defaults_.utility = UtilityOf(utility);
     defaults_.utility.Validate();
+    defaults_.no_replay = NoReplayOf(no_replay, "VectorEnv: 'no_replay'");
     env::EnvConfig c;
     c.split = split;
     c.window_seed = window_seed;
@@ -130,7 +148,8 @@ class CoreEnv {
         rows[i] = RowOptions(opts, base, i);
       }
     ResetRows(mask, rows);
-    return py::make_tuple(Observations(), Infos());
+    const auto batch = Batch();
+    return py::make_tuple(ObservationDict(batch, max_len_), Infos(batch));
   }
 
   py::tuple Step(const py::handle& actions) {
@@ -162,6 +181,17 @@ class CoreEnv {
       act[i] = static_cast<std::int32_t>(x);
       any_step = true;
     }
+    if (any_step) {  // the no-replay rule, checked here with this env's own episode steps
+      const auto before = Batch();
+      for (std::int32_t i = 0; i < n; ++i) {
+        const auto& banned = before.banned[i];
+        if (reset[i]) {  // stepped along and reset after: any song the rule allows
+          while (std::binary_search(banned.begin(), banned.end(), act[i])) ++act[i];
+        } else if (std::binary_search(banned.begin(), banned.end(), act[i])) {
+          throw ArgumentError("step: " + env::BannedActionMessage(act[i], i, slots_[i].no_replay));
+        }
+      }
+    }
     py::array_t<float> rewards(n);
     py::array_t<bool> terminated(n), truncated(n);
     std::fill_n(rewards.mutable_data(), n, 0.f);
@@ -188,7 +218,8 @@ class CoreEnv {
         if (reset[i]) rows[i] = defaults_;
       ResetRows(reset, rows);
     }
-    return py::make_tuple(Observations(), rewards, terminated, truncated, Infos());
+    const auto batch = Batch();
+    return py::make_tuple(ObservationDict(batch, max_len_), rewards, terminated, truncated, Infos(batch));
   }
 
   // songs [n] -> [n, 4]; songs [n, m] -> [n, m, 4] (engagement, rating, valence, arousal).
@@ -244,21 +275,31 @@ class CoreEnv {
     return w;
   }
 
-  py::dict Observations() const {
-    auto batch = env_->Batch();
-    for (std::int32_t i = 0; i < size(); ++i) batch.obs[i].step = slots_[i].steps;
-    return ObservationDict(batch, max_len_);
-  }
+  py::dict Observations() const { return ObservationDict(Batch(), max_len_); }
 
  private:
   struct Slot {
     std::uint64_t next_seed = 0;
     data::Part part = data::Part::kTest;
     Utility utility;
+    env::NoReplay no_replay = env::NoReplay::kSession;
     env::Info info;  // of the reset that began the episode
     std::int32_t steps = 0;
     Feedback predicted;  // of the last step
   };
+
+  // The C++ env's batch with this env's episode steps: obs[i].step and, under the episode rule,
+  // banned[i] (the C++ env counts steps from its last reset, which also restarts kept episodes).
+  env::ObservationBatch Batch() const {
+    auto batch = env_->Batch();
+    for (std::int32_t i = 0; i < size(); ++i) {
+      const Slot& s = slots_[i];
+      batch.obs[i].step = s.steps;
+      if (s.no_replay == env::NoReplay::kEpisode)
+        batch.banned[i] = env::BannedSongs(*batch.obs[i].history, s.steps, s.no_replay, num_songs());
+    }
+    return batch;
+  }
 
   const env::WorldState& State() const {
     if (!ready_) throw ArgumentError("call reset first");
@@ -272,7 +313,7 @@ class CoreEnv {
     for (auto [k, v] : opts) {
       const auto key = py::str(k).cast<std::string>();
       if (!std::set<std::string>{"part", "user", "window", "new_session", "pre_valence", "pre_arousal", "mode",
-                                 "utility", "scenario"}
+                                 "utility", "no_replay", "scenario"}
                .count(key))
         throw ArgumentError("unknown reset option '" + key + "' (known: " + kKnownOptions + ")");
     }
@@ -294,6 +335,7 @@ class CoreEnv {
       if (auto v = get("pre_arousal")) o.pre_arousal = v->cast<float>();
       if (auto v = get("mode")) o.mode = ModeOf(*v);
       if (opts.contains("utility")) o.utility = UtilityOf(opts["utility"]);
+      if (auto v = get("no_replay")) o.no_replay = NoReplayOf(*v, "bad reset option 'no_replay'");
     } catch (const py::cast_error& e) {
       throw ArgumentError(std::string("bad reset option: ") + e.what());
     }
@@ -320,6 +362,7 @@ class CoreEnv {
         env::ResetOptions& o = rows[i];
         o.part = s.part;
         o.utility = s.utility;
+        o.no_replay = s.no_replay;
         o.user = s.info.user;
         o.window = s.info.window_index;
         auto keep = std::make_shared<const History>(*batch.obs[i].history);
@@ -344,13 +387,18 @@ class CoreEnv {
       s.next_seed = seeds[i] + static_cast<std::uint64_t>(n);
       s.part = rows[i].part;
       s.utility = rows[i].utility;
+      s.no_replay = rows[i].no_replay;
       s.info = out[i].second;
       s.steps = 0;
     }
   }
 
-  py::dict Infos() const {
-    const py::ssize_t n = size();
+  py::dict Infos(const env::ObservationBatch& batch) const {
+    const py::ssize_t n = size(), songs = num_songs();
+    py::array_t<bool> banned({n, songs});
+    std::fill_n(banned.mutable_data(), n * songs, false);
+    for (py::ssize_t i = 0; i < n; ++i)
+      for (auto s : batch.banned[static_cast<std::size_t>(i)]) banned.mutable_data()[i * songs + s] = true;
     const float nan = std::numeric_limits<float>::quiet_NaN();
     py::array_t<float> predicted({n, py::ssize_t{4}});
     py::array_t<std::int32_t> user(n), window(n), start(n), length(n), step(n);
@@ -378,6 +426,7 @@ class CoreEnv {
     d["window_length"] = length;
     d["step"] = step;
     d["seed"] = seed;
+    d["banned"] = banned;
     return d;
   }
 
@@ -397,10 +446,10 @@ class CoreEnv {
 void InitEnv(py::module_& m) {
   py::class_<CoreEnv>(m, "_VectorEnv", "Core of amrs.VectorEnv (python/amrs/envs.py); use that instead.")
       .def(py::init<std::shared_ptr<PyWorld>, std::int32_t, std::int32_t, std::int32_t, std::uint64_t,
-                    const std::string&, const py::object&, const std::string&>(),
+                    const std::string&, const py::object&, const std::string&, const py::object&>(),
            py::arg("world"), py::arg("num_envs"), py::arg("split") = 0, py::arg("horizon") = 5,
            py::arg("window_seed") = 0, py::arg("part") = "test", py::arg("utility") = py::none(),
-           py::arg("autoreset_mode") = "next_step")
+           py::arg("autoreset_mode") = "next_step", py::arg("no_replay") = "session")
       .def_property_readonly("num_envs", &CoreEnv::size)
       .def_property_readonly("horizon", &CoreEnv::horizon)
       .def_property_readonly("max_len", &CoreEnv::max_len)

@@ -70,7 +70,8 @@ def test_rec_env_contract(data, world):
     amrs.check_env(env)
     obs, info = env.reset(seed=5)
     assert obs["song"].shape == (env.max_len,) and int(info["seed"]) == 5
-    _, r, term, trunc, _ = env.step(3)
+    assert info["banned"].shape == (env.num_songs,) and info["banned"].dtype == bool
+    _, r, term, trunc, _ = env.step(int(np.flatnonzero(~info["banned"])[0]))
     assert isinstance(r, float) and term is False and trunc is False
     assert env.predict(3).shape == (4,) and env.predict([1, 2]).shape == (2, 4)
 
@@ -86,7 +87,7 @@ def test_checker_catches_a_broken_env(data, world):
 
 
 def test_observations_follow_the_history(data, world):
-    env = amrs.VectorEnv(data, world, 2, horizon=4)
+    env = amrs.VectorEnv(data, world, 2, horizon=4, no_replay="off")
     obs, info = env.reset(seed=11, options={"user": data.parts(0)["test"][0], "window": 1})
     assert env.max_len == 100 + 4 + 1
     n0 = obs["length"].copy()
@@ -101,7 +102,7 @@ def test_observations_follow_the_history(data, world):
 
 def test_determinism_and_seeding(data, world):
     def run(seed):
-        env = amrs.VectorEnv(data, world, 4, horizon=3)
+        env = amrs.VectorEnv(data, world, 4, horizon=3, no_replay="off")
         out = [env.reset(seed=seed)]
         rng = np.random.default_rng(0)
         for _ in range(7):  # crosses two autoresets
@@ -117,7 +118,7 @@ def test_determinism_and_seeding(data, world):
 
 
 def test_score_catalogue_matches_predict(data, world):
-    env = amrs.VectorEnv(data, world, 3, horizon=3)
+    env = amrs.VectorEnv(data, world, 3, horizon=3, no_replay="off")
     env.reset(seed=0)
     env.step(np.array([1, 2, 3]))
     cat = env.score_catalogue()
@@ -136,7 +137,7 @@ def test_score_catalogue_matches_predict(data, world):
 
 
 def test_next_step_autoreset(data, world):
-    env = amrs.VectorEnv(data, world, 2, horizon=2)
+    env = amrs.VectorEnv(data, world, 2, horizon=2, no_replay="off")
     env.reset(seed=3)
     env.step([1, 1])
     obs, r, term, trunc, info = env.step([2, 2])
@@ -150,8 +151,8 @@ def test_next_step_autoreset(data, world):
 
 
 def test_reset_mask_keeps_other_episodes(data, world):
-    env = amrs.VectorEnv(data, world, 3, horizon=3, autoreset_mode="disabled")
-    ref = amrs.VectorEnv(data, world, 3, horizon=3, autoreset_mode="disabled")
+    env = amrs.VectorEnv(data, world, 3, horizon=3, autoreset_mode="disabled", no_replay="off")
+    ref = amrs.VectorEnv(data, world, 3, horizon=3, autoreset_mode="disabled", no_replay="off")
     for e in (env, ref):
         e.reset(seed=8)
         e.step([1, 2, 3])
@@ -175,7 +176,7 @@ def test_reset_mask_keeps_other_episodes(data, world):
 
 def test_reset_options(data, world):
     test_users = data.parts(0)["test"]
-    env = amrs.VectorEnv(data, world, 2, horizon=2)
+    env = amrs.VectorEnv(data, world, 2, horizon=2, no_replay="off")
     obs, info = env.reset(seed=0, options={"user": [test_users[0], test_users[1]], "window": 2})
     assert list(info["user"]) == list(test_users[:2]) and (info["window"] == 2).all()
     obs, info = env.reset(seed=0, options={"part": "train", "user": data.parts(0)["train"][3]})
@@ -217,7 +218,7 @@ def test_scenario_option(data, world, tmp_path):
 
 
 def test_errors(data, world):
-    env = amrs.VectorEnv(data, world, 2, horizon=2)
+    env = amrs.VectorEnv(data, world, 2, horizon=2, no_replay="off")
     with pytest.raises(ValueError, match="reset first"):
         env.step([1, 2])
     env.reset(seed=0)
@@ -252,3 +253,113 @@ def test_errors(data, world):
         env.reset(seed=0, options={"reset_mask": np.array([True, False])})
     env.reset(seed=0)
     env.step([1, 2])
+
+
+def _session_songs(obs, row):
+    """The songs after the row's last boundary token (the current session's)."""
+    n = int(obs["length"][row])
+    songs, boundary = obs["song"][row, :n], obs["boundary"][row, :n]
+    last = np.flatnonzero(boundary)
+    return set(songs[last[-1] + 1:] if last.size else songs)
+
+
+def _mask(rows, songs):
+    m = np.zeros((len(rows), songs), bool)
+    for i, r in enumerate(rows):
+        m[i, sorted(r)] = True
+    return m
+
+
+@pytest.mark.parametrize("rule", ["session", "episode", "off"])
+def test_no_replay_banned_follows_the_rule(data, world, rule):
+    env = amrs.VectorEnv(data, world, 3, horizon=4)
+    obs, info = env.reset(seed=2, options={"no_replay": rule})
+    rng = np.random.default_rng(0)
+    played = [set() for _ in range(3)]
+    banned_any = False
+    for t in range(4):
+        want = {"session": [_session_songs(obs, i) for i in range(3)], "episode": played,
+                "off": [set()] * 3}[rule]
+        assert info["banned"].shape == (3, 50) and info["banned"].dtype == bool
+        assert np.array_equal(info["banned"], _mask(want, 50)), f"step {t}"
+        banned_any |= info["banned"].any()
+        actions = np.where(info["banned"], -1.0, rng.random((3, 50))).argmax(1)
+        obs, _, _, _, info = env.step(actions)
+        for i, a in enumerate(actions):
+            played[i].add(int(a))
+    assert banned_any == (rule != "off")
+    # RecEnv: the same rows without the env axis.
+    one = amrs.RecEnv(data, world, horizon=2, no_replay=rule)
+    obs, info = one.reset(seed=2)
+    vec_obs, vec_info = amrs.VectorEnv(data, world, 1, horizon=2, no_replay=rule).reset(seed=2)
+    assert np.array_equal(info["banned"], vec_info["banned"][0])
+
+
+def test_banned_actions_are_refused(data, world):
+    env = amrs.VectorEnv(data, world, 3, horizon=3)  # the default rule: session
+    obs, info = env.reset(seed=4)
+    row = int(np.flatnonzero(info["banned"].any(1))[0])
+    song = int(np.flatnonzero(info["banned"][row])[0])
+    assert song in _session_songs(obs, row)
+    actions = np.where(info["banned"], -1.0, np.random.default_rng(1).random((3, 50))).argmax(1)
+    bad = actions.copy()
+    bad[row] = song
+    with pytest.raises(ValueError, match=rf"step: action {song} at row {row} is banned by no_replay=session "
+                                         r"\(a song of the current session\)"):
+        env.step(bad)
+    assert (env.observations()["step"] == 0).all()  # no env stepped
+    env.step(actions)
+    with pytest.raises(ValueError, match="is banned by no_replay=session"):  # the session now holds it
+        env.step(actions)
+    # episode: the episode's own songs only; off: any song, replays too.
+    env.reset(seed=4, options={"no_replay": "episode"})
+    _, _, _, _, info = env.step(bad)  # the window's session songs are allowed
+    again = (bad + 1) % 50
+    again[row] = song
+    with pytest.raises(ValueError, match=rf"action {song} at row {row} is banned by no_replay=episode "
+                                         r"\(a song this episode already recommended\)"):
+        env.step(again)
+    env.reset(seed=4, options={"no_replay": "off"})
+    env.step(bad)
+    _, _, _, _, info = env.step(bad)
+    assert not info["banned"].any()
+    one = amrs.RecEnv(data, world, horizon=3, no_replay="episode")
+    one.reset(seed=4)
+    one.step(7)
+    with pytest.raises(ValueError, match="action 7 at row 0 is banned by no_replay=episode"):
+        one.step(7)
+
+
+def test_no_replay_option_is_validated(data, world):
+    env = amrs.VectorEnv(data, world, 2, horizon=2)
+    with pytest.raises(ValueError, match="reset option 'no_replay': 'sometimes' is not one of session, episode, off"):
+        env.reset(seed=0, options={"no_replay": "sometimes"})
+    with pytest.raises(ValueError, match="reset option 'no_replay': expected"):
+        env.reset(seed=0, options={"no_replay": 1})
+    with pytest.raises(ValueError, match="VectorEnv: 'no_replay': 'always' is not one of"):
+        amrs.VectorEnv(data, world, 2, no_replay="always")
+    with pytest.raises(ValueError, match="'no_replay'"):
+        amrs.RecEnv(data, world, no_replay=None)
+
+
+def test_no_replay_across_masked_resets_and_autoresets(data, world):
+    # A masked reset keeps the other envs' episodes, and their episode bans.
+    env = amrs.VectorEnv(data, world, 2, horizon=3, autoreset_mode="disabled", no_replay="episode")
+    env.reset(seed=6)
+    env.step([11, 12])
+    _, info = env.reset(seed=30, options={"reset_mask": np.array([True, False])})
+    assert not info["banned"][0].any() and np.flatnonzero(info["banned"][1]).tolist() == [12]
+    with pytest.raises(ValueError, match="action 12 at row 1 is banned by no_replay=episode"):
+        env.step([11, 12])
+    env.step([11, 13])
+    # Autoresets use the constructor's rule; a truncated env's ignored action is never refused.
+    env = amrs.VectorEnv(data, world, 2, horizon=2, no_replay="episode")
+    env.reset(seed=6, options={"no_replay": "off"})
+    env.step([0, 0])
+    env.step([0, 0])  # off: a replay
+    _, _, _, _, info = env.step([0, 0])  # autoreset, under episode
+    env.step([0, 0])
+    _, _, _, trunc, info = env.step([1, 1])
+    assert trunc.all() and np.flatnonzero(info["banned"][0]).tolist() == [0, 1]
+    _, r, _, trunc, info = env.step([0, 0])  # ignored: resets (the core's own step must be allowed)
+    assert (r == 0).all() and not info["banned"].any()

@@ -87,7 +87,9 @@ void CheckSingleEnv(const Runner& runner, const std::string& agent, std::uint64_
   ExpectArgumentError([&] { env.Step(0); }, "a step before reset");
   auto a = runner.MakeAgent(agent, runner.AgentContextFor(seed));
   a->Reset(seed);
-  env.Reset(seed);
+  env::ResetOptions o;
+  o.no_replay = env::NoReplay::kOff;  // the env refuses banned actions; CheckNoReplay checks the rule
+  env.Reset(seed, o);
   ExpectArgumentError([&] { env.Step(ctx->world().num_songs()); }, "an action outside the catalogue");
   for (std::int32_t t = 0; t < horizon; ++t) {
     const auto d = a->Act(env.Batch(), 0);

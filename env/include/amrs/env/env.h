@@ -74,6 +74,15 @@ enum class NoReplay {
 };
 std::string NoReplayName(NoReplay rule);        // "off" | "session" | "episode"
 NoReplay ParseNoReplay(const std::string& name);  // throws ArgumentError naming the valid values
+// The songs `rule` bans after `history`, whose last `episode_steps` tokens are the episode's own
+// steps: sorted ascending, distinct; empty under kOff and when the rule would ban the whole
+// catalogue of `num_songs` (then nothing is banned). VectorEnv::Batch() fills
+// ObservationBatch::banned with it and VectorEnv::Step refuses an action in it.
+std::vector<std::int32_t> BannedSongs(const History& history, std::int32_t episode_steps, NoReplay rule,
+                                      std::int32_t num_songs);
+// Why a step refuses `action` at `row`: "action 7 at row 1 is banned by no_replay=session (a song
+// of the current session)".
+std::string BannedActionMessage(std::int32_t action, std::int32_t row, NoReplay rule);
 
 // Options of one Reset. Unset choices are drawn from the reset seed.
 struct ResetOptions {
@@ -143,8 +152,9 @@ class VectorEnv {
   // One seed and one option set per env.
   std::vector<std::pair<Observation, Info>> Reset(const std::vector<std::uint64_t>& seeds,
                                                   const std::vector<ResetOptions>& options);
-  // actions[i] is a catalogue index for env i. Throws ArgumentError on a bad action or a step
-  // after truncation (reset first).
+  // actions[i] is a catalogue index for env i. Throws ArgumentError on a bad action (outside the
+  // catalogue, or banned by env i's no-replay rule: a song of Batch().banned[i]) or a step after
+  // truncation (reset first); a refused Step changes no env.
   std::vector<StepResult> Step(const std::vector<std::int32_t>& actions);
   ObservationBatch Batch() const;
   const EnvContext& context() const { return *ctx_; }
