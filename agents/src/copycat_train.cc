@@ -191,7 +191,11 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
   std::int32_t first_epoch = 1;
   if (o.resume && std::filesystem::exists(resume_path)) {
     torch::serialize::InputArchive a;
-    a.load_from(resume_path);
+    try {
+      a.load_from(resume_path);
+    } catch (const std::exception&) {
+      throw InputError(resume_path + ": unreadable resume file (delete it to start over)");
+    }
     c10::IValue k, state;
     if (a.try_read("key", k) && k.isString() && k.toStringRef() == key && a.try_read("state", state)) {
       const auto j = nlohmann::json::parse(state.toStringRef());

@@ -98,6 +98,26 @@ std::vector<T> File::Read(const std::string& name, std::vector<hsize_t>* shape) 
   H5T_class_t cls = H5Tget_class(ft.get());
   if (cls != H5T_INTEGER && cls != H5T_FLOAT)
     Fail("dataset '" + name + "' has a non-numeric type");
+  // Only the standard integer and IEEE float types: HDF5 1.10 converts a malformed float type
+  // (e.g. a size that does not match its bit fields) past its buffers (found by fuzz_dataset).
+  const hid_t standard[] = {H5T_IEEE_F32LE, H5T_IEEE_F32BE, H5T_IEEE_F64LE, H5T_IEEE_F64BE,
+                            H5T_STD_I8LE,   H5T_STD_I8BE,   H5T_STD_I16LE,  H5T_STD_I16BE,
+                            H5T_STD_I32LE,  H5T_STD_I32BE,  H5T_STD_I64LE,  H5T_STD_I64BE,
+                            H5T_STD_U8LE,   H5T_STD_U8BE,   H5T_STD_U16LE,  H5T_STD_U16BE,
+                            H5T_STD_U32LE,  H5T_STD_U32BE,  H5T_STD_U64LE,  H5T_STD_U64BE};
+  if (std::none_of(std::begin(standard), std::end(standard), [&](hid_t t) { return H5Tequal(ft.get(), t) > 0; }))
+    Fail("dataset '" + name + "' has a non-standard numeric type (not an IEEE float or a standard integer)");
+  // A compact or contiguous dataset must store every element its shape promises: HDF5 1.10 does
+  // not check and reads past its buffer (found by fuzz_dataset; tests/fuzz/crashes/dataset).
+  if (n > 0) {
+    Handle dcpl(H5Dget_create_plist(ds.get()), H5Pclose);
+    const H5D_layout_t layout = H5Pget_layout(dcpl.get());
+    const hsize_t need = n * static_cast<hsize_t>(H5Tget_size(ft.get()));
+    const hsize_t stored = H5Dget_storage_size(ds.get());
+    if ((layout == H5D_COMPACT || layout == H5D_CONTIGUOUS) && stored < need)
+      Fail("dataset '" + name + "' stores " + std::to_string(stored) + " bytes, its shape needs " +
+           std::to_string(need) + " (truncated or corrupt)");
+  }
   std::vector<T> out(n);
   if (n > 0 && H5Dread(ds.get(), MemType<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
     Fail("cannot read dataset '" + name + "' (truncated or corrupt?)");

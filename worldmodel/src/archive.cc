@@ -22,7 +22,7 @@ torch::serialize::InputArchive OpenArchive(const std::string& path, const std::s
   torch::serialize::InputArchive a;
   try {
     a.load_from(path);
-  } catch (const c10::Error&) {
+  } catch (const std::exception&) {  // c10::Error, and std::out_of_range etc. from a corrupt pickle (fuzzing)
     throw InputError(path + ": not a " + what + " (cannot read it as a torch archive)");
   }
   return a;

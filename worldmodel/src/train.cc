@@ -188,7 +188,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     torch::serialize::InputArchive a;
     try {
       a.load_from(resume_path);
-    } catch (const c10::Error&) {
+    } catch (const std::exception&) {
       throw InputError(resume_path + ": unreadable resume file (delete it to start over)");
     }
     c10::IValue meta;
