@@ -2,6 +2,8 @@
 # Runs the libFuzzer targets of every parser of outside input (tests/fuzz/, docs/reliability.md
 # "Fuzzing") for a given time each, in the ASan + UBSan build of scripts/sanitize.sh.
 # Usage: bash scripts/fuzz.sh [SECONDS_PER_TARGET (default 600)] [TARGET ...]
+#   FUZZ_KEEP_GOING=1: libFuzzer's fork mode, which keeps fuzzing after a crash or out-of-memory
+#   (each is still written as an artifact) for the whole time.
 #   TARGET: csv npy scenario dataset checkpoint (default: all, one after another)
 # New inputs go to build-asan/fuzz/<target>/corpus (seeded from tests/fuzz/corpus/<target>);
 # a crash is written to build-asan/fuzz/<target>/crash-* and the script exits 1 (copy it to
@@ -31,13 +33,19 @@ for t in "${targets[@]}"; do
   mkdir -p "$work/corpus"
   echo "fuzz_$t: ${secs} s" >&2
   rc=0
+  keep=()
+  [[ ${FUZZ_KEEP_GOING:-0} == 1 ]] && keep=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
+  started=$SECONDS
   build-asan/tests/fuzz/fuzz_$t -max_total_time="$secs" -rss_limit_mb=4096 -timeout=30 -max_len=262144 \
-    -print_final_stats=1 -artifact_prefix="$work/" "$work/corpus" "tests/fuzz/corpus/$t" \
+    -print_final_stats=1 -artifact_prefix="$work/" ${keep[@]+"${keep[@]}"} "$work/corpus" "tests/fuzz/corpus/$t" \
     >"$work/log.txt" 2>&1 || rc=$?
-  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/log.txt" | grep -o '[0-9]*$' || echo "?")
+  ran=$((SECONDS - started))
+  execs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$work/log.txt" | grep -o '[0-9]*$' || true)
+  # (fork mode prints no final stats: its last progress line "#N ... exec/s" counts the executions)
+  [[ -n $execs ]] || execs=$(grep -o '^#[0-9]*' "$work/log.txt" | tail -1 | tr -d '#')
   cov=$(grep -o 'cov: [0-9]*' "$work/log.txt" | tail -1 || true)
   crashes=$(find "$work" -maxdepth 1 -name 'crash-*' -o -maxdepth 1 -name 'leak-*' -o -maxdepth 1 -name 'timeout-*' -o -maxdepth 1 -name 'oom-*' | wc -l)
-  echo "fuzz_$t: $execs executions in $secs s, ${cov:-cov: ?}, corpus $(ls "$work/corpus" | wc -l) new inputs, $crashes findings (exit $rc; log $work/log.txt)"
+  echo "fuzz_$t: ${execs:-?} executions in $ran s (budget $secs s), ${cov:-cov: ?}, corpus $(ls "$work/corpus" | wc -l) new inputs, $crashes findings (exit $rc; log $work/log.txt)"
   if ((rc != 0)); then status=1; tail -40 "$work/log.txt" >&2; fi
 done
 exit $status

@@ -59,10 +59,12 @@ std::vector<std::string> File::Children(const std::string& group) const {
   Handle g(H5Gopen2(h_.get(), group.c_str(), H5P_DEFAULT), H5Gclose);
   if (!g.valid()) Fail("missing group '" + group + "'");
   H5G_info_t info;
-  H5Gget_info(g.get(), &info);
+  if (H5Gget_info(g.get(), &info) < 0) Fail("cannot list group '" + group + "' (corrupt?)");
   for (hsize_t i = 0; i < info.nlinks; ++i) {
     ssize_t n = H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, nullptr, 0,
                                    H5P_DEFAULT);
+    // A failed lookup is -1: it must not become a size (found by fuzz_dataset).
+    if (n < 0) Fail("cannot read the name of entry " + std::to_string(i) + " of group '" + group + "' (corrupt?)");
     std::string s(static_cast<std::size_t>(n), '\0');
     H5Lget_name_by_idx(g.get(), ".", H5_INDEX_NAME, H5_ITER_INC, i, s.data(), n + 1,
                        H5P_DEFAULT);
