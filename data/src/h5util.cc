@@ -120,7 +120,20 @@ std::vector<T> File::Read(const std::string& name, std::vector<hsize_t>* shape) 
       Fail("dataset '" + name + "' stores " + std::to_string(stored) + " bytes, its shape needs " +
            std::to_string(need) + " (truncated or corrupt)");
   }
-  std::vector<T> out(n);
+  // The shape must fit what the file can hold: this format writes every chunk, compressed at most
+  // ~1032:1 (deflate's limit), so a logical size beyond 1100 x the file's size is a corrupt shape;
+  // allocating it would fail or exhaust memory (found by fuzz_dataset: std::bad_alloc, length_error).
+  std::error_code ec;
+  const auto file_bytes = static_cast<hsize_t>(std::filesystem::file_size(path_, ec));
+  if (n > 0 && !ec && (n > (hsize_t{1} << 40) / sizeof(T) || n * sizeof(T) > 1100 * file_bytes + (hsize_t{1} << 20)))
+    Fail("dataset '" + name + "' claims " + std::to_string(n) + " elements, more than a file of " +
+         std::to_string(file_bytes) + " bytes can hold (corrupt shape)");
+  std::vector<T> out;
+  try {
+    out.resize(n);
+  } catch (const std::exception&) {  // std::bad_alloc, std::length_error
+    Fail("dataset '" + name + "' claims " + std::to_string(n) + " elements: too large for this machine's memory");
+  }
   if (n > 0 && H5Dread(ds.get(), MemType<T>(), H5S_ALL, H5S_ALL, H5P_DEFAULT, out.data()) < 0)
     Fail("cannot read dataset '" + name + "' (truncated or corrupt?)");
   if (shape) *shape = dims;
