@@ -43,6 +43,14 @@ std::vector<History> SomeHistories() {
   return h;
 }
 
+// The largest absolute difference between two logit vectors of the same size.
+float MaxAbsDiff(const std::vector<float>& a, const std::vector<float>& b) {
+  REQUIRE(a.size() == b.size());
+  float m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
+  return m;
+}
+
 // Mean KL(p || q) between the policies' catalogue distributions over `histories`.
 double MeanKl(const std::string& p, const std::string& q, const std::vector<History>& histories) {
   const auto lp = agents::PolicyLogits(p, *Data(), histories), lq = agents::PolicyLogits(q, *Data(), histories);
@@ -267,12 +275,6 @@ TEST_CASE("Copycat training across thread counts: bit-identical for TBB, within 
     worldmodel::SetTorchThreads(1);  // score every policy the same way
     return agents::PolicyLogits(out, *Data(), h);
   };
-  auto max_diff = [](const std::vector<float>& a, const std::vector<float>& b) {
-    REQUIRE(a.size() == b.size());
-    float m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-    return m;
-  };
   const auto base = train(1, 1);
   REQUIRE(base.size() == h.size() * static_cast<std::size_t>(Data()->num_songs()));
   CHECK(train(2, 1) == base);            // TBB threads: bit-identical
@@ -281,8 +283,8 @@ TEST_CASE("Copycat training across thread counts: bit-identical for TBB, within 
   // Torch's intra-op reductions split the work by thread count, so 1 and 2 torch threads round
   // differently (measured: 1.9e-6 after 2 epochs); the policies agree far within what another
   // seed changes.
-  CHECK(max_diff(base, torch2) < 1e-4f);
-  CHECK(max_diff(base, train(1, 1, 1)) > 1e-2f);
+  CHECK(MaxAbsDiff(base, torch2) < 1e-4f);
+  CHECK(MaxAbsDiff(base, train(1, 1, 1)) > 1e-2f);
   worldmodel::SetTorchThreads(before);
 }
 
@@ -306,21 +308,15 @@ TEST_CASE("DPO training across thread counts: bit-identical for TBB, within 1e-4
     worldmodel::SetTorchThreads(1);
     return agents::PolicyLogits(out, *Data(), h);
   };
-  auto max_diff = [](const std::vector<float>& a, const std::vector<float>& b) {
-    REQUIRE(a.size() == b.size());
-    float m = 0;
-    for (std::size_t i = 0; i < a.size(); ++i) m = std::max(m, std::fabs(a[i] - b[i]));
-    return m;
-  };
   const auto base = train(1, 1);
   REQUIRE(base.size() == h.size() * static_cast<std::size_t>(Data()->num_songs()));
   CHECK(train(2, 1) == base);
   const auto torch2 = train(1, 2);
   CHECK(train(2, 2) == torch2);
-  const float d = max_diff(base, torch2);
+  const float d = MaxAbsDiff(base, torch2);
   CAPTURE(d);
   CHECK(d < 1e-4f);
   // The tolerance is far below what the method's own parameters move: another beta.
-  CHECK(max_diff(base, train(1, 1, 0.01)) > 1e-2f);
+  CHECK(MaxAbsDiff(base, train(1, 1, 0.01)) > 1e-2f);
   worldmodel::SetTorchThreads(before);
 }

@@ -123,6 +123,16 @@ std::string Slurp(const std::string& path) {
   return s.str();
 }
 
+// Options of a report of one learned-world test log (random and greedy), written into `tmp`.
+report::ReportOptions OneLogReport(const testing::TempDir& tmp) {
+  WriteLog(tmp.File("test.h5"), Learned(), "test", data::Fingerprint(*Data()));
+  report::ReportOptions o;
+  o.logs = {tmp.File("test.h5")};
+  o.data = DataPath();
+  o.out_dir = tmp.File("report");
+  return o;
+}
+
 }  // namespace
 
 TEST_CASE("amrs report: Tables 4 and 5 and the oracle comparison from rollout logs") {
@@ -208,12 +218,7 @@ TEST_CASE("Logs and report are byte-identical at 1 and 2 threads") {
 
 TEST_CASE("A report killed while being rewritten keeps whole files, and no temporary survives the next run") {
   testing::TempDir tmp;
-  const auto fp = data::Fingerprint(*Data());
-  WriteLog(tmp.File("test.h5"), Learned(), "test", fp);
-  report::ReportOptions o;
-  o.logs = {tmp.File("test.h5")};
-  o.data = DataPath();
-  o.out_dir = tmp.File("report");
+  auto o = OneLogReport(tmp);
   o.python = tmp.File("no-such-python");
   const auto r = report::RunReport(o, nullptr);
   const std::string md = Slurp(r.markdown_path), json = Slurp(r.json_path);
@@ -334,12 +339,8 @@ std::string WriteTuneTable(const std::string& path, const std::string& kind, con
 
 TEST_CASE("amrs report --tune: the Tuning section and Table 4's caption; tables of other data or malformed refused") {
   testing::TempDir tmp;
+  auto o = OneLogReport(tmp);
   const auto fp = data::Fingerprint(*Data());
-  WriteLog(tmp.File("test.h5"), Learned(), "test", fp);
-  report::ReportOptions o;
-  o.logs = {tmp.File("test.h5")};
-  o.data = DataPath();
-  o.out_dir = tmp.File("report");
   const auto plain = Slurp(report::RunReport(o, nullptr).markdown_path);
   CHECK(plain.find("How the policies' hyperparameters were chosen is not recorded here") != std::string::npos);
   CHECK(plain.find("## Tuning") == std::string::npos);
