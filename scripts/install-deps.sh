@@ -5,7 +5,7 @@ packages=(
   g++ cmake ninja-build binutils pkg-config
   libtorch-dev libhdf5-dev libtbb-dev doctest-dev
   libboost-program-options-dev libboost-math-dev libtomlplusplus-dev nlohmann-json3-dev
-  libopenblas0-openmp
+  libopenblas0-openmp zlib1g-dev
   python3 python3-dev python3-h5py python3-matplotlib python3-numpy python3-pytest pybind11-dev
 )
 missing=()

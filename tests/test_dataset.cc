@@ -341,3 +341,96 @@ TEST_CASE("CheckMemoryEstimate refuses more than the physical memory, saying how
                        ArgumentError);
   CHECK(GigabytesText(12.34e9) == "12.3 GB");
 }
+
+TEST_CASE("Only the checksummed HDF5 layout is read; corrupt metadata and data are refused, not parsed") {
+  TempDir dir;
+  const std::string path = dir.File("d.h5");
+  data::WriteDataset(TinyDataset(), path);
+  auto bytes = [&] {
+    std::ifstream in(path, std::ios::binary);
+    return std::string((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  };
+  const std::string good = bytes();
+  // The writer uses HDF5's latest layout: superblock version >= 2 (its metadata is checksummed).
+  REQUIRE(good.size() > 64);
+  CHECK(static_cast<unsigned char>(good[8]) >= 2);
+  auto write = [&](const std::string& s) { std::ofstream(path, std::ios::binary | std::ios::trunc) << s; };
+
+  SUBCASE("a file of the older layout (superblock 0, no checksums) is refused before HDF5 parses it") {
+    hid_t f = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    H5Fclose(f);
+    const auto e = ErrorOf(path);
+    CHECK(e.find(path) != std::string::npos);
+    CHECK(e.find("superblock version 0 has no metadata checksums") != std::string::npos);
+  }
+  SUBCASE("one flipped byte in the superblock or the root object header fails a checksum") {
+    // Superblock v3: bytes 12..47 are addresses and the checksum; the root object header follows.
+    for (std::size_t at : {std::size_t{20}, std::size_t{44}, std::size_t{52}, std::size_t{60}}) {
+      std::string s = good;
+      s[at] = static_cast<char>(s[at] ^ 0x5a);
+      write(s);
+      CAPTURE(at);
+      const auto e = ErrorOf(path);
+      CHECK(e.rfind(path + ":", 0) == 0);
+    }
+  }
+  SUBCASE("a flipped byte anywhere is refused or changes nothing that is read") {
+    // Metadata is checksummed, small string lists live in checksummed object headers, chunks carry
+    // Fletcher-32 (and zlib's Adler-32): a flip may land in free space, never in a value read back.
+    const auto original = data::ReadDataset(path);
+    int refused = 0, same = 0;
+    for (std::size_t at = 0; at < good.size(); at += 13) {
+      std::string s = good;
+      s[at] = static_cast<char>(s[at] ^ 0x10);
+      write(s);
+      CAPTURE(at);
+      try {
+        const auto d = data::ReadDataset(path);
+        CHECK(data::Fingerprint(d) == data::Fingerprint(original));
+        CHECK(d.attributes == original.attributes);
+        ++same;
+      } catch (const InputError& e) {
+        CHECK(std::string(e.what()).rfind(path + ":", 0) == 0);
+        ++refused;
+      }
+    }
+    MESSAGE(refused << " flips refused, " << same << " changed nothing read");
+    CHECK(refused > 0);
+    write(good);
+    CHECK(ErrorOf(path) == "(no error)");
+  }
+  SUBCASE("a variable-length string list is refused by name") {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, H5T_VARIABLE);
+    hsize_t one = 1;
+    hid_t sp = H5Screate_simple(1, &one, nullptr);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t ds = H5Dcreate2(f, "/provenance/vlen_note", t, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(ds >= 0);
+    const char* v = "x";
+    REQUIRE(H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0);
+    H5Dclose(ds), H5Pclose(lcpl), H5Sclose(sp), H5Tclose(t), H5Fclose(f);
+    const auto e = ErrorOf(path);
+    CHECK(e.find("'/provenance/vlen_note'") != std::string::npos);
+    CHECK(e.find("variable-length strings") != std::string::npos);
+  }
+  SUBCASE("an empty provenance entry is refused by name") {
+    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    REQUIRE(f >= 0);
+    hid_t t = H5Tcopy(H5T_C_S1);
+    H5Tset_size(t, 4);
+    hsize_t zero = 0;
+    hid_t sp = H5Screate_simple(1, &zero, nullptr);
+    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+    H5Pset_create_intermediate_group(lcpl, 1);
+    hid_t ds = H5Dcreate2(f, "/provenance/empty", t, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+    REQUIRE(ds >= 0);
+    H5Dclose(ds), H5Pclose(lcpl), H5Sclose(sp), H5Tclose(t), H5Fclose(f);
+    const auto e = ErrorOf(path);
+    CHECK(e.find("/provenance/empty") != std::string::npos);
+  }
+}

@@ -190,6 +190,7 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
   Snapshot best;
   std::int32_t first_epoch = 1;
   if (o.resume && std::filesystem::exists(resume_path)) {
+    worldmodel::CheckTorchZip(resume_path, "resume file (delete it to start over)");
     torch::serialize::InputArchive a;
     try {
       a.load_from(resume_path);

@@ -55,6 +55,19 @@ hid_t MemType() {
   else static_assert(sizeof(T) == 0, "unsupported HDF5 element type");
 }
 
+// The layout this project writes and reads (docs/data-format.md, "Container"): HDF5 1.10's latest
+// format (superblock version 3), whose metadata HDF5 verifies by checksum when it reads it;
+// fixed-length strings only (no global heap); attributes, links and small string lists compact,
+// in the object header (up to kMaxCompact per object); other datasets chunked with a Fletcher-32
+// checksum per chunk (numeric ones also deflated, whose zlib stream has its own Adler-32).
+constexpr int kMinSuperblockVersion = 2;
+constexpr unsigned kMaxCompact = 65535;
+constexpr std::size_t kMaxCompactBytes = 32768;  // string lists up to this size: compact layout
+constexpr std::size_t kMaxStringBytes = std::size_t{1} << 30;  // one string attribute or list entry
+// Throws InputError naming `path` unless it starts with the HDF5 signature and a superblock of
+// version >= kMinSuperblockVersion. Reads 9 bytes; parses nothing else.
+void CheckContainer(const std::string& path);
+
 // A file open for reading, with error messages naming the file.
 class File {
  public:

@@ -416,8 +416,12 @@ Dataset ReadDataset(const std::string& path) {
     }
   }
   if (f.Exists("/provenance")) {
-    for (const auto& name : f.Children("/provenance"))
-      d.attributes[name] = f.ReadStrings("/provenance/" + name).at(0);
+    for (const auto& name : f.Children("/provenance")) {
+      const auto v = f.ReadStrings("/provenance/" + name);
+      if (v.size() != 1)
+        throw InputError(path + ": /provenance/" + name + ": holds " + std::to_string(v.size()) + " strings, expected 1");
+      d.attributes[name] = v[0];
+    }
   }
   if (f.Exists("/oracle")) d.oracle = ReadOracle(f, n_songs, d.user_ids.size());
   Validate(d, path);

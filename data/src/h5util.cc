@@ -5,6 +5,7 @@
 #include <cstring>
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 
 namespace amrs::data::h5 {
 namespace {
@@ -14,14 +15,55 @@ struct Quiet {
 };
 const Quiet quiet_errors;
 
+// Every object this project writes: no timestamps (same input, same bytes), attributes and links
+// kept in the object header (checksummed) instead of dense storage.
+Handle ObjectCreatePlist(hid_t cls) {
+  Handle p(H5Pcreate(cls), H5Pclose);
+  H5Pset_obj_track_times(p.get(), 0);
+  H5Pset_attr_phase_change(p.get(), kMaxCompact, kMaxCompact);
+  if (cls == H5P_FILE_CREATE || cls == H5P_GROUP_CREATE) H5Pset_link_phase_change(p.get(), kMaxCompact, kMaxCompact);
+  return p;
+}
+
+// A fixed-length UTF-8 string type of `bytes` (at least 1), NUL-padded: a string of exactly
+// `bytes` bytes has no terminator, so readers bound it by the type's size.
+Handle FixedString(std::size_t bytes) {
+  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
+  H5Tset_size(t.get(), std::max<std::size_t>(1, bytes));
+  H5Tset_strpad(t.get(), H5T_STR_NULLPAD);
+  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  return t;
+}
+
 }  // namespace
 
 void File::Fail(const std::string& what) const { throw InputError(path_ + ": " + what); }
+
+void CheckContainer(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char head[9] = {};
+  in.read(head, sizeof head);
+  static const char kSignature[8] = {'\x89', 'H', 'D', 'F', '\r', '\n', '\x1a', '\n'};
+  if (in.gcount() < static_cast<std::streamsize>(sizeof head) || std::memcmp(head, kSignature, 8) != 0)
+    throw InputError(path + ": not an HDF5 file written by amrs (no HDF5 signature at its start; truncated or corrupt?)");
+  const int version = static_cast<unsigned char>(head[8]);
+  if (version < kMinSuperblockVersion)
+    throw InputError(path + ": HDF5 superblock version " + std::to_string(version) +
+                     " has no metadata checksums; amrs reads only files in the checksummed layout it writes "
+                     "(HDF5 1.10 'latest' format, superblock version " + std::to_string(kMinSuperblockVersion) +
+                     "): re-create it with this version of amrs (generate, import, rollout), or from h5py with "
+                     "libver='latest' (docs/data-format.md)");
+  if (version > 3)
+    throw InputError(path + ": HDF5 superblock version " + std::to_string(version) + " is unknown (corrupt?)");
+}
 
 File File::Open(const std::string& path) {
   File f;
   f.path_ = path;
   if (!std::filesystem::exists(path)) f.Fail("no such file");
+  // Checked before HDF5 parses anything: only the layout whose metadata HDF5 verifies by checksum
+  // (crashes inside HDF5 1.10 on corrupt files of the older layout: docs/reliability.md).
+  CheckContainer(path);
   if (H5Fis_hdf5(path.c_str()) <= 0)
     f.Fail("not an HDF5 file (truncated or corrupt?)");
   hid_t id = H5Fopen(path.c_str(), H5F_ACC_RDONLY, H5P_DEFAULT);
@@ -33,7 +75,10 @@ File File::Open(const std::string& path) {
 File File::Create(const std::string& path) {
   File f;
   f.path_ = path;
-  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT);
+  Handle fapl(H5Pcreate(H5P_FILE_ACCESS), H5Pclose);
+  H5Pset_libver_bounds(fapl.get(), H5F_LIBVER_LATEST, H5F_LIBVER_LATEST);
+  Handle fcpl = ObjectCreatePlist(H5P_FILE_CREATE);
+  hid_t id = H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.get(), fapl.get());
   if (id < 0) f.Fail("cannot create file");
   f.h_ = Handle(id, H5Fclose);
   return f;
@@ -146,7 +191,7 @@ void File::Write(const std::string& name, const std::vector<T>& data, std::vecto
   Handle sp(H5Screate_simple(static_cast<int>(shape.size()), shape.data(), nullptr), H5Sclose);
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.get(), 1);
-  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE), H5Pclose);
+  Handle dcpl = ObjectCreatePlist(H5P_DATASET_CREATE);
   if (!data.empty()) {
     std::vector<hsize_t> chunk = shape;
     const hsize_t row = shape.size() > 1 ? shape[1] : 1;
@@ -154,6 +199,7 @@ void File::Write(const std::string& name, const std::vector<T>& data, std::vecto
     H5Pset_chunk(dcpl.get(), static_cast<int>(chunk.size()), chunk.data());
     H5Pset_shuffle(dcpl.get());
     H5Pset_deflate(dcpl.get(), 1);
+    H5Pset_fletcher32(dcpl.get());  // besides zlib's Adler-32: a corrupt chunk fails to read
   }
   Handle ds(H5Dcreate2(h_.get(), name.c_str(), MemType<T>(), sp.get(), lcpl.get(), dcpl.get(),
                        H5P_DEFAULT),
@@ -168,7 +214,8 @@ void File::Group(const std::string& name) {
   if (Exists(name)) return;
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.get(), 1);
-  Handle g(H5Gcreate2(h_.get(), name.c_str(), lcpl.get(), H5P_DEFAULT, H5P_DEFAULT), H5Gclose);
+  Handle gcpl = ObjectCreatePlist(H5P_GROUP_CREATE);
+  Handle g(H5Gcreate2(h_.get(), name.c_str(), lcpl.get(), gcpl.get(), H5P_DEFAULT), H5Gclose);
   if (!g.valid()) Fail("cannot create group '" + name + "'");
 }
 
@@ -182,35 +229,31 @@ std::string File::ReadStringAttr(const std::string& obj, const std::string& attr
   if (!a.valid()) Fail("missing attribute '" + attr + "' on '" + obj + "'");
   Handle t(H5Aget_type(a.get()), H5Tclose);
   if (H5Tget_class(t.get()) != H5T_STRING) Fail("attribute '" + attr + "' is not a string");
-  if (H5Tis_variable_str(t.get()) > 0) {
-    Handle mt(H5Tcopy(H5T_C_S1), H5Tclose);
-    H5Tset_size(mt.get(), H5T_VARIABLE);
-    H5Tset_cset(mt.get(), H5Tget_cset(t.get()));
-    char* s = nullptr;
-    if (H5Aread(a.get(), mt.get(), &s) < 0) Fail("cannot read attribute '" + attr + "'");
-    std::string out = s ? s : "";
-    if (s) H5free_memory(s);
-    return out;
-  }
+  // Fixed-length only: HDF5 1.10 reads variable-length strings from its global heap, whose
+  // blocks carry no checksum (overflows inside H5HG_read on corrupt files, found by fuzz_dataset).
+  if (H5Tis_variable_str(t.get()) != 0)
+    Fail("attribute '" + attr + "' on '" + obj + "' is a variable-length string; amrs writes and reads fixed-length strings only");
   std::size_t n = H5Tget_size(t.get());
+  if (n == 0 || n > kMaxStringBytes) Fail("attribute '" + attr + "' on '" + obj + "' has a string size of " + std::to_string(n) + " bytes (corrupt?)");
+  Handle sp(H5Aget_space(a.get()), H5Sclose);
+  if (H5Sget_simple_extent_npoints(sp.get()) != 1) Fail("attribute '" + attr + "' on '" + obj + "' is not a single string");
   std::string out(n, '\0');
   if (H5Aread(a.get(), t.get(), out.data()) < 0) Fail("cannot read attribute '" + attr + "'");
-  out.resize(std::strlen(out.c_str()));
+  out.resize(strnlen(out.data(), n));
   return out;
 }
 
 void File::WriteStringAttr(const std::string& obj, const std::string& attr,
                            const std::string& v) {
-  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(t.get(), H5T_VARIABLE);
-  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  Handle t = FixedString(v.size());
   Handle sp(H5Screate(H5S_SCALAR), H5Sclose);
   if (HasAttr(obj, attr)) H5Adelete_by_name(h_.get(), obj.c_str(), attr.c_str(), H5P_DEFAULT);
   Handle a(H5Acreate_by_name(h_.get(), obj.c_str(), attr.c_str(), t.get(), sp.get(), H5P_DEFAULT,
                              H5P_DEFAULT, H5P_DEFAULT),
            H5Aclose);
-  const char* s = v.c_str();
-  if (!a.valid() || H5Awrite(a.get(), t.get(), &s) < 0)
+  std::string padded = v;
+  padded.resize(std::max<std::size_t>(1, v.size()), '\0');
+  if (!a.valid() || H5Awrite(a.get(), t.get(), padded.data()) < 0)
     Fail("cannot write attribute '" + attr + "' on '" + obj + "'");
 }
 
@@ -243,36 +286,54 @@ std::vector<std::string> File::ReadStrings(const std::string& name) const {
   Handle ds(H5Dopen2(h_.get(), name.c_str(), H5P_DEFAULT), H5Dclose);
   if (!ds.valid()) Fail("missing dataset '" + name + "'");
   Handle sp(H5Dget_space(ds.get()), H5Sclose);
-  hssize_t n = H5Sget_simple_extent_npoints(sp.get());
+  const hssize_t n = H5Sget_simple_extent_npoints(sp.get());
   Handle ft(H5Dget_type(ds.get()), H5Tclose);
   if (H5Tget_class(ft.get()) != H5T_STRING) Fail("dataset '" + name + "' is not a string list");
-  Handle mt(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(mt.get(), H5T_VARIABLE);
-  H5Tset_cset(mt.get(), H5Tget_cset(ft.get()));
-  std::vector<char*> raw(static_cast<std::size_t>(n), nullptr);
-  if (n > 0 && H5Dread(ds.get(), mt.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) < 0)
-    Fail("cannot read dataset '" + name + "'");
+  if (H5Tis_variable_str(ft.get()) != 0)
+    Fail("dataset '" + name + "' holds variable-length strings; amrs writes and reads fixed-length strings only");
+  const std::size_t width = H5Tget_size(ft.get());
+  if (n < 0 || width == 0 || width > kMaxStringBytes) Fail("dataset '" + name + "' has a corrupt string size or count");
+  std::error_code ec;
+  const auto file_bytes = static_cast<hsize_t>(std::filesystem::file_size(path_, ec));
+  const hsize_t total = static_cast<hsize_t>(n) * width;
+  if (ec || total > 1100 * file_bytes + (hsize_t{1} << 20))
+    Fail("dataset '" + name + "' claims " + std::to_string(n) + " strings of " + std::to_string(width) +
+         " bytes, more than a file of " + std::to_string(file_bytes) + " bytes can hold (corrupt shape)");
+  std::vector<char> raw(static_cast<std::size_t>(total), '\0');
+  if (n > 0 && H5Dread(ds.get(), ft.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) < 0)
+    Fail("cannot read dataset '" + name + "' (truncated or corrupt?)");
   std::vector<std::string> out;
-  for (char* s : raw) out.emplace_back(s ? s : "");
-  if (n > 0) H5Dvlen_reclaim(mt.get(), sp.get(), H5P_DEFAULT, raw.data());
+  out.reserve(static_cast<std::size_t>(n));
+  for (hssize_t i = 0; i < n; ++i) {
+    const char* s = raw.data() + static_cast<std::size_t>(i) * width;
+    out.emplace_back(s, strnlen(s, width));
+  }
   return out;
 }
 
 void File::WriteStrings(const std::string& name, const std::vector<std::string>& v) {
-  Handle t(H5Tcopy(H5T_C_S1), H5Tclose);
-  H5Tset_size(t.get(), H5T_VARIABLE);
-  H5Tset_cset(t.get(), H5T_CSET_UTF8);
+  std::size_t width = 1;
+  for (const auto& s : v) width = std::max(width, s.size());
+  Handle t = FixedString(width);
   hsize_t n = v.size();
   Handle sp(H5Screate_simple(1, &n, nullptr), H5Sclose);
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.get(), 1);
-  Handle ds(H5Dcreate2(h_.get(), name.c_str(), t.get(), sp.get(), lcpl.get(), H5P_DEFAULT,
-                       H5P_DEFAULT),
+  // Small lists live in the object header (checksummed with it), larger ones in chunks with a
+  // Fletcher-32 checksum each.
+  Handle dcpl = ObjectCreatePlist(H5P_DATASET_CREATE);
+  if (n * width <= kMaxCompactBytes) {
+    H5Pset_layout(dcpl.get(), H5D_COMPACT);
+  } else {
+    const hsize_t chunk = std::max<hsize_t>(1, std::min<hsize_t>(n, (1 << 18) / width));
+    H5Pset_chunk(dcpl.get(), 1, &chunk);
+    H5Pset_fletcher32(dcpl.get());
+  }
+  Handle ds(H5Dcreate2(h_.get(), name.c_str(), t.get(), sp.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
             H5Dclose);
-  std::vector<const char*> raw;
-  for (const auto& s : v) raw.push_back(s.c_str());
-  if (!ds.valid() ||
-      (n > 0 && H5Dwrite(ds.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) < 0))
+  std::vector<char> raw(v.size() * width, '\0');
+  for (std::size_t i = 0; i < v.size(); ++i) std::memcpy(raw.data() + i * width, v[i].data(), v[i].size());
+  if (!ds.valid() || (n > 0 && H5Dwrite(ds.get(), t.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) < 0))
     Fail("cannot write dataset '" + name + "'");
 }
 

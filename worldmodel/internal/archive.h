@@ -6,9 +6,12 @@
 
 #include <string>
 
+#include "zip_check.h"
+
 namespace amrs::worldmodel {
 
-// Opens a torch archive; InputError naming `path` if it is missing or not an archive. `what`
+// Opens a torch archive after CheckTorchZip; InputError naming `path` if it is missing, corrupt
+// or not an archive. `what`
 // names the expected kind in the message ("world-model checkpoint").
 torch::serialize::InputArchive OpenArchive(const std::string& path, const std::string& what);
 

@@ -6,6 +6,7 @@
 
 #include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
+#include "zip_check.h"
 
 namespace amrs::worldmodel {
 namespace {
@@ -19,6 +20,9 @@ std::string Key(const std::string& prefix, std::string name) {
 
 torch::serialize::InputArchive OpenArchive(const std::string& path, const std::string& what) {
   if (!std::filesystem::exists(path)) throw InputError(path + ": no such file");
+  // LibTorch 1.13 trusts the archive's sizes and its TorchScript records (fuzzing found a SEGV in
+  // its importer and multi-GB allocations on corrupt files): check the ZIP first.
+  CheckTorchZip(path, what);
   torch::serialize::InputArchive a;
   try {
     a.load_from(path);

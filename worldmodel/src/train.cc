@@ -185,6 +185,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   const std::string resume_path = o.out + ".resume";
   TrainResult result;
   if (o.resume && std::filesystem::exists(resume_path)) {
+    worldmodel::CheckTorchZip(resume_path, "resume file (delete it to start over)");
     torch::serialize::InputArchive a;
     try {
       a.load_from(resume_path);
