@@ -16,7 +16,8 @@ constexpr std::uint64_t kMaxDeflatedRecord = std::uint64_t{1} << 26;  // torch d
 struct ZipRecord {
   std::string name;
   std::uint64_t offset = 0;  // of the record's data in the file
-  std::uint64_t size = 0;
+  std::uint64_t size = 0;         // once inflated
+  std::uint64_t stored_size = 0;  // bytes in the file (differs from size for deflated records)
   std::uint32_t crc32 = 0;
 };
 

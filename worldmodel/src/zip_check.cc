@@ -116,6 +116,7 @@ std::vector<ZipRecord> CheckTorchZip(const std::string& path, const std::string&
     if (csize > dir_offset - rec.offset)
       fail("record '" + rec.name + "' claims " + std::to_string(csize) + " bytes, beyond the file (truncated or corrupt?)");
     rec.size = usize;
+    rec.stored_size = csize;
     std::uint32_t crc = 0;
     if (method == 0) {
       crc = Crc32(&f[rec.offset], rec.size);
