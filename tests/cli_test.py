@@ -171,6 +171,18 @@ def main():
     later("import", *csv[2:], "--interactions", "bad.csv", "--out", "p3.h5", rc=1,
          err=r"bad\.csv:2: column 'engagement': value 1\.5 is outside \[0, 1\]")
 
+    # --- data checks before work (docs/data-format.md "Data checks") ---------------------------------
+    amrs("summarize", d, out=r"^Data checks$")
+    amrs("generate", "--out", "few.h5", "--users", 8, "--sessions", 30, "--interactions", 200, "--songs", 60,
+         "--embedding-dim", 8, "--splits", 1, err=r"^wrote few\.h5")
+    amrs("summarize", "few.h5", out=r"^  error: users: split 0 test: 1 user\(s\), need at least 2")
+    p = amrs("train-world", "--data", "few.h5", "--out", "few", "--epochs", 1, *model, rc=1,
+             err=r"^amrs train-world: error: train-world: data checks failed: .*users: split 0 test: 1 user\(s\)")
+    check(p is not None and "epoch" not in p.stderr, "train-world started training despite failed data checks")
+    check(not glob.glob("few/**/*.pt*", recursive=True), "train-world wrote a checkpoint despite failed data checks")
+    later("train-policy", "--kind", "copycat", "--data", "few.h5", "--seeds", 1, "--out-dir", "few-policy", rc=1,
+          err=r"train-policy: data checks failed: users: split 0 val: 1 user\(s\)")
+
     # --- bad options or values: exit 2 -----------------------------------------------------------
     oracle_run = ["rollout", "--data", d, "--world", "oracle", "--seeds", 1, "--max-users", 2]
     later("no-such-command", rc=2, err=r"unknown command 'no-such-command'")
