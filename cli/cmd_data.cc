@@ -6,6 +6,7 @@
 
 #include "amrs/core/error.h"
 #include "amrs/core/paths.h"
+#include "amrs/data/checks.h"
 #include "amrs/data/csv_import.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/oracle.h"
@@ -65,6 +66,7 @@ int Summarize(const std::vector<std::string>& args) {
   if (d.oracle && !no_oracle) ceiling = data::EvaluateOracle(d);
   const auto summary = data::Summarize(d);
   std::cout << path << " (fingerprint " << data::Fingerprint(d) << ")\n" << data::FormatSummary(d, summary, ceiling);
+  std::cout << "\n" << data::FormatFindings(data::CheckData(d));
   if (!check) return 0;
   const auto failures = data::CalibrationFailures(summary, *ceiling);
   for (const auto& f : failures) std::cout << "calibration: " << f << "\n";

@@ -7,6 +7,8 @@
 
 #include "amrs/core/error.h"
 #include "amrs/core/paths.h"
+#include "amrs/data/checks.h"
+#include "amrs/data/dataset.h"
 #include "amrs/run/train_policies.h"
 #include "amrs/run/tune.h"
 #include "amrs/agents/policy.h"
@@ -73,6 +75,12 @@ struct PolicyCli {
     if (threads > 0) return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
     return nullptr;
   }
+
+  // The data checks of the split the policies learn from, before any training (an error refuses
+  // the run; warnings go to stderr).
+  void CheckData(const std::string& command) const {
+    data::RequireChecks(data::CheckData(data::ReadDataset(spec.data), {{spec.copycat.split}}), command, &std::cerr);
+  }
 };
 
 }  // namespace
@@ -91,6 +99,7 @@ int TrainPolicy(const std::vector<std::string>& args) {
   if (!Parse("train-policy", args, desc, vm, nullptr, "--kind copycat|dpo --data D.h5 [--world W.pt]")) return 0;
   const auto gc = o.Apply();
   CheckOutputDir(spec.out_dir, "--out-dir");
+  o.CheckData("train-policy");
   const auto t0 = std::chrono::steady_clock::now();
   const auto results = run::TrainPolicies(spec, &std::cerr);
   for (const auto& r : results) {
@@ -141,6 +150,7 @@ int Tune(const std::vector<std::string>& args) {
   if (o.spec.kind == "copycat") o.spec.reference.clear();
   else CheckInputFile(agents::ExpandSeed(o.spec.reference, o.spec.seeds.front()), "--reference");
   tune.train = o.spec;
+  o.CheckData("tune");
   const auto t0 = std::chrono::steady_clock::now();
   const auto r = run::Tune(tune, &std::cerr);
   std::cout << run::TuneTable(r);

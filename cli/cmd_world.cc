@@ -6,6 +6,7 @@
 
 #include "amrs/core/error.h"
 #include "amrs/core/paths.h"
+#include "amrs/data/checks.h"
 #include "amrs/data/dataset.h"
 #include "amrs/data/oracle.h"
 #include "amrs/env/world.h"
@@ -64,11 +65,12 @@ int TrainWorld(const std::vector<std::string>& args) {
   CheckInputFile(data, "--data");
   CheckOutputDir(out_dir, "--out");
   const auto d = data::ReadDataset(data);
+  data::RequireChecks(data::CheckData(d, {split_list, o.model.song_components}), "train-world", &std::cerr);
   worldmodel::TrainAndTest(d, o, split_list, out_dir, &std::cerr, [&](const worldmodel::SplitRun& r) {
     std::printf("  trained %d epochs in %.1f s, %.0f train tokens/s; best epochs e/r/v/a %d/%d/%d/%d\n", o.epochs,
                 r.train.seconds, r.train.train_tokens_per_second, r.train.info.best_epoch[0],
                 r.train.info.best_epoch[1], r.train.info.best_epoch[2], r.train.info.best_epoch[3]);
-    PrintScores("test (split " + std::to_string(r.split) + ")", r.test);
+    PrintScores("test (split " + std::to_string(r.split) + ")", r.test, r.train.info.skip_reason);
     if (r.oracle) PrintScores("oracle ceiling (same users)", *r.oracle);
     std::fflush(stdout);
   });
@@ -106,6 +108,7 @@ int SweepWorld(const std::vector<std::string>& args) {
   CheckInputFile(data, "--data");
   CheckOutputDir(o.out_dir, "--out");
   const auto d = data::ReadDataset(data);
+  data::RequireChecks(data::CheckData(d, {o.splits, o.train.model.song_components}), "sweep-world", &std::cerr);
   const auto t0 = std::chrono::steady_clock::now();
   const auto rep = worldmodel::RunSweep(d, o, &std::cerr);
   std::cout << rep.markdown;

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <cstdint>
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <iostream>
@@ -128,10 +129,21 @@ void LoadPlugins(const std::vector<std::string>& plugins) {
   }
 }
 
-void PrintScores(const std::string& label, const metrics::SignalScores& s) {
-  std::printf("  %-28s engagement MSE %.4f R2 %6.1f%% | rating AUC %5.1f%% | valence MSE %.4f R2 %6.1f%% | arousal MSE %.4f R2 %6.1f%%\n",
-              label.c_str(), s.engagement_mse, 100 * s.engagement_r2, 100 * s.rating_auc, s.valence_mse,
-              100 * s.valence_r2, s.arousal_mse, 100 * s.arousal_r2);
+void PrintScores(const std::string& label, const metrics::SignalScores& s,
+                 const std::array<std::string, worldmodel::kNumSignals>& skipped) {
+  // An undefined score prints "n/a", with the reason when the model skipped the signal.
+  const auto num = [&](int signal, double v, double scale, const char* fmt) {
+    if (!skipped[signal].empty()) return "n/a (skipped: " + skipped[signal] + ")";
+    if (!std::isfinite(v)) return std::string("n/a");
+    char b[32];
+    std::snprintf(b, sizeof b, fmt, scale * v);
+    return std::string(b);
+  };
+  std::printf("  %-28s engagement MSE %s R2 %s | rating AUC %s | valence MSE %s R2 %s | arousal MSE %s R2 %s\n",
+              label.c_str(), num(0, s.engagement_mse, 1, "%.4f").c_str(), num(0, s.engagement_r2, 100, "%6.1f%%").c_str(),
+              num(1, s.rating_auc, 100, "%5.1f%%").c_str(), num(2, s.valence_mse, 1, "%.4f").c_str(),
+              num(2, s.valence_r2, 100, "%6.1f%%").c_str(), num(3, s.arousal_mse, 1, "%.4f").c_str(),
+              num(3, s.arousal_r2, 100, "%6.1f%%").c_str());
 }
 
 void AddModelOptions(po::options_description& desc, worldmodel::ModelConfig& m, std::string& arch,

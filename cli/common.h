@@ -3,6 +3,7 @@
 
 #include <boost/program_options.hpp>
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <map>
@@ -53,7 +54,10 @@ void LoadPlugins(const std::vector<std::string>& plugins);
 // The world-model options shared by train-world, sweep-world and bench.
 void AddModelOptions(po::options_description& desc, worldmodel::ModelConfig& m, std::string& arch,
                      std::string& ablation);
-void PrintScores(const std::string& label, const metrics::SignalScores& s);
+// One line of scores; an undefined score (NaN) prints "n/a", a signal the model skipped (its
+// CheckpointInfo::skip_reason) "n/a (skipped: <reason>)".
+void PrintScores(const std::string& label, const metrics::SignalScores& s,
+                 const std::array<std::string, worldmodel::kNumSignals>& skipped = {});
 
 // Whether stderr is a terminal (progress bars redraw with \r only there).
 bool StderrIsTerminal();

@@ -171,6 +171,40 @@ def main():
     later("import", *csv[2:], "--interactions", "bad.csv", "--out", "p3.h5", rc=1,
          err=r"bad\.csv:2: column 'engagement': value 1\.5 is outside \[0, 1\]")
 
+    # --- data checks before work (docs/data-format.md "Data checks") ---------------------------------
+    amrs("summarize", d, out=r"^Data checks$")
+    amrs("generate", "--out", "few.h5", "--users", 8, "--sessions", 30, "--interactions", 200, "--songs", 60,
+         "--embedding-dim", 8, "--splits", 1, err=r"^wrote few\.h5")
+    amrs("summarize", "few.h5", out=r"^  error: users: split 0 test: 1 user\(s\), need at least 2")
+    p = amrs("train-world", "--data", "few.h5", "--out", "few", "--epochs", 1, *model, rc=1,
+             err=r"^amrs train-world: error: train-world: data checks failed: .*users: split 0 test: 1 user\(s\)")
+    check(p is not None and "epoch" not in p.stderr, "train-world started training despite failed data checks")
+    check(not glob.glob("few/**/*.pt*", recursive=True), "train-world wrote a checkpoint despite failed data checks")
+    # A log without ratings: the rating signal is skipped with a warning, training finishes, the
+    # checkpoint loads, and its test AUC prints n/a with the reason (it crashed on NaN metadata).
+    write("nr-songs.csv", "song_id\n" + "".join("%d\n" % s for s in range(10, 50)))
+    write("nr-emb.csv", "song_id,d0,d1\n" + "".join("%d,%d,%d\n" % (s, s % 3, s % 7) for s in range(10, 50)))
+    sessions, inter = ["session_id,user_id,order,pre_valence,pre_arousal,post_valence,post_arousal,mode"], \
+        ["user_id,session_id,position,song_id,engagement,rating"]
+    for u in range(30):
+        for k in range(4):
+            sid = u * 4 + k
+            sessions.append("%d,%d,%d,0.5,0.5,0.%d,0.%d," % (sid, u, k, (u + k) % 9 + 1, (u * 3 + k) % 9 + 1))
+            inter += ["%d,%d,%d,%d,0.%d," % (u, sid, j, 10 + (u * 7 + k * 3 + j) % 40, (u + j * k) % 9 + 1)
+                      for j in range(6)]
+    write("nr-sessions.csv", "\n".join(sessions) + "\n")
+    write("nr-interactions.csv", "\n".join(inter) + "\n")
+    amrs("import", "--interactions", "nr-interactions.csv", "--sessions", "nr-sessions.csv", "--embedding",
+         "e=nr-emb.csv", "--songs", "nr-songs.csv", "--splits", 1, "--out", "nr.h5", err=r"wrote nr\.h5")
+    amrs("summarize", "nr.h5", out=r"^  warning: rating: split 0 train: no ratings in \d+ interactions")
+    amrs("train-world", "--data", "nr.h5", "--family", "e", "--out", "nr-world", "--epochs", 1, *model,
+         out=r"rating AUC n/a \(skipped: no ratings in split 0 \(train users\)\)",
+         err=r"^train-world: warning: skipping the rating signal: no ratings in split 0")
+    later("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe/split-0.pt", "--agents", "greedy",
+          "--seeds", 1, "--max-users", 2, "--out", "nr-run.h5", out=r"^greedy +test +1 ")
+    later("train-policy", "--kind", "copycat", "--data", "few.h5", "--seeds", 1, "--out-dir", "few-policy", rc=1,
+          err=r"train-policy: data checks failed: users: split 0 val: 1 user\(s\)")
+
     # --- bad options or values: exit 2 -----------------------------------------------------------
     oracle_run = ["rollout", "--data", d, "--world", "oracle", "--seeds", 1, "--max-users", 2]
     later("no-such-command", rc=2, err=r"unknown command 'no-such-command'")

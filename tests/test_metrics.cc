@@ -149,3 +149,27 @@ TEST_CASE("Hit@k, MRR and NDCG@k with binary relevance") {
   CHECK(ScoreRanking({4, 1}, {4}, 10).ndcg == doctest::Approx(1.0));
   CHECK_THROWS_AS(ScoreRanking({}, {1}, 10), amrs::ArgumentError);
 }
+
+TEST_CASE("ScoreFeedback: an undefined score is NaN, not an exception") {
+  using amrs::Token;
+  const auto m = amrs::SessionMode::kNone;
+  // No ratings, constant engagement, one affect report (constant valence and arousal).
+  amrs::History h{Token::Boundary(0.5f, 0.5f, m), Token::Song(0, {0.5f, 0.f, 0.f, 0.f}, false, false, m),
+                  Token::Song(1, {0.5f, 0.f, 0.2f, 0.4f}, false, true, m)};
+  std::vector<amrs::Feedback> p{{}, {0.4f, 0.9f, 0.f, 0.f}, {0.7f, 0.1f, 0.3f, 0.5f}};
+  const auto s = amrs::ScoreFeedback({h}, {p});
+  CHECK(s.n_rating == 0);
+  CHECK(std::isnan(s.rating_auc));
+  CHECK(s.engagement_mse == doctest::Approx((0.01 + 0.04) / 2));  // defined
+  CHECK(std::isnan(s.engagement_r2));                              // constant target
+  CHECK(s.valence_mse == doctest::Approx(0.01));
+  CHECK(std::isnan(s.valence_r2));
+  // Ratings of one class: AUC undefined.
+  amrs::History liked{Token::Song(0, {0.5f, 1.f, 0.f, 0.f}, true, false, m),
+                      Token::Song(1, {0.9f, 1.f, 0.f, 0.f}, true, false, m)};
+  const auto one = amrs::ScoreFeedback({liked}, {{{0.5f, 0.2f, 0.f, 0.f}, {0.6f, 0.8f, 0.f, 0.f}}});
+  CHECK(one.n_rating == 2);
+  CHECK(std::isnan(one.rating_auc));
+  CHECK(std::isnan(one.valence_mse));  // no affect report at all
+  CHECK(std::isfinite(one.engagement_r2));
+}

@@ -1,5 +1,8 @@
 #include "amrs/core/signal_scores.h"
 
+#include <algorithm>
+#include <limits>
+
 #include "amrs/core/error.h"
 #include "amrs/core/regression.h"
 
@@ -33,13 +36,25 @@ SignalScores ScoreFeedback(const std::vector<History>& hs,
   s.n_engagement = static_cast<std::int64_t>(pe.size());
   s.n_rating = static_cast<std::int64_t>(pr.size());
   s.n_affect = static_cast<std::int64_t>(pv.size());
-  s.engagement_mse = Mse(pe, oe);
-  s.engagement_r2 = R2(pe, oe);
-  s.rating_auc = RocAuc(pr, orat);
-  s.valence_mse = Mse(pv, ov);
-  s.valence_r2 = R2(pv, ov);
-  s.arousal_mse = Mse(pa, oa);
-  s.arousal_r2 = R2(pa, oa);
+  // Undefined scores are NaN (no observation; R^2 of a constant target; AUC of one class).
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const auto constant = [](const std::vector<double>& x) {
+    return std::all_of(x.begin(), x.end(), [&](double v) { return v == x.front(); });
+  };
+  const auto mse = [&](const std::vector<double>& p, const std::vector<double>& o) {
+    return o.empty() ? nan : Mse(p, o);
+  };
+  const auto r2 = [&](const std::vector<double>& p, const std::vector<double>& o) {
+    return o.empty() || constant(o) ? nan : R2(p, o);
+  };
+  const bool both = std::count(orat.begin(), orat.end(), 1) > 0 && std::count(orat.begin(), orat.end(), 0) > 0;
+  s.engagement_mse = mse(pe, oe);
+  s.engagement_r2 = r2(pe, oe);
+  s.rating_auc = both ? RocAuc(pr, orat) : nan;
+  s.valence_mse = mse(pv, ov);
+  s.valence_r2 = r2(pv, ov);
+  s.arousal_mse = mse(pa, oa);
+  s.arousal_r2 = r2(pa, oa);
   return s;
 }
 

@@ -179,7 +179,8 @@ std::vector<WorldKind>& KindList() {
          return spec == "oracle" ? MakeOracleWorld(std::move(d)) : MakeOracleWorld(std::move(d), spec.substr(7));
        }},
       {"learned", "PATH.pt (or any existing file)",
-       "a world-model checkpoint trained on this dataset (amrs train-world)",
+       "a world-model checkpoint trained on this dataset (amrs train-world); a signal it skipped (no usable "
+       "training targets: its \"skipped_signals\") is predicted as a constant, the training mean (0.5 without any)",
        [](const std::string& spec) {
          std::error_code ec;
          return EndsWith(spec, ".pt") || std::filesystem::is_regular_file(spec, ec);

@@ -1,6 +1,8 @@
 // World-model checkpoint files: the JSON metadata and the torch archive of the per-signal networks.
 #include "checkpoint.h"
 
+#include <cmath>
+#include <limits>
 #include <nlohmann/json.hpp>
 
 #include "amrs/core/error.h"
@@ -21,7 +23,17 @@ std::string InfoToJson(const CheckpointInfo& i) {
   j["epochs"] = i.epochs;
   j["seed"] = i.seed;
   j["best_epoch"] = i.best_epoch;
-  j["best_val_loss"] = i.best_val_loss;
+  // No NaN or infinity in the metadata (JSON would write null): a signal without a validation
+  // loss (skipped, or no validation targets) is written "n/a".
+  j["best_val_loss"] = nlohmann::json::array();
+  for (double v : i.best_val_loss) j["best_val_loss"].push_back(std::isfinite(v) ? nlohmann::json(v) : nlohmann::json("n/a"));
+  j["skipped_signals"] = nlohmann::json::array();
+  for (int s = 0; s < kNumSignals; ++s)
+    if (i.skipped(s)) {
+      j["skipped_signals"].push_back(kSignalNames[s]);
+      j["skip_reasons"][kSignalNames[s]] = i.skip_reason[s];
+      j["skip_predictions"][kSignalNames[s]] = i.skip_prediction[s];
+    }
   return j.dump();
 }
 
@@ -42,7 +54,21 @@ CheckpointInfo InfoFromJson(const std::string& s, const std::string& source) {
     i.epochs = j.at("epochs").get<std::int32_t>();
     i.seed = j.at("seed").get<std::uint64_t>();
     i.best_epoch = j.at("best_epoch").get<std::array<std::int32_t, kNumSignals>>();
-    i.best_val_loss = j.at("best_val_loss").get<std::array<double, kNumSignals>>();
+    const auto& losses = j.at("best_val_loss");
+    if (!losses.is_array() || losses.size() != kNumSignals)
+      throw InputError("'best_val_loss' must be an array of " + std::to_string(kNumSignals) + " numbers");
+    for (int s = 0; s < kNumSignals; ++s)
+      i.best_val_loss[s] = losses[s] == "n/a" ? std::numeric_limits<double>::quiet_NaN() : losses[s].get<double>();
+    // Absent in checkpoints written before signals could be skipped.
+    for (const auto& name : j.value("skipped_signals", nlohmann::json::array())) {
+      const auto n = name.get<std::string>();
+      int s = 0;
+      while (s < kNumSignals && n != kSignalNames[s]) ++s;
+      if (s == kNumSignals) throw InputError("'skipped_signals' names an unknown signal '" + n + "'");
+      i.skip_reason[s] = j.at("skip_reasons").at(n).get<std::string>();
+      if (i.skip_reason[s].empty()) i.skip_reason[s] = "skipped";
+      i.skip_prediction[s] = j.at("skip_predictions").at(n).get<float>();
+    }
     return i;
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source + ": bad checkpoint metadata: " + e.what());

@@ -14,6 +14,7 @@
 
 #include "amrs/core/error.h"
 #include "amrs/core/rng.h"
+#include "amrs/data/checks.h"
 #include "amrs/data/splits.h"
 #include "amrs/data/tokens.h"
 #include "archive.h"
@@ -73,8 +74,13 @@ struct SignalSums {
 
 std::string Losses(const SignalSums& s) {
   std::ostringstream os;
-  os << std::fixed << std::setprecision(4) << "eng " << s.Mean(0) << " rat " << s.Mean(1) << " val "
-     << s.Mean(2) << " aro " << s.Mean(3);
+  os << std::fixed << std::setprecision(4);
+  const char* names[kNumSignals] = {"eng", "rat", "val", "aro"};
+  for (int i = 0; i < kNumSignals; ++i) {
+    os << (i ? " " : "") << names[i] << " ";
+    if (std::isfinite(s.Mean(i))) os << s.Mean(i);
+    else os << "n/a";
+  }
   return os.str();
 }
 
@@ -130,6 +136,40 @@ std::string ResumeJson(const TrainOptions& o, const std::string& fp, const Resum
   return j.dump();
 }
 
+// Each signal's loss is divided by the variance of its training targets (the rating BCE by
+// its Bernoulli entropy scale, p(1-p)) so that the sparse, low-variance affect targets are not
+// drowned by engagement and rating: every term then reads as 1 - R^2 up to a constant. A signal
+// that cannot be learned from the train users (data::UnusableReason: no ratings, ratings of one
+// class, constant engagement, no affect reports) gets weight 0, a warning on `log`, and is
+// recorded as skipped with its constant prediction (the training mean, 0.5 without targets).
+struct SignalWeights {
+  Tensor weights = torch::ones({kNumSignals});
+  std::array<std::string, kNumSignals> skip_reason{};
+  std::array<float, kNumSignals> skip_prediction{};
+};
+
+SignalWeights ComputeSignalWeights(const data::TokenView& view, const std::vector<std::int32_t>& users,
+                                   std::int32_t split, std::ostream* log) {
+  static_assert(data::kCheckedSignals == kNumSignals, "data checks and the world model disagree on the signals");
+  SignalWeights w;
+  const data::SignalCounts c = data::CountSignals(view, users);
+  for (int s = 0; s < kNumSignals; ++s) {
+    const std::string reason = data::UnusableReason(c, s);
+    if (!reason.empty()) {
+      w.weights[s] = 0.f;
+      w.skip_reason[s] = reason + " in split " + std::to_string(split) + " (train users)";
+      w.skip_prediction[s] = c.n[s] > 0 ? static_cast<float>(c.Mean(s)) : 0.5f;
+      if (log)
+        *log << "train-world: warning: skipping the " << kSignalNames[s] << " signal: " << w.skip_reason[s]
+             << "; the model predicts the constant " << w.skip_prediction[s] << " for it\n";
+      continue;
+    }
+    if (c.n[s] < 2) continue;
+    w.weights[s] = static_cast<float>(s == 1 ? 1.0 : 0.25 / std::max(1e-4, c.Variance(s)));
+  }
+  return w;
+}
+
 }  // namespace
 
 TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::ostream* log) {
@@ -158,26 +198,8 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   at::Generator gen = at::detail::createCPUGenerator(o.seed);
   net->SetGenerator(gen);
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
-  // Each signal's loss is divided by the variance of its training targets (the rating BCE by
-  // its Bernoulli entropy scale, p(1-p)) so that the sparse, low-variance affect targets are not
-  // drowned by engagement and rating: every term then reads as 1 - R^2 up to a constant.
-  Tensor weights = torch::ones({kNumSignals});
-  {
-    double sum[kNumSignals] = {0, 0, 0, 0}, sq[kNumSignals] = {0, 0, 0, 0}, n[kNumSignals] = {0, 0, 0, 0};
-    for (auto u : train_users)
-      for (const Token& t : view.User(u)) {
-        if (t.IsBoundary()) continue;
-        const float v[kNumSignals] = {t.engagement, t.rating, t.valence, t.arousal};
-        const bool m[kNumSignals] = {t.has_engagement, t.has_rating, t.has_affect, t.has_affect};
-        for (int s = 0; s < kNumSignals; ++s)
-          if (m[s]) sum[s] += v[s], sq[s] += double(v[s]) * v[s], n[s] += 1;
-      }
-    for (int s = 0; s < kNumSignals; ++s) {
-      if (n[s] < 2) continue;
-      const double mean = sum[s] / n[s], var = std::max(1e-4, sq[s] / n[s] - mean * mean);
-      weights[s] = static_cast<float>(s == 1 ? 1.0 : 0.25 / var);
-    }
-  }
+  const SignalWeights sw = ComputeSignalWeights(view, train_users, o.split, log);
+  const Tensor& weights = sw.weights;
 
   ResumeState rs;
   rs.best_loss.fill(std::numeric_limits<double>::infinity());
@@ -313,6 +335,10 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   info.seed = o.seed;
   info.best_epoch = rs.best_epoch;
   info.best_val_loss = rs.best_loss;
+  info.skip_reason = sw.skip_reason;
+  info.skip_prediction = sw.skip_prediction;
+  for (int s = 0; s < kNumSignals; ++s)
+    if (info.skipped(s) || !std::isfinite(info.best_val_loss[s])) info.best_val_loss[s] = std::numeric_limits<double>::quiet_NaN();
   std::array<WorldNet, kNumSignals> nets{WorldNet(nullptr), WorldNet(nullptr), WorldNet(nullptr), WorldNet(nullptr)};
   for (int s = 0; s < kNumSignals; ++s) {
     nets[s] = WorldNet(o.model, in_dim);

@@ -39,6 +39,8 @@ struct WorldModel::Impl {
     }
   }
   bool factorized() const { return info.config.arch == Arch::kFactorized; }
+  // The network's probability for signal s, or the checkpoint's constant for a skipped signal.
+  float Output(int s, float p) const { return info.skipped(s) ? info.skip_prediction[s] : p; }
 };
 
 struct WorldModel::State::Impl {
@@ -337,7 +339,7 @@ std::vector<Feedback> WorldModel::Predict(const State& state, const std::vector<
     const auto acc = probs[I.net_of_signal[s]].accessor<float, 2>();
     for (std::size_t b = 0; b < songs.size(); ++b) {
       float* f = &out[b].engagement;
-      f[s] = acc[static_cast<int64_t>(b)][s];
+      f[s] = I.Output(s, acc[static_cast<int64_t>(b)][s]);
     }
   }
   return out;
@@ -359,7 +361,7 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
       for (int64_t r = 0; r < p.size(0); ++r)
         for (int64_t j = 0; j < N; ++j) {
           float* f = &out[static_cast<std::size_t>((row0 + r) * N + j)].engagement;
-          for (int s : signals) f[s] = acc[r][j][s];
+          for (int s : signals) f[s] = I.Output(s, acc[r][j][s]);
         }
     };
     if (I.factorized()) {
@@ -423,7 +425,7 @@ std::vector<std::vector<Feedback>> WorldModel::PredictSequences(const std::vecto
         const auto& h = hs[members[r]];
         for (std::size_t t = 0; t < h.size(); ++t) {
           if (h[t].IsBoundary()) continue;
-          (&out[members[r]][t].engagement)[s] = acc[static_cast<int64_t>(r)][static_cast<int64_t>(t)][s];
+          (&out[members[r]][t].engagement)[s] = I.Output(s, acc[static_cast<int64_t>(r)][static_cast<int64_t>(t)][s]);
         }
       }
     }

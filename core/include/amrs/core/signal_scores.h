@@ -19,8 +19,9 @@ struct SignalScores {
 };
 
 // Scores predictions[u][t] against the observed signals of histories[u][t] (song tokens only;
-// each signal where it is observed). Throws ArgumentError on mismatched shapes or when a signal
-// has no observation.
+// each signal where it is observed). Throws ArgumentError on mismatched shapes. A score that is
+// undefined is NaN (printed "n/a"): every score of a signal without observations, R^2 of a
+// constant target, the AUC of ratings of one class (docs/data-format.md, "Data checks").
 SignalScores ScoreFeedback(const std::vector<History>& histories,
                            const std::vector<std::vector<Feedback>>& predictions);
 

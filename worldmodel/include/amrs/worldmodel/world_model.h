@@ -27,7 +27,14 @@ struct CheckpointInfo {
   std::uint64_t seed = 0;
   // Per-signal best epoch (1-based) and validation loss; each signal uses its own checkpoint.
   std::array<std::int32_t, kNumSignals> best_epoch{};
-  std::array<double, kNumSignals> best_val_loss{};
+  std::array<double, kNumSignals> best_val_loss{};  // NaN where there was none (written "n/a")
+  // Signals not learned: no usable targets among the training split's users (data/checks.h
+  // UnusableReason). They were trained with loss weight 0, skip_reason[s] says why ("no ratings
+  // in split 0 (train users)"; empty for a learned signal), and the model predicts the constant
+  // skip_prediction[s] for them: the training mean of the signal's targets, 0.5 without any.
+  std::array<std::string, kNumSignals> skip_reason{};
+  std::array<float, kNumSignals> skip_prediction{};
+  bool skipped(int signal) const { return !skip_reason[static_cast<std::size_t>(signal)].empty(); }
 };
 
 // A loaded world model. Immutable after loading: its const methods are safe for concurrent use
