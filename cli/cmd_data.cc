@@ -32,7 +32,9 @@ int Generate(const std::vector<std::string>& args) {
     ("embedding-dim", po::value(&c.embedding_dim)->default_value(c.embedding_dim), "dimension of both embedding families")
     ("splits", po::value(&c.num_splits)->default_value(c.num_splits), "MCCV splits stored with the data")
     ("tagged-fraction", po::value(&c.tagged_fraction)->default_value(c.tagged_fraction, "0.88"), "share of the catalogue the production policy can play")
-    ("mode-fraction", po::value(&c.mode_fraction)->default_value(c.mode_fraction, "0.8"), "share of sessions with a mode");
+    ("mode-fraction", po::value(&c.mode_fraction)->default_value(c.mode_fraction, "0.8"), "share of sessions with a mode")
+    ("affect-per-song", po::bool_switch(&c.affect_per_song),
+     "also a valence/arousal report after every song (docs/synthetic.md)");
   po::variables_map vm;
   if (!Parse("generate", args, desc, vm, nullptr, "[--out FILE] [options]")) return 0;
   CheckOutputFile(out, {}, "--out");

@@ -10,12 +10,14 @@
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "amrs/core/error.h"
 #include "amrs/data/csv_import.h"
 #include "amrs/data/dataset.h"
+#include "amrs/data/summary.h"
 #include "test_util.h"
 
 namespace amrs::data {
@@ -557,6 +559,64 @@ TEST_CASE("csv import: a header that looks like another delimiter gets a hint") 
     const std::string msg = InputErrorOf([&] { ImportCsv(WriteSpec(dir, Replace(kInteractions, "rating", "ratings"))); });
     CHECK_MESSAGE(msg.find("unknown column 'ratings'") != std::string::npos, msg);
     CHECK_MESSAGE(msg.find("looks") == std::string::npos, msg);
+  }
+}
+
+TEST_CASE("csv import: per-song valence and arousal columns") {
+  TempDir dir;
+  const std::string with_affect =
+      "user_id,session_id,position,song_id,engagement,rating,valence,arousal\n"  // 1
+      "100,1000,0,10,1,1,0.1,0.9\n"                                              // 2
+      "100,1000,1,11,0.1,0,,\n"                                                  // 3
+      "100,1001,0,12,0.5,,0.3,0.7\n"                                             // 4
+      "101,1002,0,13,1,1,1,0\n"                                                  // 5
+      "101,1002,1,10,0.9,,,\n"                                                   // 6
+      "102,1003,0,11,0.05,,,\n"                                                  // 7
+      "102,1003,1,11,1,1,0.5,0.5\n";                                             // 8
+  const Dataset d = ImportCsv(WriteSpec(dir, with_affect));
+  CheckSame(d, testing::TinyDataset());  // every other column as without them
+  const auto& it = d.interactions;
+  REQUIRE(it.has_song_affect());
+  CHECK(it.has_affect == std::vector<std::uint8_t>{1, 0, 1, 1, 0, 0, 1});
+  CHECK(it.valence == std::vector<float>{0.1f, 0.f, 0.3f, 1.f, 0.f, 0.f, 0.5f});
+  CHECK(it.arousal == std::vector<float>{0.9f, 0.f, 0.7f, 0.f, 0.f, 0.f, 0.5f});
+  WriteDataset(d, dir.File("affect.h5"));
+  const Dataset back = ReadDataset(dir.File("affect.h5"));
+  CHECK(back.interactions.valence == it.valence);
+  CHECK(back.interactions.has_affect == it.has_affect);
+  CHECK(Fingerprint(back) == Fingerprint(d));
+  // Without the columns: none, and the fingerprint of the plain import.
+  const Dataset plain = ImportCsv(WriteSpec(dir));
+  CHECK_FALSE(plain.interactions.has_song_affect());
+  CHECK(Fingerprint(plain) != Fingerprint(d));
+
+  SUBCASE("summarize counts the per-song reports, as a row only when the columns exist") {
+    CHECK(Summarize(d).song_reports == 4);
+    CHECK(FormatSummary(d, Summarize(d), std::nullopt).find("Per-song valence/arousal") != std::string::npos);
+    CHECK(Summarize(plain).song_reports == 0);
+    CHECK(FormatSummary(plain, Summarize(plain), std::nullopt).find("Per-song") == std::string::npos);
+  }
+  SUBCASE("bad values are located, all in one report") {
+    std::string bad = Replace(with_affect, "100,1000,0,10,1,1,0.1,0.9", "100,1000,0,10,1,1,1.2,0.9");
+    bad = Replace(bad, "100,1001,0,12,0.5,,0.3,0.7", "100,1001,0,12,0.5,,0.3,");
+    bad = Replace(bad, "102,1003,1,11,1,1,0.5,0.5", "102,1003,1,11,1,1,0.5,high");
+    CheckImportError(WriteSpec(dir, bad),
+                     {"interactions.csv: 3 errors:",
+                      "interactions.csv:2: column 'valence': value 1.2 is outside [0, 1]",
+                      "interactions.csv:4: column 'arousal': value is empty but the other per-song affect value "
+                      "is given (give both or neither)",
+                      "interactions.csv:8: column 'arousal': value 'high' is not a number"});
+  }
+  SUBCASE("both columns or neither") {
+    CheckImportError(WriteSpec(dir, Replace(with_affect, ",arousal\n", "\n")),
+                     {"interactions.csv:1: column 'valence' needs column 'arousal'"});
+    CheckImportError(WriteSpec(dir, Replace(kInteractions, "rating\n", "rating,arousal\n")),
+                     {"interactions.csv:1: column 'arousal' needs column 'valence'"});
+  }
+  SUBCASE("a tab-separated file with the columns") {
+    std::string tabbed = with_affect;
+    std::replace(tabbed.begin(), tabbed.end(), ',', '\t');
+    CHECK(ImportCsv(WriteSpec(dir, tabbed)).interactions.valence == it.valence);
   }
 }
 

@@ -92,21 +92,24 @@ struct RawSessions {
 
 enum SCol { kSid, kSUser, kOrder, kPreV, kPreA, kPostV, kPostA, kMode };
 
+// An optional valence/arousal report of the current line (columns vcol, acol): both values or
+// neither. False when neither is given.
+bool ReadAffectPair(const CsvReader& r, int vcol, int acol, const char* what, float& v, float& a) {
+  const bool v_empty = r.field(vcol).empty();
+  const bool a_empty = r.field(acol).empty();
+  if (v_empty != a_empty)
+    r.Fail(v_empty ? vcol : acol,
+           std::string("value is empty but the other ") + what + " value is given (give both or neither)");
+  if (v_empty) return false;
+  v = ParseUnit(r, vcol);
+  a = ParseUnit(r, acol);
+  return true;
+}
+
 // The optional post-session report and mode of the current line.
 void ReadSessionExtras(const CsvReader& r, const std::vector<int>& col, RawSession& s) {
-  if (col[kPostV] >= 0) {
-    const bool v_empty = r.field(col[kPostV]).empty();
-    const bool a_empty = r.field(col[kPostA]).empty();
-    if (v_empty != a_empty)
-      r.Fail(v_empty ? col[kPostV] : col[kPostA],
-             "value is empty but the other post-session value is given (give both or "
-             "neither)");
-    if (!v_empty) {
-      s.post_v = ParseUnit(r, col[kPostV]);
-      s.post_a = ParseUnit(r, col[kPostA]);
-      s.has_post = 1;
-    }
-  }
+  if (col[kPostV] >= 0 && ReadAffectPair(r, col[kPostV], col[kPostA], "post-session", s.post_v, s.post_a))
+    s.has_post = 1;
   if (col[kMode] >= 0) {
     try {
       s.mode = static_cast<std::int8_t>(ParseMode(r.field(col[kMode])));
@@ -185,10 +188,12 @@ struct RawInteraction {
   float engagement;
   std::int8_t rating = 0;
   std::uint8_t has_rating = 0;
+  float valence = 0.f, arousal = 0.f;  // the per-song report, where has_affect
+  std::uint8_t has_affect = 0;
   std::size_t line;
 };
 
-enum ICol { kIUser, kISession, kPosition, kSong, kEngagement, kRating };
+enum ICol { kIUser, kISession, kPosition, kSong, kEngagement, kRating, kValence, kArousal };
 
 // The session of the current interaction line (its user must match); marks it as having songs.
 std::int32_t SessionOf(const CsvReader& r, const std::vector<int>& col, RawSessions& ss) {
@@ -206,6 +211,12 @@ std::int32_t SessionOf(const CsvReader& r, const std::vector<int>& col, RawSessi
   return ss.sorted_index[sit->second];
 }
 
+// The optional per-song report of the current line.
+void ReadSongAffect(const CsvReader& r, const std::vector<int>& col, RawInteraction& x) {
+  if (col[kValence] >= 0 && ReadAffectPair(r, col[kValence], col[kArousal], "per-song affect", x.valence, x.arousal))
+    x.has_affect = 1;
+}
+
 void ReadRating(const CsvReader& r, int col, RawInteraction& x) {
   if (col < 0) return;
   const auto t = r.field(col);
@@ -219,6 +230,7 @@ void ReadRating(const CsvReader& r, int col, RawInteraction& x) {
 
 struct RawInteractions {
   std::vector<RawInteraction> rows;
+  bool song_affect = false;  // the file has the valence and arousal columns
   ErrorList errors;  // of the interactions file, thrown once sorted
 };
 
@@ -232,7 +244,13 @@ RawInteractions ReadInteractions(const std::string& ipath, Delimiter delimiter, 
                                    {"position", true},
                                    {"song_id", true},
                                    {"engagement", true},
-                                   {"rating", false}});
+                                   {"rating", false},
+                                   {"valence", false},
+                                   {"arousal", false}});
+  if ((col[kValence] < 0) != (col[kArousal] < 0))
+    r.FailHeader(col[kValence] < 0 ? "column 'arousal' needs column 'valence'"
+                                   : "column 'valence' needs column 'arousal'");
+  out.song_affect = col[kValence] >= 0;
   while (r.Next()) {
     CheckRowCount(r, raw.size());
     RawInteraction x;
@@ -247,6 +265,7 @@ RawInteractions ReadInteractions(const std::string& ipath, Delimiter delimiter, 
       x.song = song_it->second;
       x.engagement = ParseUnit(r, col[kEngagement]);
       ReadRating(r, col[kRating], x);
+      ReadSongAffect(r, col, x);
     });
     if (ok) raw.push_back(x);
   }
@@ -296,7 +315,8 @@ void AssembleSessions(const RawSessions& ss, Dataset& d) {
   }
 }
 
-void AssembleInteractions(const std::vector<RawInteraction>& raw, const std::vector<std::size_t>& iperm, Dataset& d) {
+void AssembleInteractions(const RawInteractions& in, const std::vector<std::size_t>& iperm, Dataset& d) {
+  const auto& raw = in.rows;
   auto& I = d.interactions;
   const auto& S = d.sessions;
   const std::size_t ni = raw.size();
@@ -311,6 +331,11 @@ void AssembleInteractions(const std::vector<RawInteraction>& raw, const std::vec
     I.engagement.push_back(x.engagement);
     I.rating.push_back(x.rating);
     I.has_rating.push_back(x.has_rating);
+    if (in.song_affect) {
+      I.valence.push_back(x.valence);
+      I.arousal.push_back(x.arousal);
+      I.has_affect.push_back(x.has_affect);
+    }
   }
 }
 
@@ -340,7 +365,7 @@ Dataset ImportCsv(const CsvImportSpec& spec) {
   auto raw = ReadInteractions(spec.interactions_csv, spec.delimiter, sessions, cat);
   const auto order = SortInteractions(raw, sessions, spec.interactions_csv);
   AssembleSessions(sessions, d);
-  AssembleInteractions(raw.rows, order, d);
+  AssembleInteractions(raw, order, d);
   d.attributes["source"] = "csv-import";
   Validate(d, spec.interactions_csv);
   return d;
