@@ -33,7 +33,9 @@ int Generate(const std::vector<std::string>& args) {
     ("embedding-dim", po::value(&c.embedding_dim)->default_value(c.embedding_dim), "dimension of both embedding families")
     ("splits", po::value(&c.num_splits)->default_value(c.num_splits), "MCCV splits stored with the data")
     ("tagged-fraction", po::value(&c.tagged_fraction)->default_value(c.tagged_fraction, "0.88"), "share of the catalogue the production policy can play")
-    ("mode-fraction", po::value(&c.mode_fraction)->default_value(c.mode_fraction, "0.8"), "share of sessions with a mode");
+    ("mode-fraction", po::value(&c.mode_fraction)->default_value(c.mode_fraction, "0.8"), "share of sessions with a mode")
+    ("affect-per-song", po::bool_switch(&c.affect_per_song),
+     "also a valence/arousal report after every song (docs/synthetic.md)");
   po::variables_map vm;
   if (!Parse("generate", args, desc, vm, nullptr, "[--out FILE] [options]")) return 0;
   CheckOutputFile(out, {}, "--out");
@@ -77,7 +79,7 @@ int Summarize(const std::vector<std::string>& args) {
 int Import(const std::vector<std::string>& args) {
   data::CsvImportSpec spec;
   std::vector<std::string> embeddings, deam_annotations;
-  std::string out, deam_features;
+  std::string out, deam_features, delimiter;
   std::int32_t k = 10;
   std::uint64_t seed = 0;
   po::options_description desc("amrs import: CSV logs (or the DEAM catalogue) into the dataset format");
@@ -86,6 +88,8 @@ int Import(const std::vector<std::string>& args) {
     ("sessions", po::value(&spec.sessions_csv), "sessions.csv")
     ("embedding", po::value(&embeddings)->composing(), "NAME=PATH (.csv or .npy); repeat per family")
     ("songs", po::value(&spec.songs_csv), "songs.csv (song_id per line; row order of .npy files)")
+    ("delimiter", po::value(&delimiter)->default_value("auto"),
+     "field delimiter of the CSV files: comma, tab, semicolon, or auto (detected from each header)")
     ("deam-features", po::value(&deam_features), "DEAM features CSV (catalogue-only import)")
     ("deam-annotations", po::value(&deam_annotations)->composing(), "DEAM annotation CSV; repeat")
     ("splits", po::value(&k)->default_value(k), "MCCV splits to store (0: none)")
@@ -94,6 +98,11 @@ int Import(const std::vector<std::string>& args) {
   po::variables_map vm;
   if (!Parse("import", args, desc, vm, nullptr, "--interactions F --sessions F --embedding NAME=F... --out D.h5")) return 0;
   if (k < 0) throw ArgumentError("--splits must be >= 0, got " + std::to_string(k));
+  try {
+    spec.delimiter = data::ParseDelimiter(delimiter);
+  } catch (const ArgumentError& e) {
+    throw ArgumentError(std::string("--delimiter: ") + e.what());
+  }
   std::vector<std::string> inputs;
   const auto input = [&](const std::string& path, const char* what) {
     CheckInputFile(path, what);

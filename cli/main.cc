@@ -46,11 +46,22 @@ const std::map<std::string, Command>& Commands() {
 
 // The first line of an exception's message (LibTorch appends a backtrace), with control
 // characters shown as '?', so that every error is one line.
+// The first line of an error message, and the indented lines right after it (a list of located
+// input errors: csv import); anything else after the first line (e.g. a LibTorch backtrace) is
+// dropped. Control characters become '?'.
 std::string OneLine(const char* what) {
-  std::string s(what ? what : "");
-  s = s.substr(0, s.find('\n'));
-  for (auto& c : s)
-    if (static_cast<unsigned char>(c) < 0x20) c = '?';
+  const std::string all(what ? what : "");
+  std::string s;
+  std::size_t begin = 0;
+  do {
+    const auto end = all.find('\n', begin);
+    std::string line = all.substr(begin, end == std::string::npos ? std::string::npos : end - begin);
+    if (begin > 0 && line.compare(0, 2, "  ") != 0) break;
+    for (auto& c : line)
+      if (static_cast<unsigned char>(c) < 0x20) c = '?';
+    s += (begin > 0 ? "\n" : "") + line;
+    begin = end == std::string::npos ? std::string::npos : end + 1;
+  } while (begin != std::string::npos);
   return s.empty() ? "an error without a message" : s;
 }
 

@@ -170,6 +170,21 @@ def main():
     later("import", *csv, "--splits", 2, "--out", "p2.h5", rc=2, err=r"--splits 2: the import has 2 users")
     later("import", *csv[2:], "--interactions", "bad.csv", "--out", "p3.h5", rc=1,
          err=r"bad\.csv:2: column 'engagement': value 1\.5 is outside \[0, 1\]")
+    # Every bad line of a file in one run (indented below the error line); delimiters and the hint.
+    write("bad2.csv", "user_id,session_id,position,song_id,engagement,rating\n100,1000,0,10,1.5,1\n100,1000,1,11,1,7\n")
+    later("import", *csv[2:], "--interactions", "bad2.csv", "--out", "p4.h5", rc=1,
+          err=r"^amrs import: error: bad2\.csv: 2 errors:\n  bad2\.csv:2: column 'engagement'.*\n  bad2\.csv:3: column 'rating'")
+    os.mkdir("tabbed")
+    for name in ("songs.csv", "tags.csv", "sessions.csv", "interactions.csv"):
+        with open(name) as f:
+            write(os.path.join("tabbed", name), f.read().replace(",", "\t"))
+    tabbed = ["--interactions", "tabbed/interactions.csv", "--sessions", "tabbed/sessions.csv", "--embedding",
+              "tags=tabbed/tags.csv", "--songs", "tabbed/songs.csv"]
+    later("import", *tabbed, "--delimiter", "tab", "--out", "tab.h5",
+          err=r"wrote tab\.h5: 3 songs, 2 users, 3 sessions, 4 interactions")
+    later("import", *tabbed, "--delimiter", "comma", "--out", "tab2.h5", rc=1,
+          err=r"the header looks tab-separated: use --delimiter tab \(or auto\)")
+    later("import", *csv, "--delimiter", "pipe", "--out", "p5.h5", rc=2, err=r"--delimiter: unknown delimiter 'pipe'")
 
     # --- data checks before work (docs/data-format.md "Data checks") ---------------------------------
     amrs("summarize", d, out=r"^Data checks$")

@@ -1,19 +1,23 @@
 // CSV / .npy import (docs/csv-import.md) and the DEAM catalogue fixture.
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <iterator>
 #include <cstdint>
 #include <cstring>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include "amrs/core/error.h"
 #include "amrs/data/csv_import.h"
 #include "amrs/data/dataset.h"
+#include "amrs/data/summary.h"
 #include "test_util.h"
 
 namespace amrs::data {
@@ -44,6 +48,11 @@ const std::string kInteractions =
     "101,1002,1,10,0.9,\n"                                     // 6
     "102,1003,0,11,0.05,\n"                                    // 7
     "102,1003,1,11,1,1\n";                                     // 8
+
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
 
 void WriteFile(const std::string& path, const std::string& text) {
   std::ofstream out(path, std::ios::binary);
@@ -386,6 +395,228 @@ TEST_CASE("csv import: bad values name file, line and column") {
     spec.songs_csv = dir.File("songs.csv");
     WriteFile(spec.songs_csv, "song_id\n10\n11\n12\n13\n");
     CheckImportError(spec, {"nope.npy: cannot open"});
+  }
+}
+
+TEST_CASE("csv import: the errors of a file come together, the first 20 by line") {
+  TempDir dir;
+  SUBCASE("three bad interaction rows, each located") {
+    std::string rows = Replace(kInteractions, "100,1000,1,11,0.1,0", "100,1000,1,11,1.5,0");
+    rows = Replace(rows, "101,1002,1,10,0.9,", "101,1002,1,99,0.9,");
+    rows = Replace(rows, "102,1003,1,11,1,1", "102,1003,1,11,1");
+    const std::string msg = InputErrorOf([&] { ImportCsv(WriteSpec(dir, rows)); });
+    for (const char* f : {"interactions.csv: 3 errors:\n",
+                          "\n  " /* one per line */,
+                          "interactions.csv:3: column 'engagement': value 1.5 is outside [0, 1]",
+                          "interactions.csv:6: column 'song_id': song id 99 is not in the catalogue",
+                          "interactions.csv:8: column 'rating': value is missing"})
+      CHECK_MESSAGE(msg.find(f) != std::string::npos, msg);
+    CHECK(msg.find("more") == std::string::npos);
+    // In line order.
+    CHECK(msg.find("csv:3:") < msg.find("csv:6:"));
+    CHECK(msg.find("csv:6:") < msg.find("csv:8:"));
+  }
+  SUBCASE("25 bad rows: the first 20 and a count of the rest") {
+    std::string rows = "user_id,session_id,position,song_id,engagement\n";
+    for (int k = 0; k < 25; ++k) rows += "100,1000," + std::to_string(k) + ",10,2\n";  // lines 2..26
+    const std::string msg = InputErrorOf([&] { ImportCsv(WriteSpec(dir, rows)); });
+    CHECK_MESSAGE(msg.find("interactions.csv: 25 errors (the first 20):\n") != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find("interactions.csv:21: column 'engagement'") != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find("interactions.csv:22:") == std::string::npos, msg);
+    CHECK_MESSAGE(msg.substr(msg.size() - 14) == "... and 5 more", msg);
+    std::size_t lines = 0;
+    for (const char c : msg) lines += c == '\n';
+    CHECK(lines == 21);  // 20 errors and the count
+  }
+  SUBCASE("a sessions file: row errors and duplicate orders sorted by line") {
+    std::string rows = Replace(kSessions, "1001,100,1", "1001,100,0");      // line 3: duplicate order
+    rows = Replace(rows, "1003,102,0,0.2,0.9", "1003,102,0,0.2,1.9");       // line 5: range
+    rows = Replace(rows, "1000,100,0,0.5,0.5,0.6,0.4,energize", "1000,100,0,0.5,0.5,0.6,0.4,dance");
+    const std::string msg = InputErrorOf([&] { ImportCsv(WriteSpec(dir, kInteractions, rows)); });
+    CHECK_MESSAGE(msg.find("sessions.csv: 2 errors:\n") != std::string::npos, msg);  // row 2 skipped: no duplicate
+    CHECK_MESSAGE(msg.find("sessions.csv:2: column 'mode': unknown session mode 'dance'") != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find("sessions.csv:5: column 'pre_arousal': value 1.9 is outside [0, 1]") !=
+                      std::string::npos, msg);
+    // With row 2 fixed, the duplicate order at line 3 joins the range error at line 5.
+    rows = Replace(rows, "dance", "energize");
+    const std::string both = InputErrorOf([&] { ImportCsv(WriteSpec(dir, kInteractions, rows)); });
+    CHECK_MESSAGE(both.find("sessions.csv: 2 errors:\n") != std::string::npos, both);
+    CHECK_MESSAGE(both.find("sessions.csv:3: column 'order': duplicate order 0") < both.find("sessions.csv:5:"),
+                  both);
+  }
+  SUBCASE("an embeddings file: a bad row and a missing song") {
+    auto spec = WriteSpec(dir);
+    WriteFile(dir.File("g.csv"), "song_id,x\n13,1\n10,two\n11,4\n");
+    spec.embeddings.push_back({"g", dir.File("g.csv")});
+    const std::string msg = InputErrorOf([&] { ImportCsv(spec); });
+    CHECK_MESSAGE(msg.find("g.csv: 2 errors:\n") != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find("g.csv:3: column 'x': value 'two' is not a number") != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find("g.csv: song id 12 is missing") > msg.find("g.csv:3:"), msg);  // after the lines
+  }
+  SUBCASE("the import stops at the first file with errors") {
+    const std::string msg = InputErrorOf([&] {
+      ImportCsv(WriteSpec(dir, Replace(kInteractions, "0.1,0", "9,0"), Replace(kSessions, "0.2,0.9", "0.2,9")));
+    });
+    CHECK_MESSAGE(msg.find("sessions.csv:5: column 'pre_arousal'") != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find("interactions.csv") == std::string::npos, msg);
+  }
+}
+
+namespace {
+
+// The fixture files with `delim` for commas (none of the fixture's fields contain a comma).
+CsvImportSpec WriteSpecWith(const TempDir& dir, char delim) {
+  auto with = [delim](std::string s) {
+    std::replace(s.begin(), s.end(), ',', delim);
+    return s;
+  };
+  auto spec = WriteSpec(dir, with(kInteractions), with(kSessions), with(kEmbeddings));
+  WriteFile(dir.File("songs.csv"), "song_id\n10\n11\n12\n13\n");
+  spec.songs_csv = dir.File("songs.csv");
+  return spec;
+}
+
+}  // namespace
+
+TEST_CASE("csv import: --delimiter comma, tab, semicolon and auto") {
+  TempDir dir;
+  CHECK(ParseDelimiter("auto") == Delimiter::kAuto);
+  CHECK(ParseDelimiter("comma") == Delimiter::kComma);
+  CHECK(ParseDelimiter("tab") == Delimiter::kTab);
+  CHECK(ParseDelimiter("semicolon") == Delimiter::kSemicolon);
+  CHECK_THROWS_WITH_AS(ParseDelimiter("pipe"), doctest::Contains("unknown delimiter 'pipe'"), ArgumentError);
+  CHECK(CsvImportSpec{}.delimiter == Delimiter::kAuto);
+
+  const std::vector<std::pair<char, Delimiter>> cases = {
+      {',', Delimiter::kComma}, {'\t', Delimiter::kTab}, {';', Delimiter::kSemicolon}};
+  for (const auto& [c, d] : cases) {
+    CAPTURE(DelimiterName(d));
+    for (const auto chosen : {d, Delimiter::kAuto}) {
+      auto spec = WriteSpecWith(dir, c);
+      spec.delimiter = chosen;
+      CheckSame(ImportCsv(spec), testing::TinyDataset());
+    }
+  }
+  SUBCASE("tab: empty fields and quoted fields with spaces") {
+    const std::string sessions =
+        "session_id\tuser_id\torder\tpre_valence\tpre_arousal\tpost_valence\tpost_arousal\tmode\n"
+        "1000\t100\t0\t0.5\t0.5\t0.6\t0.4\t\"energize\"\n"
+        "1001\t100\t1\t0.4\t0.3\t\t\t\n"
+        "1002\t101\t0\t0.6\t0.7\t0.7\t0.6\t calm\n"
+        "1003\t102\t0\t0.2\t0.9\t0.3\t0.8\tsleep\n";
+    auto spec = WriteSpecWith(dir, '\t');
+    WriteFile(spec.sessions_csv, sessions);
+    CheckSame(ImportCsv(spec), testing::TinyDataset());
+  }
+  SUBCASE("semicolon with a decimal comma: the error says so") {
+    auto spec = WriteSpecWith(dir, ';');
+    WriteFile(spec.interactions_csv, Replace(ReadText(spec.interactions_csv), "0.05", "0,05"));
+    CheckImportError(spec, {"interactions.csv:7: column 'engagement': value '0,05' is not a number",
+                            "decimal separator must be '.'"});
+  }
+}
+
+TEST_CASE("csv import: a header that looks like another delimiter gets a hint") {
+  TempDir dir;
+  auto tabbed = [](std::string t) {
+    std::replace(t.begin(), t.end(), ',', '\t');
+    return t;
+  };
+  SUBCASE("a tab-separated embeddings file read as comma (the issue's example)") {
+    auto spec = WriteSpec(dir, kInteractions, kSessions, tabbed(kEmbeddings));
+    spec.delimiter = Delimiter::kComma;
+    CheckImportError(spec, {"f.csv:1: the first column must be 'song_id', got 'song_id\td0\td1\td2'",
+                            "; the header looks tab-separated: use --delimiter tab (or auto)"});
+    spec.delimiter = Delimiter::kAuto;
+    CheckSame(ImportCsv(spec), testing::TinyDataset());
+  }
+  SUBCASE("tab-separated sessions and interactions read as comma") {
+    auto spec = WriteSpec(dir, kInteractions, tabbed(kSessions));
+    spec.delimiter = Delimiter::kComma;
+    CheckImportError(spec, {"sessions.csv:1: unknown column 'session_id\tuser_id",
+                            "the header looks tab-separated: use --delimiter tab (or auto)"});
+    spec = WriteSpec(dir, tabbed(kInteractions));
+    spec.delimiter = Delimiter::kComma;
+    CheckImportError(spec, {"interactions.csv:1: unknown column 'user_id\tsession_id",
+                            "the header looks tab-separated: use --delimiter tab (or auto)"});
+  }
+  SUBCASE("semicolon embeddings read as comma") {
+    std::string semi = kEmbeddings;
+    std::replace(semi.begin(), semi.end(), ',', ';');
+    auto spec = WriteSpec(dir, kInteractions, kSessions, semi);
+    spec.delimiter = Delimiter::kComma;
+    CheckImportError(spec, {"f.csv:1: the first column must be 'song_id', got 'song_id;d0;d1;d2'",
+                            "the header looks semicolon-separated: use --delimiter semicolon (or auto)"});
+  }
+  SUBCASE("comma-separated songs file read as tab") {
+    auto spec = WriteSpecWith(dir, '\t');
+    WriteFile(spec.songs_csv, "song_id,title\n10,a\n");
+    spec.delimiter = Delimiter::kTab;
+    CheckImportError(spec, {"songs.csv:1: unknown column 'song_id,title'",
+                            "the header looks comma-separated: use --delimiter comma (or auto)"});
+  }
+  SUBCASE("no hint when the header is consistent with the delimiter") {
+    const std::string msg = InputErrorOf([&] { ImportCsv(WriteSpec(dir, Replace(kInteractions, "rating", "ratings"))); });
+    CHECK_MESSAGE(msg.find("unknown column 'ratings'") != std::string::npos, msg);
+    CHECK_MESSAGE(msg.find("looks") == std::string::npos, msg);
+  }
+}
+
+TEST_CASE("csv import: per-song valence and arousal columns") {
+  TempDir dir;
+  const std::string with_affect =
+      "user_id,session_id,position,song_id,engagement,rating,valence,arousal\n"  // 1
+      "100,1000,0,10,1,1,0.1,0.9\n"                                              // 2
+      "100,1000,1,11,0.1,0,,\n"                                                  // 3
+      "100,1001,0,12,0.5,,0.3,0.7\n"                                             // 4
+      "101,1002,0,13,1,1,1,0\n"                                                  // 5
+      "101,1002,1,10,0.9,,,\n"                                                   // 6
+      "102,1003,0,11,0.05,,,\n"                                                  // 7
+      "102,1003,1,11,1,1,0.5,0.5\n";                                             // 8
+  const Dataset d = ImportCsv(WriteSpec(dir, with_affect));
+  CheckSame(d, testing::TinyDataset());  // every other column as without them
+  const auto& it = d.interactions;
+  REQUIRE(it.has_song_affect());
+  CHECK(it.has_affect == std::vector<std::uint8_t>{1, 0, 1, 1, 0, 0, 1});
+  CHECK(it.valence == std::vector<float>{0.1f, 0.f, 0.3f, 1.f, 0.f, 0.f, 0.5f});
+  CHECK(it.arousal == std::vector<float>{0.9f, 0.f, 0.7f, 0.f, 0.f, 0.f, 0.5f});
+  WriteDataset(d, dir.File("affect.h5"));
+  const Dataset back = ReadDataset(dir.File("affect.h5"));
+  CHECK(back.interactions.valence == it.valence);
+  CHECK(back.interactions.has_affect == it.has_affect);
+  CHECK(Fingerprint(back) == Fingerprint(d));
+  // Without the columns: none, and the fingerprint of the plain import.
+  const Dataset plain = ImportCsv(WriteSpec(dir));
+  CHECK_FALSE(plain.interactions.has_song_affect());
+  CHECK(Fingerprint(plain) != Fingerprint(d));
+
+  SUBCASE("summarize counts the per-song reports, as a row only when the columns exist") {
+    CHECK(Summarize(d).song_reports == 4);
+    CHECK(FormatSummary(d, Summarize(d), std::nullopt).find("Per-song valence/arousal") != std::string::npos);
+    CHECK(Summarize(plain).song_reports == 0);
+    CHECK(FormatSummary(plain, Summarize(plain), std::nullopt).find("Per-song") == std::string::npos);
+  }
+  SUBCASE("bad values are located, all in one report") {
+    std::string bad = Replace(with_affect, "100,1000,0,10,1,1,0.1,0.9", "100,1000,0,10,1,1,1.2,0.9");
+    bad = Replace(bad, "100,1001,0,12,0.5,,0.3,0.7", "100,1001,0,12,0.5,,0.3,");
+    bad = Replace(bad, "102,1003,1,11,1,1,0.5,0.5", "102,1003,1,11,1,1,0.5,high");
+    CheckImportError(WriteSpec(dir, bad),
+                     {"interactions.csv: 3 errors:",
+                      "interactions.csv:2: column 'valence': value 1.2 is outside [0, 1]",
+                      "interactions.csv:4: column 'arousal': value is empty but the other per-song affect value "
+                      "is given (give both or neither)",
+                      "interactions.csv:8: column 'arousal': value 'high' is not a number"});
+  }
+  SUBCASE("both columns or neither") {
+    CheckImportError(WriteSpec(dir, Replace(with_affect, ",arousal\n", "\n")),
+                     {"interactions.csv:1: column 'valence' needs column 'arousal'"});
+    CheckImportError(WriteSpec(dir, Replace(kInteractions, "rating\n", "rating,arousal\n")),
+                     {"interactions.csv:1: column 'arousal' needs column 'valence'"});
+  }
+  SUBCASE("a tab-separated file with the columns") {
+    std::string tabbed = with_affect;
+    std::replace(tabbed.begin(), tabbed.end(), ',', '\t');
+    CHECK(ImportCsv(WriteSpec(dir, tabbed)).interactions.valence == it.valence);
   }
 }
 

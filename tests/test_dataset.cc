@@ -173,6 +173,65 @@ TEST_CASE("Validate names field and row for in-memory datasets") {
   CHECK_THROWS_WITH_AS(data::Validate(d, "mem"), doctest::Contains("two parts of the split"), InputError);
 }
 
+TEST_CASE("Per-song affect columns: optional on disk, validated, in the fingerprint only when present") {
+  TempDir tmp;
+  const auto plain = TinyDataset();
+  CHECK_FALSE(plain.interactions.has_song_affect());
+  auto d = TinyDataset();
+  d.interactions.valence = {0.1f, 0.2f, 0.f, 0.4f, 0.5f, 0.6f, 0.7f};
+  d.interactions.arousal = {0.9f, 0.8f, 0.f, 0.6f, 0.5f, 0.4f, 0.3f};
+  d.interactions.has_affect = {1, 1, 0, 1, 1, 1, 1};
+  CHECK_NOTHROW(data::Validate(d));
+
+  // A file without the columns reads with none; a file with them keeps them.
+  data::WriteDataset(plain, tmp.File("plain.h5"));
+  const auto r0 = data::ReadDataset(tmp.File("plain.h5"));
+  CHECK_FALSE(r0.interactions.has_song_affect());
+  CHECK(data::Fingerprint(r0) == data::Fingerprint(plain));
+  data::WriteDataset(d, tmp.File("affect.h5"));
+  const auto r1 = data::ReadDataset(tmp.File("affect.h5"));
+  CHECK(r1.interactions.valence == d.interactions.valence);
+  CHECK(r1.interactions.arousal == d.interactions.arousal);
+  CHECK(r1.interactions.has_affect == d.interactions.has_affect);
+  CHECK(data::Fingerprint(r1) == data::Fingerprint(d));
+
+  // Present columns count in the fingerprint (values and mask); absent ones add nothing.
+  CHECK(data::Fingerprint(d) != data::Fingerprint(plain));
+  auto e = d;
+  e.interactions.arousal[3] = 0.61f;
+  CHECK(data::Fingerprint(e) != data::Fingerprint(d));
+  e = d;
+  e.interactions.has_affect[2] = 1;
+  CHECK(data::Fingerprint(e) != data::Fingerprint(d));
+
+  // Validate: lengths, flags, and [0, 1] only where reported.
+  e = d;
+  e.interactions.arousal.pop_back();
+  CHECK_THROWS_WITH_AS(data::Validate(e, "mem"), doctest::Contains("interactions/arousal: has 6 rows, expected 7"),
+                       InputError);
+  e = d;
+  e.interactions.has_affect.clear();
+  CHECK_THROWS_WITH_AS(data::Validate(e, "mem"), doctest::Contains("interactions/has_affect: has 0 rows"), InputError);
+  e = d;
+  e.interactions.has_affect[4] = 2;
+  CHECK_THROWS_WITH_AS(data::Validate(e, "mem"), doctest::Contains("interactions/has_affect row 4: flag must be 0 or 1"),
+                       InputError);
+  e = d;
+  e.interactions.valence[5] = 1.5f;
+  CHECK_THROWS_WITH_AS(data::Validate(e, "mem"), doctest::Contains("interactions/valence row 5: value 1.5"),
+                       InputError);
+  e.interactions.has_affect[5] = 0;  // not reported: any finite placeholder
+  CHECK_NOTHROW(data::Validate(e, "mem"));
+
+  // A file with only some of the three columns names the missing one.
+  {
+    hid_t f = H5Fopen(tmp.File("affect.h5").c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+    H5Ldelete(f, "/interactions/arousal", H5P_DEFAULT);
+    H5Fclose(f);
+  }
+  CHECK(ErrorOf(tmp.File("affect.h5")).find("/interactions/arousal") != std::string::npos);
+}
+
 TEST_CASE("A failed write leaves no file behind") {
   TempDir tmp;
   SUBCASE("invalid data") {

@@ -36,6 +36,36 @@ TEST_CASE("Token view: boundary tokens, song tokens, masks and post-session targ
   CHECK(h[4].engagement == 0.5f);
 }
 
+TEST_CASE("Token view: per-song affect reports are song targets, and win over the post-session report") {
+  auto d = testing::TinyDataset();
+  // Interaction 0: first song of session 1000; 1: its last song (the session has a post report);
+  // 2: session 1001's only song, no report of either kind.
+  d.interactions.valence = {0.1f, 0.2f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  d.interactions.arousal = {0.9f, 0.8f, 0.f, 0.f, 0.f, 0.f, 0.f};
+  d.interactions.has_affect = {1, 1, 0, 0, 0, 0, 0};
+  const data::TokenView view(d);
+  const History& h = view.User(0);
+  REQUIRE(h.size() == 5);
+  CHECK(h[1].has_affect);  // a per-song report on a song that is not the session's last
+  CHECK(h[1].valence == doctest::Approx(0.1f));
+  CHECK(h[1].arousal == doctest::Approx(0.9f));
+  CHECK(h[2].has_affect);  // both reports: the per-song one (0.2, 0.8), not the post (0.6, 0.4)
+  CHECK(h[2].valence == doctest::Approx(0.2f));
+  CHECK(h[2].arousal == doctest::Approx(0.8f));
+  CHECK_FALSE(h[4].has_affect);
+  // User 1's session 1002 has no per-song reports: its post-session report stays the last song's.
+  const History& g = view.User(1);
+  REQUIRE(g.size() == 3);
+  CHECK_FALSE(g[1].has_affect);
+  CHECK(g[2].has_affect);
+  CHECK(g[2].valence == doctest::Approx(0.7f));
+  // The presence feature follows the mask.
+  float fb[data::kFeedbackFeatures];
+  data::FeedbackFeatures(h[1], false, fb);
+  CHECK(fb[2] == doctest::Approx(0.1f));
+  CHECK(fb[6] == 1.f);
+}
+
 TEST_CASE("MCCV splits are 80/10/10 by user, disjoint, and reproducible") {
   const auto a = data::MakeSplits(939, 10, 5);
   const auto b = data::MakeSplits(939, 10, 5);

@@ -8,12 +8,13 @@
 
 namespace amrs::data::csv {
 
-CatalogueOrder ReadSongsCsv(const std::string& path) {
-  CsvReader r(path);
+CatalogueOrder ReadSongsCsv(const std::string& path, Delimiter delimiter) {
+  CsvReader r(path, delimiter, /*collect=*/true);
   const auto col = BindColumns(r, {{"song_id", true}});
   CatalogueOrder cat;
   cat.source = path;
-  while (r.Next()) cat.Add(r, col[0], ParseInt64(r, col[0]));
+  while (r.Next()) r.Row([&] { cat.Add(r, col[0], ParseInt64(r, col[0])); });
+  r.Finish();
   if (cat.ids.empty()) throw InputError(path + ": no songs (the file has only a header)");
   return cat;
 }
@@ -28,12 +29,11 @@ bool EndsWith(const std::string& s, std::string_view suffix) {
 }
 
 EmbeddingFamily ReadCsvFamily(const std::string& name, const std::string& path, CatalogueOrder& cat,
-                              bool define) {
-  CsvReader r(path);
+                              bool define, Delimiter delimiter) {
+  CsvReader r(path, delimiter, /*collect=*/true);
   const auto& h = r.header();
-  if (h[0] != "song_id")
-    FailLine(path, r.header_line(), "the first column must be 'song_id', got " + Quote(h[0]));
-  if (h.size() < 2) FailLine(path, r.header_line(), "no embedding columns after 'song_id'");
+  if (h[0] != "song_id") r.FailHeader("the first column must be 'song_id', got " + Quote(h[0]));
+  if (h.size() < 2) r.FailHeader("no embedding columns after 'song_id'");
   if (h.size() - 1 > static_cast<std::size_t>(std::numeric_limits<std::int32_t>::max()))
     FailLine(path, r.header_line(), "too many columns");
   EmbeddingFamily fam;
@@ -49,32 +49,36 @@ EmbeddingFamily ReadCsvFamily(const std::string& name, const std::string& path, 
     seen_line.assign(cat.ids.size(), 0);
   }
   while (r.Next()) {
-    const std::int64_t id = ParseInt64(r, 0);
-    float* row = nullptr;
-    if (define) {
-      cat.Add(r, 0, id);
-      fam.values.resize(cat.ids.size() * dim);
-      row = fam.values.data() + (cat.ids.size() - 1) * dim;
-    } else {
-      const auto it = cat.index.find(id);
-      if (it == cat.index.end())
-        r.Fail(0,
-               "song id " + std::to_string(id) + " is not in the catalogue (" + cat.source + ")");
-      auto& seen = seen_line[it->second];
-      if (seen)
-        r.Fail(0, "duplicate song id " + std::to_string(id) + " (first at line " +
-                      std::to_string(seen) + ")");
-      seen = r.line();
-      row = fam.values.data() + static_cast<std::size_t>(it->second) * dim;
-    }
-    for (std::size_t c = 0; c < dim; ++c) row[c] = ParseFloat32(r, c + 1, r.field(c + 1));
+    r.Row([&] {
+      const std::int64_t id = ParseInt64(r, 0);
+      float* row = nullptr;
+      if (define) {
+        cat.Add(r, 0, id);
+        fam.values.resize(cat.ids.size() * dim);
+        row = fam.values.data() + (cat.ids.size() - 1) * dim;
+      } else {
+        const auto it = cat.index.find(id);
+        if (it == cat.index.end())
+          r.Fail(0, "song id " + std::to_string(id) + " is not in the catalogue (" + cat.source + ")");
+        auto& seen = seen_line[it->second];
+        if (seen)
+          r.Fail(0, "duplicate song id " + std::to_string(id) + " (first at line " +
+                        std::to_string(seen) + ")");
+        seen = r.line();
+        row = fam.values.data() + static_cast<std::size_t>(it->second) * dim;
+      }
+      for (std::size_t c = 0; c < dim; ++c) row[c] = ParseFloat32(r, c + 1, r.field(c + 1));
+    });
   }
-  if (define && cat.ids.empty()) throw InputError(path + ": no songs (the file has only a header)");
+  // Songs of the catalogue missing from this family: after every line's errors.
   for (std::size_t i = 0; i < seen_line.size(); ++i)
     if (!seen_line[i])
-      throw InputError(path + ": song id " + std::to_string(cat.ids[i]) +
-                       " is missing (it is in the catalogue: " + cat.source + " line " +
-                       std::to_string(cat.lines[i]) + ")");
+      r.errors().Add(static_cast<std::size_t>(-1),
+                     path + ": song id " + std::to_string(cat.ids[i]) +
+                         " is missing (it is in the catalogue: " + cat.source + " line " +
+                         std::to_string(cat.lines[i]) + ")");
+  r.Finish();
+  if (define && cat.ids.empty()) throw InputError(path + ": no songs (the file has only a header)");
   return fam;
 }
 

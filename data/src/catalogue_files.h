@@ -34,13 +34,14 @@ struct CatalogueOrder {
 };
 
 // A songs file: song_id per line.
-CatalogueOrder ReadSongsCsv(const std::string& path);
+CatalogueOrder ReadSongsCsv(const std::string& path, Delimiter delimiter = Delimiter::kComma);
 // Case-insensitive suffix test ("x.CSV" ends with ".csv").
 bool EndsWith(const std::string& s, std::string_view suffix);
 // Reads an embeddings CSV (`song_id` then dim values per line). With `define`, the file's line
 // order becomes the catalogue `cat`; otherwise rows are placed in the order of `cat`.
+// Bad rows are reported together (CsvReader's collect mode).
 EmbeddingFamily ReadCsvFamily(const std::string& name, const std::string& path, CatalogueOrder& cat,
-                              bool define);
+                              bool define, Delimiter delimiter = Delimiter::kComma);
 // A .npy matrix with one row per catalogue song, in the catalogue's order.
 EmbeddingFamily ReadNpyFamily(const std::string& name, const std::string& path, const CatalogueOrder& cat);
 

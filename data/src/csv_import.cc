@@ -45,7 +45,7 @@ CatalogueOrder ReadCatalogue(const CsvImportSpec& spec, Dataset& d) {
   std::size_t defining = spec.embeddings.size();  // the CSV family that defines the order
   EmbeddingFamily defining_family;
   if (!spec.songs_csv.empty()) {
-    cat = ReadSongsCsv(spec.songs_csv);
+    cat = ReadSongsCsv(spec.songs_csv, spec.delimiter);
   } else {
     for (std::size_t k = 0; k < spec.embeddings.size() && defining == spec.embeddings.size(); ++k)
       if (EndsWith(spec.embeddings[k].second, ".csv")) defining = k;
@@ -53,15 +53,15 @@ CatalogueOrder ReadCatalogue(const CsvImportSpec& spec, Dataset& d) {
       throw ArgumentError("CSV import: the .npy embeddings (" + spec.embeddings[0].second +
                           ") need a song order: give a songs file (song_id per line) or a .csv "
                           "embedding family");
-    defining_family =
-        ReadCsvFamily(spec.embeddings[defining].first, spec.embeddings[defining].second, cat, true);
+    defining_family = ReadCsvFamily(spec.embeddings[defining].first, spec.embeddings[defining].second,
+                                    cat, true, spec.delimiter);
   }
   for (std::size_t k = 0; k < spec.embeddings.size(); ++k) {
     const auto& [name, path] = spec.embeddings[k];
     if (k == defining)
       d.families.push_back(std::move(defining_family));
     else if (EndsWith(path, ".csv"))
-      d.families.push_back(ReadCsvFamily(name, path, cat, false));
+      d.families.push_back(ReadCsvFamily(name, path, cat, false, spec.delimiter));
     else
       d.families.push_back(ReadNpyFamily(name, path, cat));
   }
@@ -83,6 +83,7 @@ struct RawSession {
 // The sessions file in file order, with the raw index of each session id.
 struct RawSessions {
   std::string path;
+  ErrorList errors;  // of the sessions file, thrown once sorted
   std::vector<RawSession> rows;
   std::unordered_map<std::int64_t, std::size_t> by_id;
   std::vector<std::size_t> sorted;          // sorted index -> raw index, by (user, order)
@@ -91,21 +92,24 @@ struct RawSessions {
 
 enum SCol { kSid, kSUser, kOrder, kPreV, kPreA, kPostV, kPostA, kMode };
 
+// An optional valence/arousal report of the current line (columns vcol, acol): both values or
+// neither. False when neither is given.
+bool ReadAffectPair(const CsvReader& r, int vcol, int acol, const char* what, float& v, float& a) {
+  const bool v_empty = r.field(vcol).empty();
+  const bool a_empty = r.field(acol).empty();
+  if (v_empty != a_empty)
+    r.Fail(v_empty ? vcol : acol,
+           std::string("value is empty but the other ") + what + " value is given (give both or neither)");
+  if (v_empty) return false;
+  v = ParseUnit(r, vcol);
+  a = ParseUnit(r, acol);
+  return true;
+}
+
 // The optional post-session report and mode of the current line.
 void ReadSessionExtras(const CsvReader& r, const std::vector<int>& col, RawSession& s) {
-  if (col[kPostV] >= 0) {
-    const bool v_empty = r.field(col[kPostV]).empty();
-    const bool a_empty = r.field(col[kPostA]).empty();
-    if (v_empty != a_empty)
-      r.Fail(v_empty ? col[kPostV] : col[kPostA],
-             "value is empty but the other post-session value is given (give both or "
-             "neither)");
-    if (!v_empty) {
-      s.post_v = ParseUnit(r, col[kPostV]);
-      s.post_a = ParseUnit(r, col[kPostA]);
-      s.has_post = 1;
-    }
-  }
+  if (col[kPostV] >= 0 && ReadAffectPair(r, col[kPostV], col[kPostA], "post-session", s.post_v, s.post_a))
+    s.has_post = 1;
   if (col[kMode] >= 0) {
     try {
       s.mode = static_cast<std::int8_t>(ParseMode(r.field(col[kMode])));
@@ -115,10 +119,10 @@ void ReadSessionExtras(const CsvReader& r, const std::vector<int>& col, RawSessi
   }
 }
 
-RawSessions ReadSessions(const std::string& spath) {
+RawSessions ReadSessions(const std::string& spath, Delimiter delimiter) {
   RawSessions out;
   out.path = spath;
-  CsvReader r(spath);
+  CsvReader r(spath, delimiter, /*collect=*/true);
   const auto col = BindColumns(r, {{"session_id", true},
                                    {"user_id", true},
                                    {"order", true},
@@ -128,30 +132,32 @@ RawSessions ReadSessions(const std::string& spath) {
                                    {"post_arousal", false},
                                    {"mode", false}});
   if ((col[kPostV] < 0) != (col[kPostA] < 0))
-    FailLine(spath, r.header_line(),
-             col[kPostV] < 0 ? "column 'post_arousal' needs column 'post_valence'"
-                             : "column 'post_valence' needs column 'post_arousal'");
+    r.FailHeader(col[kPostV] < 0 ? "column 'post_arousal' needs column 'post_valence'"
+                                 : "column 'post_valence' needs column 'post_arousal'");
   while (r.Next()) {
     CheckRowCount(r, out.rows.size());
     RawSession s;
     s.line = r.line();
-    s.id = ParseInt64(r, col[kSid]);
-    s.user_id = ParseInt64(r, col[kSUser]);
-    s.order = ParseInt32(r, col[kOrder]);
-    s.pre_v = ParseUnit(r, col[kPreV]);
-    s.pre_a = ParseUnit(r, col[kPreA]);
-    ReadSessionExtras(r, col, s);
-    const auto [it, inserted] = out.by_id.emplace(s.id, out.rows.size());
-    if (!inserted)
-      r.Fail(col[kSid], "duplicate session id " + std::to_string(s.id) + " (first at line " +
-                            std::to_string(out.rows[it->second].line) + ")");
-    out.rows.push_back(s);
+    const bool ok = r.Row([&] {
+      s.id = ParseInt64(r, col[kSid]);
+      s.user_id = ParseInt64(r, col[kSUser]);
+      s.order = ParseInt32(r, col[kOrder]);
+      s.pre_v = ParseUnit(r, col[kPreV]);
+      s.pre_a = ParseUnit(r, col[kPreA]);
+      ReadSessionExtras(r, col, s);
+      const auto [it, inserted] = out.by_id.emplace(s.id, out.rows.size());
+      if (!inserted)
+        r.Fail(col[kSid], "duplicate session id " + std::to_string(s.id) + " (first at line " +
+                              std::to_string(out.rows[it->second].line) + ")");
+    });
+    if (ok) out.rows.push_back(s);
   }
+  out.errors = r.errors();
   return out;
 }
 
 // Users: the distinct user ids of the sessions, ascending. Sessions sorted by (user, order); a
-// repeated order within a user is an error at the later line.
+// repeated order within a user is an error at the later line. Throws the sessions file's errors.
 void IndexUsersAndSort(RawSessions& ss, Dataset& d) {
   auto& raw_sessions = ss.rows;
   for (const auto& s : raw_sessions) d.user_ids.push_back(s.user_id);
@@ -167,12 +173,13 @@ void IndexUsersAndSort(RawSessions& ss, Dataset& d) {
     if (k > 0) {
       const auto& p = raw_sessions[sperm[k - 1]];
       if (p.user == s.user && p.order == s.order)
-        FailAt(ss.path, s.line, "'order'",
-               "duplicate order " + std::to_string(s.order) + " for user " +
-                   std::to_string(s.user_id) + " (first at line " + std::to_string(p.line) + ")");
+        AddAt(ss.errors, ss.path, s.line, "'order'",
+              "duplicate order " + std::to_string(s.order) + " for user " +
+                  std::to_string(s.user_id) + " (first at line " + std::to_string(p.line) + ")");
     }
     ss.sorted_index[sperm[k]] = static_cast<std::int32_t>(k);
   }
+  ss.errors.ThrowIfAny(ss.path);
   ss.sorted = sperm;
 }
 
@@ -181,10 +188,12 @@ struct RawInteraction {
   float engagement;
   std::int8_t rating = 0;
   std::uint8_t has_rating = 0;
+  float valence = 0.f, arousal = 0.f;  // the per-song report, where has_affect
+  std::uint8_t has_affect = 0;
   std::size_t line;
 };
 
-enum ICol { kIUser, kISession, kPosition, kSong, kEngagement, kRating };
+enum ICol { kIUser, kISession, kPosition, kSong, kEngagement, kRating, kValence, kArousal };
 
 // The session of the current interaction line (its user must match); marks it as having songs.
 std::int32_t SessionOf(const CsvReader& r, const std::vector<int>& col, RawSessions& ss) {
@@ -202,6 +211,12 @@ std::int32_t SessionOf(const CsvReader& r, const std::vector<int>& col, RawSessi
   return ss.sorted_index[sit->second];
 }
 
+// The optional per-song report of the current line.
+void ReadSongAffect(const CsvReader& r, const std::vector<int>& col, RawInteraction& x) {
+  if (col[kValence] >= 0 && ReadAffectPair(r, col[kValence], col[kArousal], "per-song affect", x.valence, x.arousal))
+    x.has_affect = 1;
+}
+
 void ReadRating(const CsvReader& r, int col, RawInteraction& x) {
   if (col < 0) return;
   const auto t = r.field(col);
@@ -213,52 +228,74 @@ void ReadRating(const CsvReader& r, int col, RawInteraction& x) {
   }
 }
 
-std::vector<RawInteraction> ReadInteractions(const std::string& ipath, RawSessions& ss, const CatalogueOrder& cat) {
-  std::vector<RawInteraction> raw;
-  CsvReader r(ipath);
+struct RawInteractions {
+  std::vector<RawInteraction> rows;
+  bool song_affect = false;  // the file has the valence and arousal columns
+  ErrorList errors;  // of the interactions file, thrown once sorted
+};
+
+RawInteractions ReadInteractions(const std::string& ipath, Delimiter delimiter, RawSessions& ss,
+                                 const CatalogueOrder& cat) {
+  RawInteractions out;
+  auto& raw = out.rows;
+  CsvReader r(ipath, delimiter, /*collect=*/true);
   const auto col = BindColumns(r, {{"user_id", true},
                                    {"session_id", true},
                                    {"position", true},
                                    {"song_id", true},
                                    {"engagement", true},
-                                   {"rating", false}});
+                                   {"rating", false},
+                                   {"valence", false},
+                                   {"arousal", false}});
+  if ((col[kValence] < 0) != (col[kArousal] < 0))
+    r.FailHeader(col[kValence] < 0 ? "column 'arousal' needs column 'valence'"
+                                   : "column 'valence' needs column 'arousal'");
+  out.song_affect = col[kValence] >= 0;
   while (r.Next()) {
     CheckRowCount(r, raw.size());
     RawInteraction x;
     x.line = r.line();
-    x.session = SessionOf(r, col, ss);
-    x.position = ParseInt32(r, col[kPosition]);
-    const std::int64_t song = ParseInt64(r, col[kSong]);
-    const auto song_it = cat.index.find(song);
-    if (song_it == cat.index.end())
-      r.Fail(col[kSong], "song id " + std::to_string(song) + " is not in the catalogue (" + cat.source + ")");
-    x.song = song_it->second;
-    x.engagement = ParseUnit(r, col[kEngagement]);
-    ReadRating(r, col[kRating], x);
-    raw.push_back(x);
+    const bool ok = r.Row([&] {
+      x.session = SessionOf(r, col, ss);
+      x.position = ParseInt32(r, col[kPosition]);
+      const std::int64_t song = ParseInt64(r, col[kSong]);
+      const auto song_it = cat.index.find(song);
+      if (song_it == cat.index.end())
+        r.Fail(col[kSong], "song id " + std::to_string(song) + " is not in the catalogue (" + cat.source + ")");
+      x.song = song_it->second;
+      x.engagement = ParseUnit(r, col[kEngagement]);
+      ReadRating(r, col[kRating], x);
+      ReadSongAffect(r, col, x);
+    });
+    if (ok) raw.push_back(x);
   }
-  return raw;
+  out.errors = r.errors();
+  return out;
 }
 
-// Interactions sorted by (session, position), rejecting repeated positions; sessions with a
-// post-session report must have interactions.
-std::vector<std::size_t> SortInteractions(const std::vector<RawInteraction>& raw, const RawSessions& ss,
+// Interactions sorted by (session, position), rejecting repeated positions (with the other errors
+// of the interactions file); then sessions with a post-session report must have interactions.
+std::vector<std::size_t> SortInteractions(RawInteractions& in, const RawSessions& ss,
                                           const std::string& ipath) {
+  const auto& raw = in.rows;
   const auto iperm = SortedOrder(raw, [](const auto& x) { return std::make_tuple(x.session, x.position, x.line); });
   for (std::size_t k = 1; k < iperm.size(); ++k) {
     const auto& p = raw[iperm[k - 1]];
     const auto& x = raw[iperm[k]];
     if (p.session == x.session && p.position == x.position)
-      FailAt(ipath, x.line, "'position'",
-             "duplicate position " + std::to_string(x.position) + " in session " +
-                 std::to_string(ss.rows[ss.sorted[x.session]].id) + " (first at line " +
-                 std::to_string(p.line) + ")");
+      AddAt(in.errors, ipath, x.line, "'position'",
+            "duplicate position " + std::to_string(x.position) + " in session " +
+                std::to_string(ss.rows[ss.sorted[x.session]].id) + " (first at line " +
+                std::to_string(p.line) + ")");
   }
+  in.errors.ThrowIfAny(ipath);
+  ErrorList session_errors;
   for (const auto& s : ss.rows)
     if (s.has_post && !s.has_songs)
-      FailAt(ss.path, s.line, "'post_valence'",
-             "post-session report on session " + std::to_string(s.id) +
-                 ", which has no interactions in " + ipath);
+      AddAt(session_errors, ss.path, s.line, "'post_valence'",
+            "post-session report on session " + std::to_string(s.id) +
+                ", which has no interactions in " + ipath);
+  session_errors.ThrowIfAny(ss.path);
   return iperm;
 }
 
@@ -278,7 +315,8 @@ void AssembleSessions(const RawSessions& ss, Dataset& d) {
   }
 }
 
-void AssembleInteractions(const std::vector<RawInteraction>& raw, const std::vector<std::size_t>& iperm, Dataset& d) {
+void AssembleInteractions(const RawInteractions& in, const std::vector<std::size_t>& iperm, Dataset& d) {
+  const auto& raw = in.rows;
   auto& I = d.interactions;
   const auto& S = d.sessions;
   const std::size_t ni = raw.size();
@@ -293,18 +331,38 @@ void AssembleInteractions(const std::vector<RawInteraction>& raw, const std::vec
     I.engagement.push_back(x.engagement);
     I.rating.push_back(x.rating);
     I.has_rating.push_back(x.has_rating);
+    if (in.song_affect) {
+      I.valence.push_back(x.valence);
+      I.arousal.push_back(x.arousal);
+      I.has_affect.push_back(x.has_affect);
+    }
   }
 }
 
 }  // namespace
 
+Delimiter ParseDelimiter(std::string_view name) {
+  for (const auto d : {Delimiter::kAuto, Delimiter::kComma, Delimiter::kTab, Delimiter::kSemicolon})
+    if (name == DelimiterName(d)) return d;
+  throw ArgumentError("unknown delimiter " + Quote(name) + " (known: auto, comma, tab, semicolon)");
+}
+
+std::string_view DelimiterName(Delimiter d) {
+  switch (d) {
+    case Delimiter::kComma: return "comma";
+    case Delimiter::kTab: return "tab";
+    case Delimiter::kSemicolon: return "semicolon";
+    default: return "auto";
+  }
+}
+
 Dataset ImportCsv(const CsvImportSpec& spec) {
   CheckSpec(spec);
   Dataset d;
   const CatalogueOrder cat = ReadCatalogue(spec, d);
-  auto sessions = ReadSessions(spec.sessions_csv);
+  auto sessions = ReadSessions(spec.sessions_csv, spec.delimiter);
   IndexUsersAndSort(sessions, d);
-  const auto raw = ReadInteractions(spec.interactions_csv, sessions, cat);
+  auto raw = ReadInteractions(spec.interactions_csv, spec.delimiter, sessions, cat);
   const auto order = SortInteractions(raw, sessions, spec.interactions_csv);
   AssembleSessions(sessions, d);
   AssembleInteractions(raw, order, d);

@@ -182,6 +182,15 @@ void Validate(const Dataset& d, const std::string& src) {
   CheckIndex(src, "interactions/session_id", it.session, static_cast<std::int64_t>(ns), "session");
   CheckIndex(src, "interactions/song_id", it.song, static_cast<std::int64_t>(n_songs), "song");
   CheckUnit(src, "interactions/engagement", it.engagement);
+  if (!it.valence.empty() || !it.arousal.empty() || !it.has_affect.empty()) {
+    CheckLength(src, "interactions/valence", it.valence, ni);
+    CheckLength(src, "interactions/arousal", it.arousal, ni);
+    CheckLength(src, "interactions/has_affect", it.has_affect, ni);
+    for (std::size_t i = 0; i < ni; ++i)
+      if (it.has_affect[i] > 1) Bad(src, "interactions/has_affect", i, "flag must be 0 or 1");
+    CheckUnit(src, "interactions/valence", it.valence, &it.has_affect);
+    CheckUnit(src, "interactions/arousal", it.arousal, &it.has_affect);
+  }
   std::vector<std::uint8_t> has_songs(ns, 0);
   for (std::size_t i = 0; i < ni; ++i) {
     if (it.has_rating[i] > 1) Bad(src, "interactions/has_rating", i, "flag must be 0 or 1");
@@ -399,6 +408,12 @@ Dataset ReadDataset(const std::string& path) {
   it.engagement = Read1D<float>(f, "/interactions/engagement", ni);
   it.rating = Read1D<std::int8_t>(f, "/interactions/rating", ni);
   it.has_rating = Read1D<std::uint8_t>(f, "/interactions/has_rating", ni);
+  if (f.Exists("/interactions/has_affect") || f.Exists("/interactions/valence") ||
+      f.Exists("/interactions/arousal")) {  // optional: per-song affect reports
+    it.valence = Read1D<float>(f, "/interactions/valence", ni);
+    it.arousal = Read1D<float>(f, "/interactions/arousal", ni);
+    it.has_affect = Read1D<std::uint8_t>(f, "/interactions/has_affect", ni);
+  }
 
   if (f.Exists("/splits")) {
     d.split_seed = f.ReadScalarAttr<std::uint64_t>("/splits", "seed");
@@ -470,6 +485,11 @@ void WriteDataset(const Dataset& d, const std::string& path) {
     f.Write("/interactions/engagement", it.engagement);
     f.Write("/interactions/rating", it.rating);
     f.Write("/interactions/has_rating", it.has_rating);
+    if (it.has_song_affect()) {
+      f.Write("/interactions/valence", it.valence);
+      f.Write("/interactions/arousal", it.arousal);
+      f.Write("/interactions/has_affect", it.has_affect);
+    }
     if (!d.splits.empty()) {
       f.Group("/splits");
       f.WriteScalarAttr<std::uint64_t>("/splits", "seed", d.split_seed);

@@ -43,6 +43,10 @@ std::string Fingerprint(const Dataset& d) {
   mix_sized(d.sessions.has_post), mix_sized(d.sessions.mode);
   mix_sized(d.interactions.user), mix_sized(d.interactions.position), mix_sized(d.interactions.has_rating);
   mix_sized(d.song_valence), mix_sized(d.song_arousal);
+  // Per-song affect reports only when the dataset has them, so that the fingerprints of datasets
+  // without them are those of the files written before the columns existed.
+  if (d.interactions.has_song_affect())
+    mix_sized(d.interactions.valence), mix_sized(d.interactions.arousal), mix_sized(d.interactions.has_affect);
   const std::uint64_t num_splits = d.splits.size();
   mix_bytes(&num_splits, sizeof num_splits);
   for (const auto& sp : d.splits) mix_sized(sp.train), mix_sized(sp.val), mix_sized(sp.test);

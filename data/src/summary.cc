@@ -22,6 +22,7 @@ Summary Summarize(const Dataset& d) {
   for (std::size_t i = 0; i < d.interactions.size(); ++i) {
     played[d.interactions.song[i]] = 1;
     if (d.interactions.has_rating[i]) (d.interactions.rating[i] ? s.positive_ratings : s.negative_ratings)++;
+    if (d.interactions.has_song_affect()) s.song_reports += d.interactions.has_affect[i];
     const float e = d.interactions.engagement[i];
     eng += e;
     skips += e < 0.3f;
@@ -120,6 +121,7 @@ std::string FormatSummary(const Dataset& d, const Summary& s, const std::optiona
   row("Negative ratings", s.negative_ratings, 2561);
   row("Pre-session valence/arousal", s.pre_reports, 8784);
   row("Post-session valence/arousal", s.post_reports, 5319);
+  if (d.interactions.has_song_affect()) row("Per-song valence/arousal", s.song_reports, 0);
   os << std::fixed << std::setprecision(3);
   os << "Engagement: mean " << s.mean_engagement << ", early skips (<0.3) " << s.early_skip_share
      << ", full plays " << s.full_play_share << "\n";

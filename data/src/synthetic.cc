@@ -101,7 +101,7 @@ double GeneratorConfig::EstimatedBytes() const {
   const double per_song = 8 + 2.0 * 4 * std::max(0, embedding_dim) + 4 * sd + 4 * 6 + 2;
   const double per_user = 8 + 4 * sd + 4 * 5 + 4.0 * std::max(0, num_splits);
   const double per_session = 8 + 4 * 2 + 4 * 4 + 2 + 8;  // columns and the written user ids
-  const double per_interaction = 4 * 4 + 4 + 2 + 3 * 8;  // columns and the written ids
+  const double per_interaction = 4 * 4 + 4 + 2 + 3 * 8 + (affect_per_song ? 9 : 0);  // columns, written ids
   // The dataset in memory plus the generator's working copies and the writer's id columns.
   return 2.0 * (per_song * std::max(0, num_songs) + per_user * std::max(0, num_users) +
                 per_session * std::max(0, num_sessions) + per_interaction * std::max(0, num_interactions));
@@ -212,6 +212,7 @@ Dataset Generate(const GeneratorConfig& cfg, std::ostream* log) {
   const std::size_t NI = static_cast<std::size_t>(cfg.num_interactions);
   I.user.resize(NI), I.session.resize(NI), I.position.resize(NI), I.song.resize(NI);
   I.engagement.resize(NI), I.rating.resize(NI), I.has_rating.resize(NI);
+  if (cfg.affect_per_song) I.valence.resize(NI), I.arousal.resize(NI), I.has_affect.resize(NI);
 
   std::vector<std::int32_t> pool;  // the production policy's tagged songs
   for (std::size_t j = 0; j < NS; ++j)
@@ -229,6 +230,7 @@ Dataset Generate(const GeneratorConfig& cfg, std::ostream* log) {
     std::vector<std::uint16_t> recent_count(NS, 0);  // plays in the user's last 3 sessions
     for (std::size_t u = r.begin(); u != r.end(); ++u) {
       Rng rng(seed, "listener", u);
+      Rng affect_rng(seed, "listener-affect", u);  // per-song reports only: `rng` stays as without them
       const auto ui = static_cast<std::int32_t>(u);
       std::vector<float> genre_plays(G, 0.f), genre_likes(G, 0.f), profile(SD, 0.f);
       std::fill(recent_count.begin(), recent_count.end(), 0);
@@ -335,6 +337,11 @@ Dataset Generate(const GeneratorConfig& cfg, std::ostream* log) {
           I.engagement[i] = e;
           I.has_rating[i] = rated ? 1 : 0;
           I.rating[i] = rated && like ? 1 : 0;
+          if (cfg.affect_per_song) {  // the report right after the song, like the post-session one
+            I.valence[i] = Clip01(true_v + static_cast<float>(affect_rng.Normal(0, p.post_report_sd)));
+            I.arousal[i] = Clip01(true_a + static_cast<float>(affect_rng.Normal(0, p.post_report_sd)));
+            I.has_affect[i] = 1;
+          }
           const bool last = pos + 1 == length_of[s];
           float post_v = 0.f, post_a = 0.f;
           if (last && has_post) {
@@ -414,6 +421,7 @@ Dataset Generate(const GeneratorConfig& cfg, std::ostream* log) {
          << " embedding_dim=" << cfg.embedding_dim << " tagged_fraction=" << cfg.tagged_fraction
          << " mode_fraction=" << cfg.mode_fraction << " mert_noise=" << cfg.mert_noise
          << " clamp3_noise=" << cfg.clamp3_noise << " clamp3_affect_scale=" << cfg.clamp3_affect_scale;
+  if (cfg.affect_per_song) params << " affect_per_song=1";
   d.attributes["source"] = "synthetic";
   d.attributes["generator"] = params.str();
   d.oracle = P;

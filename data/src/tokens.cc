@@ -15,11 +15,14 @@ History UserHistory(const Dataset& d, const UserIndex& index, std::int32_t user)
     h.push_back(Token::Boundary(s.pre_valence[k], s.pre_arousal[k], mode));
     const auto b = index.session_interaction_begin[k], e = index.session_interaction_end[k];
     for (std::int32_t i = b; i < e; ++i) {
-      const bool last = (i + 1 == e);
-      const bool post = last && s.has_post[k];
-      Feedback fb{it.engagement[i], static_cast<float>(it.rating[i]),
-                  post ? s.post_valence[k] : 0.f, post ? s.post_arousal[k] : 0.f};
-      h.push_back(Token::Song(it.song[i], fb, it.has_rating[i] != 0, post, mode));
+      Feedback fb{it.engagement[i], static_cast<float>(it.rating[i]), 0.f, 0.f};
+      bool affect = false;
+      if (it.has_song_affect() && it.has_affect[i]) {  // the per-song report wins
+        fb.valence = it.valence[i], fb.arousal = it.arousal[i], affect = true;
+      } else if (i + 1 == e && s.has_post[k]) {
+        fb.valence = s.post_valence[k], fb.arousal = s.post_arousal[k], affect = true;
+      }
+      h.push_back(Token::Song(it.song[i], fb, it.has_rating[i] != 0, affect, mode));
     }
   }
   return h;

@@ -1,5 +1,6 @@
 // amrs.Dataset, amrs.generate, amrs.load_world / amrs.World, and the exception translation of the
 // whole extension (docs/python.md "Datasets and worlds").
+#include <algorithm>
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
@@ -79,6 +80,13 @@ void InitData(py::module_& m) {
       .def_property_readonly("num_sessions", [](const PyDataset& d) { return d.data->sessions.size(); })
       .def_property_readonly("num_interactions", [](const PyDataset& d) { return d.data->interactions.size(); })
       .def_property_readonly("num_splits", [](const PyDataset& d) { return d.data->splits.size(); })
+      .def_property_readonly(
+          "num_song_affect_reports",
+          [](const PyDataset& d) {
+            const auto& f = d.data->interactions.has_affect;
+            return static_cast<std::int64_t>(std::count(f.begin(), f.end(), std::uint8_t{1}));
+          },
+          "Interactions with a per-song valence/arousal report (0 when the dataset has none).")
       .def_property_readonly("song_ids", [](const PyDataset& d) { return Copy(d.data->song_ids); })
       .def_property_readonly("user_ids", [](const PyDataset& d) { return Copy(d.data->user_ids); })
       .def_property_readonly("families",
@@ -129,7 +137,8 @@ void InitData(py::module_& m) {
   m.def(
       "generate",
       [](const std::string& path, std::uint64_t seed, std::int32_t users, std::int32_t sessions,
-         std::int32_t interactions, std::int32_t songs, std::int32_t embedding_dim, std::int32_t splits) {
+         std::int32_t interactions, std::int32_t songs, std::int32_t embedding_dim, std::int32_t splits,
+         bool affect_per_song) {
         data::GeneratorConfig c;
         c.seed = seed;
         c.num_users = users;
@@ -138,6 +147,7 @@ void InitData(py::module_& m) {
         c.num_songs = songs;
         c.embedding_dim = embedding_dim;
         c.num_splits = splits;
+        c.affect_per_song = affect_per_song;
         {
           py::gil_scoped_release release;
           c.Validate();
@@ -148,7 +158,7 @@ void InitData(py::module_& m) {
       py::arg("path"), py::arg("seed") = 0, py::arg("users") = defaults.num_users,
       py::arg("sessions") = defaults.num_sessions, py::arg("interactions") = defaults.num_interactions,
       py::arg("songs") = defaults.num_songs, py::arg("embedding_dim") = defaults.embedding_dim,
-      py::arg("splits") = defaults.num_splits,
+      py::arg("splits") = defaults.num_splits, py::arg("affect_per_song") = false,
       "Writes a synthetic dataset with its oracle (docs/synthetic.md) to `path` and opens it.");
 
   py::class_<PyWorld, std::shared_ptr<PyWorld>>(m, "World", "A world (oracle or learned) for one dataset.")

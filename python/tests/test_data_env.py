@@ -35,6 +35,12 @@ def test_dataset_objects(data, tmp_path):
     assert again.fingerprint == data.fingerprint
     other = amrs.generate(str(tmp_path / "other.h5"), seed=4, **SIZES)
     assert other.fingerprint != data.fingerprint
+    # A report after every song only with affect_per_song; nothing else changes but the fingerprint.
+    assert data.num_song_affect_reports == 0
+    affect = amrs.generate(str(tmp_path / "affect.h5"), seed=3, affect_per_song=True, **SIZES)
+    assert affect.num_song_affect_reports == 900
+    assert affect.fingerprint != data.fingerprint
+    assert np.array_equal(affect.embeddings("mert"), data.embeddings("mert"))
 
 
 def test_data_errors(data, tmp_path):

@@ -23,23 +23,26 @@ SessionMode ParseMode(std::string_view name);
 struct Feedback {
   float engagement = 0.f;  // fraction of the song played, [0, 1]
   float rating = 0.f;      // P(like) or observed 0/1
-  float valence = 0.f;     // post-session valence if the session ended after this song, [0, 1]
-  float arousal = 0.f;     // post-session arousal, [0, 1]
+  float valence = 0.f;     // valence reported after this song (per-song report, or post-session
+                           // if the session ended after it); predicted: the expected report, [0, 1]
+  float arousal = 0.f;     // arousal likewise, [0, 1]
 };
 
 // One element of a user's history token sequence (paper section 3.2).
 //  - A session-boundary token opens each session. It carries the pre-session valence/arousal
 //    report (has_affect) and the session mode; song = -1; it is never a prediction target.
 //  - A song token carries the catalogue index of the song, its engagement, its optional rating
-//    and, on the last song of a session whose post-session report exists, the post-session
-//    valence/arousal (has_affect): those values are that token's affect *targets*.
+//    and, where a report exists, valence/arousal (has_affect): those values are that token's
+//    affect *targets*. The report is the song's own per-song report when the log has one, else,
+//    on the last song of a session, the post-session report (data/tokens.h: the per-song report
+//    wins when both exist).
 struct Token {
   enum class Kind : std::uint8_t { kBoundary = 0, kSong = 1 };
   Kind kind = Kind::kSong;
   std::int32_t song = -1;  // catalogue index for song tokens, -1 for boundaries
   float engagement = 0.f;
   float rating = 0.f;   // 0 or 1 when has_rating
-  float valence = 0.f;  // pre-session (boundary) or post-session (last song) report
+  float valence = 0.f;  // pre-session (boundary), per-song or post-session (song) report
   float arousal = 0.f;
   bool has_engagement = false;
   bool has_rating = false;

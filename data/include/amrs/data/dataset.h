@@ -50,7 +50,13 @@ struct Interactions {
   std::vector<float> engagement;       // [0, 1]
   std::vector<std::int8_t> rating;     // 0 or 1 where has_rating, else 0
   std::vector<std::uint8_t> has_rating;
+  // Optional per-song affect: a valence/arousal report given right after the song. Either all
+  // three are empty (the dataset has no per-song reports: files without the columns) or each has
+  // one row per interaction: [0, 1] where has_affect, else 0.
+  std::vector<float> valence, arousal;
+  std::vector<std::uint8_t> has_affect;
   std::size_t size() const { return user.size(); }
+  bool has_song_affect() const { return !has_affect.empty(); }
 };
 
 // Sorted by user, then session order, then position (Validate checks it).
@@ -98,8 +104,8 @@ Dataset ReadDataset(const std::string& path);
 void WriteDataset(const Dataset& d, const std::string& path);
 
 // Content fingerprint (hex) of everything a checkpoint's validity depends on: the catalogue ids
-// and embeddings, every logged column and mask, song annotations, and the MCCV splits with their
-// seed. Checkpoints record it so that loading against another dataset (or other splits) fails.
+// and embeddings, every logged column and mask (the per-song affect columns only when present),
+// song annotations, and the MCCV splits with their seed. Checkpoints record it so that loading against another dataset (or other splits) fails.
 std::string Fingerprint(const Dataset& d);
 // Throws InputError unless `d`'s fingerprint is `fingerprint`, saying what changed: "<what> was
 // trained on dataset fingerprint A with split seed S; the dataset now has fingerprint B with

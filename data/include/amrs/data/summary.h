@@ -16,6 +16,7 @@ struct Summary {
   std::int64_t songs_played = 0, catalogue = 0;
   std::int64_t positive_ratings = 0, negative_ratings = 0;
   std::int64_t pre_reports = 0, post_reports = 0;
+  std::int64_t song_reports = 0;  // per-song valence/arousal reports (interactions)
   std::int64_t sessions_with_mode = 0;
   double mean_engagement = 0, early_skip_share = 0, full_play_share = 0;
   std::int64_t tokens = 0, longest_history = 0;
@@ -24,7 +25,8 @@ struct Summary {
 Summary Summarize(const Dataset& d);
 // Human-readable report: the Table-1 counts (next to the paper's for comparison), embedding
 // families, splits, generator parameters and, when `ceiling` is set, the oracle ceilings with
-// their calibration bands.
+// their calibration bands. The per-song valence/arousal count is a row only when the dataset has
+// the per-song affect columns.
 std::string FormatSummary(const Dataset& d, const Summary& s, const std::optional<Ceiling>& ceiling);
 
 // The calibration of docs/synthetic.md: the oracle ceilings inside their bands (engagement R^2

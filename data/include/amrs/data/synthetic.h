@@ -32,6 +32,10 @@ struct GeneratorConfig {
   float clamp3_noise = 0.7f;               // per-dimension noise of the lower-fidelity family
   float clamp3_affect_scale = 0.4f;        // how strongly clamp3 encodes song affect (mert: 1)
   std::int32_t num_splits = 10;            // MCCV splits stored with the data
+  // Also a valence/arousal report after every song (Interactions::has_affect): the listener's
+  // state after the song plus N(0, post_report_sd), clipped, as the post-session report is
+  // sampled. Drawn from a stream of its own, so every other value is the same as without it.
+  bool affect_per_song = false;
   OracleParams model;                      // scalar model constants (per-entity parts ignored)
   // Throws ArgumentError naming the first invalid field, or saying how much memory the sizes
   // would need when that exceeds the physical memory.

@@ -12,9 +12,13 @@ namespace amrs::data {
 
 // A user's whole logged history as tokens: for each session a boundary token carrying the
 // pre-session valence/arousal and the mode, then one song token per interaction with its
-// engagement, optional rating and presence masks. The post-session valence/arousal, where
-// reported, is attached to the last song token of its session (has_affect) as that token's
-// target. Song indices are catalogue indices.
+// engagement, optional rating and presence masks. Affect targets (has_affect) of song tokens:
+//  - a per-song report (Interactions::has_affect) is that song token's valence/arousal;
+//  - the post-session valence/arousal, where reported, is attached to the last song token of its
+//    session, unless that song has its own per-song report: then the per-song report wins and
+//    the post-session report is not used by the token view (both describe the listener's state
+//    after the last song; the per-song one is tied to the song, as on every other token).
+// Song indices are catalogue indices.
 History UserHistory(const Dataset& d, const UserIndex& index, std::int32_t user);
 
 // Per-token numeric features shared by the world model and the policies: 7 feedback features
