@@ -227,6 +227,15 @@ TEST_CASE("The chosen world is a baseline when it ranks better than the Table-2 
   CHECK(bad.chosen_model == "factorized-mert+pe");
   CHECK(bad.chosen == "baseline-pooled-mlp");
   CHECK(bad.markdown.find("**Chosen world: baseline-pooled-mlp**") != std::string::npos);
+  CHECK(bad.markdown.find("Use its checkpoints (baseline-pooled-mlp/split-<k>.pt)") != std::string::npos);
+  // A per-song mean that ranks first is chosen, but the world to use is the better of the others.
+  auto s = section(0.1);
+  s["baseline-song-mean"].values = {{"engagement_mse", {0.01, 0.01}}, {"rating_auc", {0.9, 0.9}},
+                                    {"valence_mse", {0.01, 0.01}}, {"arousal_mse", {0.01, 0.01}}};
+  const auto song = RenderWorldTables(s, base, true, false);
+  CHECK(song.chosen == "baseline-song-mean");
+  CHECK(song.markdown.find("not available as a world; of those that are, baseline-pooled-mlp ranks best") !=
+        std::string::npos);
 }
 
 TEST_CASE("sweep-world compares the given families, refuses unknown ones before creating anything, and writes the pooled MLP") {

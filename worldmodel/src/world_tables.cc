@@ -102,15 +102,20 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
     if (rows.count(b)) order.push_back(b);
   rep.chosen_model = chosen;
   rep.chosen = chosen;
+  std::string usable = chosen;  // the best-ranked of those that are worlds (model, pooled MLP)
   if (rows.count(chosen)) {  // the chosen world: the model unless a baseline ranks strictly better
     std::vector<std::string> candidates{chosen};
     for (const char* b : kChoosableBaselines)
       if (rows.count(b)) candidates.push_back(b);
     const auto ranked = metrics::MakeTable(candidates, rows, cols, "");
-    for (const auto& c : candidates)
-      if (ranked.average_rank.count(c) && ranked.average_rank.count(chosen) &&
-          ranked.average_rank.at(c) < ranked.average_rank.at(rep.chosen) - 1e-12)
-        rep.chosen = c;
+    auto better = [&](const std::string& a, const std::string& b) {
+      return ranked.average_rank.count(a) && ranked.average_rank.count(b) &&
+             ranked.average_rank.at(a) < ranked.average_rank.at(b) - 1e-12;
+    };
+    for (const auto& c : candidates) {
+      if (better(c, rep.chosen)) rep.chosen = c;
+      if (c == "baseline-pooled-mlp" && better(c, usable)) usable = c;
+    }
   }
   if (rows.count(chosen) && order.size() > 1) {
     const auto t = metrics::MakeTable(order, rows, cols, chosen, false);
@@ -140,11 +145,16 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
          << ").\n\n";
     }
   }
-  if (rep.chosen != rep.chosen_model)
+  if (rep.chosen != rep.chosen_model) {
     md << "**Chosen world: " << rep.chosen << "**. It beats " << rep.chosen_model
        << " by equal-weight average rank over Eng. MSE, Rating AUC, Val. MSE and Aro. MSE among " << rep.chosen_model
-       << " and the baselines (the oracle excluded); use its checkpoints (" << rep.chosen
-       << "/split-<k>.pt where written) as --world, or see docs/own-data.md.\n\n";
+       << " and the baselines (the oracle excluded); see docs/own-data.md. ";
+    if (usable == rep.chosen)
+      md << "Use its checkpoints (" << rep.chosen << "/split-<k>.pt) as --world.\n\n";
+    else
+      md << "It is not available as a world; of those that are, " << usable << " ranks best"
+         << (usable == "baseline-pooled-mlp" ? " (" + usable + "/split-<k>.pt)" : "") << ".\n\n";
+  }
   rep.markdown = md.str();
   return rep;
 }
