@@ -37,22 +37,52 @@ void PrintEnvBench(const run::EnvBenchReport& r) {
               r.batched_reencode_steps_per_second, r.cached_steps_per_second / r.batched_reencode_steps_per_second);
 }
 
+// worldmodel::DefaultFamily where --family was left at its default.
+void ResolveFamily(const po::variables_map& vm, const data::Dataset& d, std::string& family) {
+  if (vm["family"].defaulted()) family = worldmodel::DefaultFamily(d);
+}
+
+// Applies a preset to the options the command line left at their defaults.
+void ApplyPresetToDefaults(const po::variables_map& vm, worldmodel::Preset p, const data::Dataset& d,
+                           worldmodel::TrainOptions& o) {
+  worldmodel::TrainOptions q = o;
+  worldmodel::ApplyPreset(p, d, q);
+  auto take = [&](const char* name, std::int32_t& dst, std::int32_t src) {
+    if (!vm.count(name) || vm[name].defaulted()) dst = src;
+  };
+  take("d-model", o.model.d_model, q.model.d_model);
+  take("ff", o.model.ff, q.model.ff);
+  take("layers", o.model.layers, q.model.layers);
+  take("head-hidden", o.model.head_hidden, q.model.head_hidden);
+  take("song-components", o.model.song_components, q.model.song_components);
+  take("epochs", o.epochs, q.epochs);
+  take("patience", o.patience, q.patience);
+}
+
 }  // namespace
 
 int TrainWorld(const std::vector<std::string>& args) {
   worldmodel::TrainOptions o;
-  std::string data, out_dir, arch, ablation, splits;
-  bool no_resume = false;
+  std::string data, out_dir, arch, ablation, splits, preset = "auto";
+  std::int32_t max_epochs = 0;
+  bool no_resume = false, no_baselines = false;
   po::options_description desc("amrs train-world: train (and test) a world model on MCCV splits");
   desc.add_options()
     ("data", po::value(&data)->required(), "dataset (.h5)")
     ("out,o", po::value(&out_dir)->default_value("out/world"), "output folder: <config>/split-<k>.pt")
     ("splits", po::value(&splits)->default_value("0"), "comma-separated split indices")
-    ("epochs", po::value(&o.epochs)->default_value(o.epochs), "epochs")
+    ("preset", po::value(&preset)->default_value(preset),
+     "auto | small | default: model size, epochs and patience (auto: small below 20000 training interactions "
+     "of the first split; explicit options win; docs/own-data.md)")
+    ("epochs", po::value(&o.epochs)->default_value(o.epochs), "epochs (the maximum with --patience; preset)")
+    ("max-epochs", po::value(&max_epochs), "the same as --epochs")
+    ("patience", po::value(&o.patience)->default_value(o.patience),
+     "stop when no validation loss improved for N epochs (0 = off; preset)")
     ("batch-tokens", po::value(&o.batch_tokens)->default_value(o.batch_tokens), "padded tokens per batch")
     ("lr", po::value(&o.lr)->default_value(o.lr, "0.001"), "Adam learning rate")
     ("seed", po::value(&o.seed)->default_value(o.seed), "seed")
     ("weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay, "0.01"), "AdamW weight decay")
+    ("no-baselines", po::bool_switch(&no_baselines), "skip the baselines (song mean, user mean, pooled MLP)")
     ("no-resume", po::bool_switch(&no_resume), "ignore an existing resume file");
   AddModelOptions(desc, o.model, arch, ablation);
   po::variables_map vm;
@@ -61,25 +91,44 @@ int TrainWorld(const std::vector<std::string>& args) {
   o.model.ablation = worldmodel::Ablation::Parse(ablation);
   o.resume = !no_resume;
   o.progress_bar = StderrIsTerminal();
+  if (vm.count("max-epochs") && !vm["epochs"].defaulted())
+    throw ArgumentError("give --epochs or --max-epochs, not both");
+  if (preset != "auto") worldmodel::ParsePreset(preset);
   const auto split_list = ParseSplits(splits, "splits");
   CheckInputFile(data, "--data");
   CheckOutputDir(out_dir, "--out");
   const auto d = data::ReadDataset(data);
+  ResolveFamily(vm, d, o.model.family);
+  const auto p = preset == "auto" ? worldmodel::ChoosePreset(d, split_list[0]) : worldmodel::ParsePreset(preset);
+  ApplyPresetToDefaults(vm, p, d, o);
+  if (vm.count("max-epochs")) o.epochs = max_epochs;
+  std::fprintf(stderr, "train-world: preset %s (%lld training interactions in split %d; small below %lld), family %s, "
+               "%s, up to %d epochs%s\n", worldmodel::PresetName(p).c_str(),
+               static_cast<long long>(worldmodel::TrainInteractions(d, split_list[0])), split_list[0],
+               static_cast<long long>(worldmodel::kSmallPresetInteractions), o.model.family.c_str(),
+               o.model.Name().c_str(), o.epochs,
+               o.patience > 0 ? (", patience " + std::to_string(o.patience)).c_str() : "");
   data::RequireChecks(data::CheckData(d, {split_list, o.model.song_components}), "train-world", &std::cerr);
-  worldmodel::TrainAndTest(d, o, split_list, out_dir, &std::cerr, [&](const worldmodel::SplitRun& r) {
-    std::printf("  trained %d epochs in %.1f s, %.0f train tokens/s; best epochs e/r/v/a %d/%d/%d/%d\n", o.epochs,
-                r.train.seconds, r.train.train_tokens_per_second, r.train.info.best_epoch[0],
+  const auto runs = worldmodel::TrainAndTest(d, o, split_list, out_dir, &std::cerr, [&](const worldmodel::SplitRun& r) {
+    std::printf("  trained %d epochs in %.1f s, %.0f train tokens/s; best epochs e/r/v/a %d/%d/%d/%d\n",
+                r.train.epochs_run, r.train.seconds, r.train.train_tokens_per_second, r.train.info.best_epoch[0],
                 r.train.info.best_epoch[1], r.train.info.best_epoch[2], r.train.info.best_epoch[3]);
     PrintScores("test (split " + std::to_string(r.split) + ")", r.test, r.train.info.skip_reason);
     if (r.oracle) PrintScores("oracle ceiling (same users)", *r.oracle);
+    for (const auto& b : r.baselines) PrintScores(b.name, b.test);
     std::fflush(stdout);
-  });
+  }, !no_baselines);
+  const std::string cmp = worldmodel::CompareWithBaselines(runs);
+  if (!cmp.empty()) {
+    std::printf("%s", cmp.c_str());
+    std::printf("  pooled-MLP checkpoints (usable as --world): %s/baseline-pooled-mlp/split-<k>.pt\n", out_dir.c_str());
+  }
   return 0;
 }
 
 int SweepWorld(const std::vector<std::string>& args) {
   worldmodel::SweepOptions o;
-  std::string data, arch, ablation, splits, tables;
+  std::string data, arch, ablation, splits, tables, families;
   bool no_baselines = false;
   po::options_description desc("amrs sweep-world: Tables 2 and 3 on shared MCCV splits, with baselines and the oracle");
   desc.add_options()
@@ -87,6 +136,7 @@ int SweepWorld(const std::vector<std::string>& args) {
     ("out,o", po::value(&o.out_dir)->default_value(o.out_dir), "output folder")
     ("splits", po::value(&splits)->default_value("0,1,2"), "comma-separated split indices")
     ("tables", po::value(&tables)->default_value("all"), "all | table2 | table3")
+    ("families", po::value(&families), "comma-separated embedding families Table 2 compares (default: all of the dataset's)")
     ("jobs", po::value(&o.jobs)->default_value(o.jobs), "trainings in parallel")
     ("epochs", po::value(&o.train.epochs)->default_value(o.train.epochs), "epochs per model")
     ("batch-tokens", po::value(&o.train.batch_tokens)->default_value(o.train.batch_tokens), "padded tokens per batch")
@@ -105,13 +155,24 @@ int SweepWorld(const std::vector<std::string>& args) {
   o.table2 = tables != "table3";
   o.table3 = tables != "table2";
   o.baselines = !no_baselines;
+  for (std::size_t a = 0; a < families.size();) {
+    const auto b = families.find(',', a);
+    const auto f = families.substr(a, b == std::string::npos ? std::string::npos : b - a);
+    if (f.empty()) throw ArgumentError("--families: empty family name in '" + families + "'");
+    o.families.push_back(f);
+    if (b == std::string::npos) break;
+    a = b + 1;
+  }
   CheckInputFile(data, "--data");
   CheckOutputDir(o.out_dir, "--out");
   const auto d = data::ReadDataset(data);
+  if (vm["family"].defaulted()) o.train.model.family.clear();  // the first compared family
   data::RequireChecks(data::CheckData(d, {o.splits, o.train.model.song_components}), "sweep-world", &std::cerr);
   const auto t0 = std::chrono::steady_clock::now();
   const auto rep = worldmodel::RunSweep(d, o, &std::cerr);
   std::cout << rep.markdown;
+  if (rep.chosen != rep.chosen_model && !rep.chosen_checkpoint_dir.empty())
+    std::cout << "chosen world: " << rep.chosen << " (checkpoints " << rep.chosen_checkpoint_dir << "/split-<k>.pt)\n";
   std::cerr << "sweep-world: done in " << Seconds(t0) << " s; tables " << rep.tables_path << ", results "
             << rep.results_path << "\n";
   return 0;
@@ -140,6 +201,7 @@ int Bench(const std::vector<std::string>& args) {
   CheckInputFile(data, "--data");
   if (!w.checkpoint.empty()) CheckInputFile(w.checkpoint, "--world");
   auto d = std::make_shared<const data::Dataset>(data::ReadDataset(data));
+  if (w.checkpoint.empty()) ResolveFamily(vm, *d, w.model.family);
   worldmodel::SetTorchThreads(1);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("bench: OPENBLAS_CORETYPE=%s\n", coretype ? coretype : "(unset)");

@@ -150,7 +150,7 @@ void AddModelOptions(po::options_description& desc, worldmodel::ModelConfig& m, 
                      std::string& ablation) {
   desc.add_options()
     ("arch", po::value(&arch)->default_value("factorized"), "factorized | standard")
-    ("family", po::value(&m.family)->default_value(m.family), "embedding family")
+    ("family", po::value(&m.family)->default_value(m.family, "mert if the dataset has it, else its first"), "embedding family")
     ("pe", po::value(&m.rope)->default_value(m.rope), "rotary positional encoding (+PE): true | false")
     ("ablation", po::value(&ablation)->default_value("base"), "base | -user-history | -feedback | -history-songs | -lookback-N | -candidate-song")
     ("d-model", po::value(&m.d_model)->default_value(m.d_model), "transformer width")

@@ -102,10 +102,19 @@ def main():
     later("summarize", d, "--check-calibration", "--no-oracle", rc=2, err=r"--check-calibration needs the oracle")
     model = ["--d-model", 8, "--heads", 1, "--layers", 1, "--ff", 8, "--head-hidden", 8]
     amrs("train-world", "--data", d, "--out", "world", "--splits", 0, "--epochs", 1, *model,
-         out=r"test \(split 0\)")
-    ckpts = glob.glob("world/*/split-0.pt")
-    check(len(ckpts) == 1, "train-world wrote %s, want one world/*/split-0.pt" % ckpts)
+         out=r"test \(split 0\)[\s\S]*baseline-pooled-mlp [\s\S]*model against baselines",
+         err=r"preset small .* family mert")
+    ckpts = [c for c in glob.glob("world/*/split-0.pt") if "baseline-" not in c]
+    check(len(ckpts) == 1, "train-world wrote %s, want one world/*/split-0.pt besides the baseline" % ckpts)
     world = ckpts[0] if ckpts else "missing.pt"
+    # The pooled-MLP baseline's checkpoint is a world like any other (issue 18).
+    amrs("rollout", "--data", d, "--world", "world/baseline-pooled-mlp/split-0.pt", "--agents", "greedy", "--seeds", 1,
+         "--max-users", 2, "--out", "run-mlp.h5", out=r"^greedy +test +1 ")
+    later("train-world", "--data", d, "--out", "world-refused", "--family", "nope", rc=2, err=r"clamp3")
+    later("train-world", "--data", d, "--preset", "tiny", rc=2, err=r"--preset must be small or default")
+    amrs("sweep-world", "--data", d, "--out", "sweep-refused", "--splits", 0, "--families", "mert,nope", rc=2,
+         err=r"unknown embedding family .nope. \(known: clamp3, mert\)")
+    check(not os.path.exists("sweep-refused"), "sweep-world refused --families but left its output folder")
     amrs("rollout", "--data", d, "--world", world, "--agents", "random,greedy", "--seeds", 1, "--max-users", 3,
          "--out", "run.h5", out=r"^greedy +test +1 ")
     check(os.path.isfile("run.h5"), "rollout wrote no run.h5")
@@ -193,7 +202,7 @@ def main():
     amrs("summarize", "few.h5", out=r"^  error: users: split 0 test: 1 user\(s\), need at least 2")
     p = amrs("train-world", "--data", "few.h5", "--out", "few", "--epochs", 1, *model, rc=1,
              err=r"^amrs train-world: error: train-world: data checks failed: .*users: split 0 test: 1 user\(s\)")
-    check(p is not None and "epoch" not in p.stderr, "train-world started training despite failed data checks")
+    check(p is not None and "epoch 1/" not in p.stderr, "train-world started training despite failed data checks")
     check(not glob.glob("few/**/*.pt*", recursive=True), "train-world wrote a checkpoint despite failed data checks")
     # A log without ratings: the rating signal is skipped with a warning, training finishes, the
     # checkpoint loads, and its test AUC prints n/a with the reason (it crashed on NaN metadata).

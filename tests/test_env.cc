@@ -15,6 +15,7 @@
 #include "amrs/env/rollout.h"
 #include "amrs/env/world.h"
 #include "amrs/run/check_agent.h"
+#include "amrs/worldmodel/pooled_mlp.h"
 #include "amrs/worldmodel/world_model.h"
 #include "block_util.h"
 #include "policy_util.h"
@@ -38,8 +39,13 @@ std::vector<std::pair<std::string, std::shared_ptr<const env::World>>> Worlds() 
   m.layers = 1;
   m.ff = 32;
   m.head_hidden = 16;
+  worldmodel::MlpBaselineOptions mlp;  // the pooled-MLP baseline as a world (issue 18)
+  mlp.epochs = 2;
+  mlp.hidden = 16;
+  mlp.components = 8;
   return {{"learned", env::MakeLearnedWorld(worldmodel::WorldModel::CreateUntrained(m, *Data(), 1))},
-          {"oracle", env::MakeOracleWorld(Data())}};
+          {"oracle", env::MakeOracleWorld(Data())},
+          {"pooled-mlp", env::MakePooledMlpWorld(worldmodel::PooledMlp::Train(*Data(), Data()->splits[0], 0, mlp))}};
 }
 
 env::RolloutOptions SmallRollout() {
@@ -53,7 +59,7 @@ env::RolloutOptions SmallRollout() {
 }  // namespace
 
 // The conformance suite is run::CheckAgent, what `amrs check-agent` runs on outside agents.
-TEST_CASE("Conformance: every registered agent on both worlds") {
+TEST_CASE("Conformance: every registered agent on every world") {
   auto names = agents::AgentRegistry::Names();
   names.erase(std::remove_if(names.begin(), names.end(),
                              [](const std::string& n) { return n.rfind("test-broken-", 0) == 0; }),
@@ -77,7 +83,7 @@ TEST_CASE("Conformance: every registered agent on both worlds") {
       if (params.count(p.name)) options.params[p.name] = params.at(p.name);
     const auto checks = run::CheckAgent(name, Data(), worlds, options);
     CHECK_MESSAGE(run::AllPassed(checks), run::FormatChecks(checks));
-    CHECK(checks.size() == 2 * 8);  // eight checks on each world
+    CHECK(checks.size() == worlds.size() * 8);  // eight checks on each world (learned, oracle, pooled MLP)
   }
 }
 

@@ -6,48 +6,61 @@
 
 #include "amrs/core/error.h"
 #include "amrs/data/oracle.h"
+#include "amrs/worldmodel/pooled_mlp.h"
 #include "amrs/worldmodel/world_model.h"
 
 namespace amrs::env {
 namespace {
 
-class LearnedState : public WorldState {
+// A world backed by a model with Encode/Append/Predict/ScoreCatalogue and its own State type
+// (the learned world model, the pooled-MLP baseline).
+template <class Model>
+class ModelState : public WorldState {
  public:
-  explicit LearnedState(std::unique_ptr<worldmodel::WorldModel::State> s) : s_(std::move(s)) {}
+  explicit ModelState(std::unique_ptr<typename Model::State> s) : s_(std::move(s)) {}
   std::int32_t size() const override { return s_->size(); }
-  worldmodel::WorldModel::State& get() const { return *s_; }
+  typename Model::State& get() const { return *s_; }
 
  private:
-  std::unique_ptr<worldmodel::WorldModel::State> s_;
+  std::unique_ptr<typename Model::State> s_;
 };
 
-const LearnedState& AsLearned(const WorldState& s) {
-  const auto* p = dynamic_cast<const LearnedState*>(&s);
-  if (!p) throw ArgumentError("world: state was not made by this (learned) world");
-  return *p;
-}
-
-class LearnedWorld : public World {
+template <class Model>
+class ModelWorld : public World {
  public:
-  explicit LearnedWorld(std::shared_ptr<const worldmodel::WorldModel> m) : m_(std::move(m)) {}
+  ModelWorld(std::shared_ptr<const Model> m, std::string kind) : m_(std::move(m)), kind_(std::move(kind)) {}
+  const Catalogue& catalogue() const override { return m_->catalogue(); }
+  std::unique_ptr<WorldState> Encode(const std::vector<std::int32_t>& users,
+                                     const std::vector<History>& hs) const override {
+    if (users.size() != hs.size()) throw ArgumentError("world: users and histories differ in length");
+    return std::make_unique<ModelState<Model>>(m_->Encode(hs));
+  }
+  void Append(WorldState& s, const std::vector<Token>& t) const override { m_->Append(As(s).get(), t); }
+  std::vector<Feedback> Predict(const WorldState& s, const std::vector<std::int32_t>& songs) const override {
+    return m_->Predict(As(s).get(), songs);
+  }
+  std::vector<Feedback> ScoreCatalogue(const WorldState& s) const override {
+    return m_->ScoreCatalogue(As(s).get());
+  }
+
+ protected:
+  const ModelState<Model>& As(const WorldState& s) const {
+    const auto* p = dynamic_cast<const ModelState<Model>*>(&s);
+    if (!p) throw ArgumentError("world: state was not made by this (" + kind_ + ") world");
+    return *p;
+  }
+  std::shared_ptr<const Model> m_;
+  std::string kind_;
+};
+
+class LearnedWorld : public ModelWorld<worldmodel::WorldModel> {
+ public:
+  explicit LearnedWorld(std::shared_ptr<const worldmodel::WorldModel> m) : ModelWorld(std::move(m), "learned") {}
   std::string Name() const override { return "learned:" + m_->info().config.Name(); }
   std::string Id() const override {
     const auto& i = m_->info();
     return "learned:" + i.config.ToJson() + "@" + i.dataset_fingerprint + "/split-" + std::to_string(i.split) +
            "/seed-" + std::to_string(i.seed);
-  }
-  const Catalogue& catalogue() const override { return m_->catalogue(); }
-  std::unique_ptr<WorldState> Encode(const std::vector<std::int32_t>& users,
-                                     const std::vector<History>& hs) const override {
-    if (users.size() != hs.size()) throw ArgumentError("world: users and histories differ in length");
-    return std::make_unique<LearnedState>(m_->Encode(hs));
-  }
-  void Append(WorldState& s, const std::vector<Token>& t) const override { m_->Append(AsLearned(s).get(), t); }
-  std::vector<Feedback> Predict(const WorldState& s, const std::vector<std::int32_t>& songs) const override {
-    return m_->Predict(AsLearned(s).get(), songs);
-  }
-  std::vector<Feedback> ScoreCatalogue(const WorldState& s) const override {
-    return m_->ScoreCatalogue(AsLearned(s).get());
   }
   double FlopsPerStep(std::int32_t len) const override {
     // Multiply-adds of one factorized step: input projection, per layer qkv/out/ff and attention
@@ -60,9 +73,19 @@ class LearnedWorld : public World {
     const double models = m_->num_networks();
     return 2 * models * (14 * d + L * per_layer + head);
   }
+};
 
- private:
-  std::shared_ptr<const worldmodel::WorldModel> m_;
+// The pooled-MLP baseline as a world (a baseline that beats the learned model, docs/own-data.md).
+class PooledMlpWorld : public ModelWorld<worldmodel::PooledMlp> {
+ public:
+  explicit PooledMlpWorld(std::shared_ptr<const worldmodel::PooledMlp> m) : ModelWorld(std::move(m), "pooled-MLP") {}
+  std::string Name() const override { return "learned:baseline-pooled-mlp"; }
+  std::string Id() const override {
+    const auto& i = m_->info();
+    return "learned:baseline-pooled-mlp{hidden " + std::to_string(i.hidden) + ", components " +
+           std::to_string(i.components) + ", family " + i.family + "}@" + i.dataset_fingerprint + "/split-" +
+           std::to_string(i.split) + "/seed-" + std::to_string(i.seed);
+  }
 };
 
 class OracleState : public WorldState {
@@ -140,6 +163,11 @@ std::shared_ptr<const World> MakeLearnedWorld(std::shared_ptr<const worldmodel::
   return std::make_shared<LearnedWorld>(std::move(m));
 }
 
+std::shared_ptr<const World> MakePooledMlpWorld(std::shared_ptr<const worldmodel::PooledMlp> m) {
+  if (!m) throw ArgumentError("world: no pooled MLP");
+  return std::make_shared<PooledMlpWorld>(std::move(m));
+}
+
 std::shared_ptr<const World> MakeOracleWorld(std::shared_ptr<const data::Dataset> d, const std::string& family) {
   if (!d || !d->oracle)
     throw InputError("the oracle world needs a synthetic dataset (this dataset has no ground truth)");
@@ -179,13 +207,17 @@ std::vector<WorldKind>& KindList() {
          return spec == "oracle" ? MakeOracleWorld(std::move(d)) : MakeOracleWorld(std::move(d), spec.substr(7));
        }},
       {"learned", "PATH.pt (or any existing file)",
-       "a world-model checkpoint trained on this dataset (amrs train-world); a signal it skipped (no usable "
-       "training targets: its \"skipped_signals\") is predicted as a constant, the training mean (0.5 without any)",
+       "a world-model checkpoint trained on this dataset (amrs train-world), or a pooled-MLP baseline "
+       "checkpoint (baseline-pooled-mlp/split-<k>.pt of train-world or sweep-world); a signal a world model "
+       "skipped (no usable training targets: its \"skipped_signals\") is predicted as a constant, the training "
+       "mean (0.5 without any)",
        [](const std::string& spec) {
          std::error_code ec;
          return EndsWith(spec, ".pt") || std::filesystem::is_regular_file(spec, ec);
        },
        [](const std::string& spec, std::shared_ptr<const data::Dataset> d) {
+         if (worldmodel::PooledMlp::IsCheckpoint(spec))
+           return MakePooledMlpWorld(worldmodel::PooledMlp::Load(spec, *d));
          return MakeLearnedWorld(worldmodel::WorldModel::Load(spec, *d));
        }},
   };

@@ -4,6 +4,7 @@
 #include <tbb/task_arena.h>
 #include <torch/torch.h>
 
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -85,6 +86,23 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
       throw ArgumentError("sweep-world: split " + std::to_string(k) + " does not exist (the dataset has " +
                           std::to_string(d.splits.size()) + ")");
   if (o.jobs < 1) throw ArgumentError("sweep-world: 'jobs' must be >= 1");
+  // Families: checked before anything is created (the error lists the dataset's families).
+  std::vector<std::string> families = o.families;
+  if (families.empty())
+    for (const auto& f : d.families) families.push_back(f.name);
+  if (families.empty()) throw InputError("sweep-world: the dataset has no embedding families");
+  std::sort(families.begin(), families.end());
+  families.erase(std::unique(families.begin(), families.end()), families.end());
+  for (const auto& f : families) d.Family(f);
+  ModelConfig base = o.train.model;
+  if (base.family.empty()) base.family = o.families.empty() ? DefaultFamily(d) : o.families[0];
+  if (std::find(families.begin(), families.end(), base.family) == families.end())
+    throw ArgumentError("sweep-world: --family '" + base.family + "' is not among the compared families (" +
+                        [&] {
+                          std::string l;
+                          for (const auto& f : families) l += (l.empty() ? "" : ", ") + f;
+                          return l;
+                        }() + ")");
   std::vector<ModelConfig> configs;
   auto add = [&](const ModelConfig& c) {
     for (const auto& x : configs)
@@ -92,10 +110,11 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
     configs.push_back(c);
   };
   if (o.table2)
-    for (const auto& c : Table2Configs(o.train.model)) add(c);
+    for (const auto& c : Table2Configs(base, families)) add(c);
   if (o.table3)
-    for (const auto& c : Table3Configs(o.train.model)) add(c);
+    for (const auto& c : Table3Configs(base)) add(c);
   std::filesystem::create_directories(o.out_dir);
+  if (o.baselines) std::filesystem::create_directories(o.out_dir + "/baseline-pooled-mlp");
   const std::string fp = data::Fingerprint(d);
   const data::UserIndex index(d);
   std::mutex mu;
@@ -127,9 +146,9 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
       if (job.config < 0) {
         const auto s1 = SongMeanBaseline(d, split, test);
         const auto s2 = UserMeanBaseline(d, split, test);
-        MlpBaselineOptions mo;
-        mo.seed = o.train.seed;
-        const auto s3 = PooledMlpBaseline(d, split, test, mo);
+        const auto mlp = PooledMlp::Train(d, split, job.split, BaselineMlpOptions(base, o.train.seed));
+        mlp->Save(o.out_dir + "/baseline-pooled-mlp/split-" + std::to_string(job.split) + ".pt");
+        const auto s3 = mlp->PredictSequences(test);
         job.baseline = {metrics::ScoreFeedback(test, s1), metrics::ScoreFeedback(test, s2),
                         metrics::ScoreFeedback(test, s3)};
         if (d.oracle) job.baseline.push_back(OracleScores(d, split.test));
@@ -185,21 +204,23 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
   // Choose by average rank, then measure ranking fidelity of the chosen configuration.
   SweepReport rep;
   auto render = [&] {
-    const auto tables = RenderWorldTables(section, o.train.model, o.table2, o.table3);
-    rep.markdown = tables.markdown, rep.chosen = tables.chosen;
+    const auto tables = RenderWorldTables(section, base, o.table2, o.table3);
+    rep.markdown = tables.markdown, rep.chosen = tables.chosen, rep.chosen_model = tables.chosen_model;
   };
   render();
-  if (d.oracle && section.count(rep.chosen)) {
+  if (d.oracle && section.count(rep.chosen_model)) {
     for (auto k : o.splits) {
-      const auto& cfg_json = section[rep.chosen].attrs["config"];
+      const auto& cfg_json = section[rep.chosen_model].attrs["config"];
       const auto cfg = ModelConfig::FromJson(cfg_json);
       const auto model = WorldModel::Load(o.out_dir + "/" + cfg.Name() + "/split-" + std::to_string(k) + ".pt", d);
       const auto f = MeasureRankingFidelity(*model, d, d.splits[static_cast<std::size_t>(k)].test,
                                             o.fidelity_histories, Utility{}, o.train.seed);
-      section[rep.chosen].values["ranking_spearman"].push_back(f.mean);
+      section[rep.chosen_model].values["ranking_spearman"].push_back(f.mean);
     }
     render();
   }
+  if (rep.chosen == "baseline-pooled-mlp" || (section.count(rep.chosen) && section[rep.chosen].attrs.count("config")))
+    rep.chosen_checkpoint_dir = o.out_dir + "/" + rep.chosen;
   rep.results_path = o.out_dir + "/world-results.h5";
   rep.tables_path = o.out_dir + "/world-tables.md";
   data::UpdateResults(rep.results_path, "world", section);

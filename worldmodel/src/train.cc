@@ -34,6 +34,7 @@ void TrainOptions::Validate() const {
     throw ArgumentError("train-world: 'batch-tokens' must be in [64, " + std::to_string(kMaxBatchTokens) + "]");
   if (max_train_users < 0) throw ArgumentError("train-world: 'max_train_users' must be >= 0");
   if (stop_after < 0) throw ArgumentError("train-world: 'stop_after' must be >= 0");
+  if (patience < 0) throw ArgumentError("train-world: 'patience' must be >= 0");
   if (!(lr > 0.f) || !std::isfinite(lr)) throw ArgumentError("train-world: 'lr' must be positive");
   if (out.empty()) throw ArgumentError("train-world: an output checkpoint path is required");
   if (split < 0) throw ArgumentError("train-world: 'split' must be >= 0");
@@ -128,6 +129,7 @@ std::string ResumeJson(const TrainOptions& o, const std::string& fp, const Resum
   j["lr"] = o.lr;
   j["weight_decay"] = o.weight_decay;
   j["max_train_users"] = o.max_train_users;
+  j["patience"] = o.patience;
   j["epoch"] = r.epoch;
   j["best_loss"] = r.best_loss;
   j["best_epoch"] = r.best_epoch;
@@ -222,6 +224,8 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
       if (j.at(k) != expect.at(k))
         throw InputError(resume_path + ": was started with a different '" + k + "' (" + j.at(k).dump() +
                          " vs " + expect.at(k).dump() + "); delete it or use --no-resume");
+    if (j.value("patience", 0) != o.patience)
+      throw InputError(resume_path + ": was started with a different 'patience'; delete it or use --no-resume");
     rs.epoch = j.at("epoch").get<int>();
     rs.best_loss = j.at("best_loss").get<std::array<double, kNumSignals>>();
     rs.best_epoch = j.at("best_epoch").get<std::array<std::int32_t, kNumSignals>>();
@@ -241,7 +245,12 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   }
 
   const auto& cfg = o.model;
-  for (int epoch = rs.epoch + 1; epoch <= o.epochs; ++epoch) {
+  // Early stopping: no signal improved since this many epochs (derived from the best epochs, so
+  // that a resumed run stops where an uninterrupted one would).
+  auto patience_spent = [&] {
+    return o.patience > 0 && rs.epoch > 0 && rs.epoch - *std::max_element(rs.best_epoch.begin(), rs.best_epoch.end()) >= o.patience;
+  };
+  for (int epoch = rs.epoch + 1; epoch <= o.epochs && !patience_spent(); ++epoch) {
     const auto te = std::chrono::steady_clock::now();
     gen.set_current_seed(Mix64(o.seed ^ (0x5eedULL + static_cast<std::uint64_t>(epoch))));
     std::vector<Span> spans;
@@ -301,6 +310,9 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     if (log)
       *log << (o.progress_bar ? "\r" : "") << "  epoch " << epoch << "/" << o.epochs << "  train " << Losses(train_sums) << " | val "
            << Losses(val) << (improved.empty() ? "" : " | best: " + improved) << std::string(8, ' ') << "\n";
+    if (log && patience_spent())
+      *log << "  early stopping after epoch " << epoch << ": no validation loss improved for " << o.patience
+           << " epochs (each signal keeps its best epoch)\n";
 
     // Resume point: current weights, optimizer, per-signal bests (written atomically).
     torch::serialize::OutputArchive a;
@@ -347,6 +359,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   SaveCheckpoint(o.out, info, nets, reduction);
   std::filesystem::remove(resume_path);
   result.info = info;
+  result.epochs_run = rs.epoch;
   result.train_tokens = rs.train_tokens;
   result.seconds = rs.seconds;
   result.train_tokens_per_second = rs.train_tokens / std::max(rs.seconds, 1e-9);

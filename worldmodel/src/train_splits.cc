@@ -1,18 +1,82 @@
-// `amrs train-world` as a library call: train and test one configuration on several splits.
-// No torch here: training and the model are reached through train.h and world_model.h.
+// `amrs train-world` as a library call: train and test one configuration on several splits,
+// with the baselines on the same test tokens. No torch here: training and the models are reached
+// through train.h, world_model.h, pooled_mlp.h and validate.h.
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <ostream>
+#include <sstream>
 
 #include "amrs/core/error.h"
 #include "amrs/data/oracle.h"
+#include "amrs/data/tokens.h"
+#include "amrs/metrics/stats.h"
 #include "amrs/worldmodel/train.h"
+#include "amrs/worldmodel/validate.h"
 #include "amrs/worldmodel/world_model.h"
 
 namespace amrs::worldmodel {
 
+std::string DefaultFamily(const data::Dataset& d) {
+  if (d.families.empty()) throw InputError("the dataset has no embedding families");
+  for (const auto& f : d.families)
+    if (f.name == "mert") return f.name;
+  return d.families[0].name;
+}
+
+std::string PresetName(Preset p) { return p == Preset::kSmall ? "small" : "default"; }
+
+Preset ParsePreset(const std::string& name) {
+  if (name == "small") return Preset::kSmall;
+  if (name == "default") return Preset::kDefault;
+  throw ArgumentError("--preset must be small or default, not '" + name + "'");
+}
+
+std::int64_t TrainInteractions(const data::Dataset& d, std::int32_t split) {
+  if (split < 0 || split >= static_cast<std::int32_t>(d.splits.size())) return static_cast<std::int64_t>(d.interactions.size());
+  const data::UserIndex index(d);
+  std::int64_t n = 0;
+  for (auto u : d.splits[static_cast<std::size_t>(split)].train)
+    n += index.interaction_end[static_cast<std::size_t>(u)] - index.interaction_begin[static_cast<std::size_t>(u)];
+  return n;
+}
+
+Preset ChoosePreset(const data::Dataset& d, std::int32_t split) {
+  return TrainInteractions(d, split) < kSmallPresetInteractions ? Preset::kSmall : Preset::kDefault;
+}
+
+void ApplyPreset(Preset p, const data::Dataset& d, TrainOptions& o) {
+  const ModelConfig def;
+  const TrainOptions tdef;
+  o.model.d_model = def.d_model;
+  o.model.ff = def.ff;
+  o.model.layers = def.layers;
+  o.model.head_hidden = def.head_hidden;
+  o.model.song_components = def.song_components;
+  o.epochs = tdef.epochs;
+  o.patience = tdef.patience;
+  if (p == Preset::kSmall) {
+    o.model.d_model = 32;
+    o.model.ff = 64;
+    o.model.layers = 1;
+    o.model.head_hidden = 32;
+    o.model.song_components = std::max(1, std::min(32, d.num_songs() / 2));
+    o.epochs = 60;
+    o.patience = 8;
+  }
+}
+
+MlpBaselineOptions BaselineMlpOptions(const ModelConfig& model, std::uint64_t seed) {
+  MlpBaselineOptions mo;
+  mo.family = model.family;
+  mo.seed = seed;
+  return mo;
+}
+
 std::vector<SplitRun> TrainAndTest(const data::Dataset& d, TrainOptions o, const std::vector<std::int32_t>& splits,
                                    const std::string& out_dir, std::ostream* progress,
-                                   const std::function<void(const SplitRun&)>& on_split) {
+                                   const std::function<void(const SplitRun&)>& on_split, bool baselines) {
   o.model.Validate();
   d.Family(o.model.family);  // fail before creating anything for an unknown family
   if (splits.empty()) throw ArgumentError("train-world: no splits given");
@@ -22,6 +86,9 @@ std::vector<SplitRun> TrainAndTest(const data::Dataset& d, TrainOptions o, const
                           std::to_string(d.splits.size()) + ")");
   const std::string dir = out_dir + "/" + o.model.Name();
   std::filesystem::create_directories(dir);
+  const std::string baseline_dir = out_dir + "/baseline-pooled-mlp";
+  if (baselines) std::filesystem::create_directories(baseline_dir);
+  const data::UserIndex index(d);
   std::vector<SplitRun> runs;
   for (auto k : splits) {
     SplitRun r;
@@ -30,13 +97,89 @@ std::vector<SplitRun> TrainAndTest(const data::Dataset& d, TrainOptions o, const
     if (progress) *progress << "== train-world " << o.model.Name() << " split " << k << " -> " << o.out << "\n";
     r.train = TrainWorldModel(d, o, progress);
     const auto model = WorldModel::Load(o.out, d);
-    const auto& test = d.splits.at(static_cast<std::size_t>(k)).test;
-    r.test = Evaluate(*model, d, test);
-    if (d.oracle) r.oracle = data::EvaluateOracle(d, test);
+    const auto& split = d.splits.at(static_cast<std::size_t>(k));
+    std::vector<History> test;
+    for (auto u : split.test) test.push_back(data::UserHistory(d, index, u));
+    r.test = metrics::ScoreFeedback(test, model->PredictSequences(test));
+    if (d.oracle) r.oracle = data::EvaluateOracle(d, split.test);
+    if (baselines) {
+      if (progress) *progress << "   baselines on the same test tokens (song mean, user mean, pooled MLP)\n";
+      r.baselines.push_back({"baseline-song-mean", metrics::ScoreFeedback(test, SongMeanBaseline(d, split, test))});
+      r.baselines.push_back({"baseline-user-mean", metrics::ScoreFeedback(test, UserMeanBaseline(d, split, test))});
+      const auto mlp = PooledMlp::Train(d, split, k, BaselineMlpOptions(o.model, o.seed));
+      r.baselines.push_back({"baseline-pooled-mlp", metrics::ScoreFeedback(test, mlp->PredictSequences(test))});
+      r.baseline_checkpoint = baseline_dir + "/split-" + std::to_string(k) + ".pt";
+      mlp->Save(r.baseline_checkpoint);
+    }
     if (on_split) on_split(r);
     runs.push_back(std::move(r));
   }
   return runs;
+}
+
+namespace {
+
+struct SignalMetric {
+  const char* signal;
+  const char* unit;  // "R^2" or "AUC"
+  double SignalScores::*field;
+};
+constexpr SignalMetric kCompared[] = {{"engagement", "R^2", &SignalScores::engagement_r2},
+                                      {"rating", "AUC", &SignalScores::rating_auc},
+                                      {"valence", "R^2", &SignalScores::valence_r2},
+                                      {"arousal", "R^2", &SignalScores::arousal_r2}};
+
+std::string Plain(const std::string& baseline) {
+  if (baseline == "baseline-song-mean") return "the per-song mean";
+  if (baseline == "baseline-user-mean") return "the user's running mean";
+  if (baseline == "baseline-pooled-mlp") return "the pooled MLP";
+  return baseline;
+}
+
+std::string Pct(double x) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%.1f%%", 100 * x);
+  return b;
+}
+
+}  // namespace
+
+std::string CompareWithBaselines(const std::vector<SplitRun>& runs) {
+  if (runs.empty() || runs[0].baselines.empty()) return "";
+  const std::size_t nb = runs[0].baselines.size();
+  const bool paired = runs.size() >= 2;
+  std::ostringstream os;
+  os << "model against baselines on the same test tokens (mean over " << runs.size() << " split"
+     << (runs.size() == 1 ? "" : "s")
+     << (paired ? "; p: two-sided paired t-test over splits, model vs baseline" : "; one split: no test") << ")\n";
+  std::vector<std::string> verdicts;
+  for (const auto& m : kCompared) {
+    std::vector<double> model;
+    for (const auto& r : runs) model.push_back(r.test.*m.field);
+    const double mm = metrics::Mean(model);
+    os << "  " << m.signal << " " << m.unit << ": model " << Pct(mm);
+    std::string best_name;
+    double best = mm;
+    for (std::size_t b = 0; b < nb; ++b) {
+      std::vector<double> base;
+      for (const auto& r : runs) base.push_back(r.baselines.at(b).test.*m.field);
+      const double bm = metrics::Mean(base);
+      os << " | " << runs[0].baselines[b].name.substr(9) << " " << Pct(bm);
+      if (paired && std::isfinite(mm) && std::isfinite(bm)) {
+        char p[32];
+        std::snprintf(p, sizeof p, " (p %.3g)", metrics::PairedTTestP(model, base));
+        os << p;
+      }
+      if (std::isfinite(bm) && (bm > best || !std::isfinite(best))) best = bm, best_name = runs[0].baselines[b].name;
+    }
+    os << "\n";
+    if (!best_name.empty())
+      verdicts.push_back(std::string("on ") + m.signal + " " + Plain(best_name) + " beats the model (" + Pct(best) +
+                         " vs " + Pct(mm) + " " + m.unit + "): see docs/own-data.md");
+  }
+  for (const auto& v : verdicts) os << "  " << v << "\n";
+  if (verdicts.empty()) os << "  the model beats every baseline on every signal\n";
+  return os.str();
 }
 
 }  // namespace amrs::worldmodel

@@ -10,11 +10,8 @@
 #include "amrs/data/tokens.h"
 #include "amrs/metrics/regression.h"
 #include "amrs/metrics/stats.h"
-#include "net.h"
 
 namespace amrs::worldmodel {
-
-using torch::Tensor;
 
 namespace {
 
@@ -79,142 +76,9 @@ Predictions UserMeanBaseline(const data::Dataset& d, const data::Split& split, c
   return p;
 }
 
-namespace {
-
-// Features of every song token: [mean of earlier token features ; log count ; candidate song].
-struct PooledData {
-  Tensor x, y, mask;
-};
-
-PooledData PooledFeatures(const std::vector<const History*>& hs, const Tensor& songs, int k) {
-  const int f_tok = kSmallFeatures + k;
-  const int f_in = f_tok + 1 + k;
-  std::vector<float> x, y, m;
-  const auto acc = songs.accessor<float, 2>();
-  for (const History* h : hs) {
-    std::vector<double> sum(static_cast<std::size_t>(f_tok), 0.0);
-    double count = 0;
-    for (const Token& t : *h) {
-      if (!t.IsBoundary()) {
-        for (int i = 0; i < f_tok; ++i) x.push_back(count > 0 ? static_cast<float>(sum[i] / count) : 0.f);
-        x.push_back(static_cast<float>(std::log1p(count) / 5.0));
-        for (int i = 0; i < k; ++i) x.push_back(acc[t.song][i]);
-        const float yy[4] = {t.engagement, t.rating, t.valence, t.arousal};
-        const float mm[4] = {t.has_engagement ? 1.f : 0.f, t.has_rating ? 1.f : 0.f, t.has_affect ? 1.f : 0.f,
-                             t.has_affect ? 1.f : 0.f};
-        y.insert(y.end(), yy, yy + 4);
-        m.insert(m.end(), mm, mm + 4);
-      }
-      float small[kSmallFeatures];
-      FeedbackFeatures(t, false, small);
-      TypeFeatures(t, small + kFeedbackFeatures);
-      for (int i = 0; i < kSmallFeatures; ++i) sum[i] += small[i];
-      if (!t.IsBoundary())
-        for (int i = 0; i < k; ++i) sum[kSmallFeatures + i] += acc[t.song][i];
-      count += 1;
-    }
-  }
-  const int64_t n = static_cast<int64_t>(y.size() / 4);
-  PooledData d;
-  d.x = torch::from_blob(x.data(), {n, f_in}, torch::kFloat).clone();
-  d.y = torch::from_blob(y.data(), {n, 4}, torch::kFloat).clone();
-  d.mask = torch::from_blob(m.data(), {n, 4}, torch::kFloat).clone();
-  return d;
-}
-
-Tensor PooledLoss(const Tensor& logits, const Tensor& y, const Tensor& mask, Tensor* per_signal) {
-  const Tensor p = torch::sigmoid(logits);
-  const Tensor se = (p - y).pow(2);
-  const Tensor bce = torch::binary_cross_entropy_with_logits(logits.select(1, 1), y.select(1, 1), {}, {},
-                                                             at::Reduction::None);
-  const Tensor per = torch::stack({se.select(1, 0), bce, se.select(1, 2), se.select(1, 3)}, 1);
-  const Tensor l = (per * mask).sum(0) / mask.sum(0).clamp_min(1.0);
-  if (per_signal) *per_signal = l.detach();
-  return l;
-}
-
-}  // namespace
-
 Predictions PooledMlpBaseline(const data::Dataset& d, const data::Split& split, const std::vector<History>& hs,
                               const MlpBaselineOptions& o) {
-  const data::TokenView view(d);
-  const Catalogue cat = d.MakeCatalogue(o.family);
-  const auto red = FitReduction(cat, o.components);
-  const Tensor songs = SongInputs(cat, red);
-  const int k = static_cast<int>(songs.size(1));
-  auto collect = [&](const std::vector<std::int32_t>& users) {
-    std::vector<const History*> v;
-    for (auto u : users) v.push_back(&view.User(u));
-    return PooledFeatures(v, songs, k);
-  };
-  const PooledData train = collect(split.train), val = collect(split.val);
-  const int f_in = static_cast<int>(train.x.size(1));
-  torch::nn::Sequential mlp(torch::nn::Linear(f_in, o.hidden), torch::nn::ReLU(),
-                            torch::nn::Linear(o.hidden, o.hidden), torch::nn::ReLU(), torch::nn::Linear(o.hidden, 4));
-  {  // deterministic init from our own RNG
-    torch::NoGradGuard g;
-    for (auto& p : mlp->named_parameters()) {
-      std::vector<float> v(static_cast<std::size_t>(p.value().numel()));
-      Rng rng(o.seed, "pooled-mlp-init/" + p.key());
-      const bool bias = p.value().dim() == 1;
-      const double b = bias ? 0.0 : 1.0 / std::sqrt(static_cast<double>(p.value().size(1)));
-      for (auto& x : v) x = bias ? 0.f : static_cast<float>(rng.Uniform(-b, b));
-      p.value().copy_(torch::from_blob(v.data(), p.value().sizes(), torch::kFloat));
-    }
-  }
-  // Same loss weighting as the world model (variance-normalized MSE, plain BCE).
-  Tensor w = torch::ones({4});
-  for (int s : {0, 2, 3}) {
-    const Tensor m = train.mask.select(1, s) > 0;
-    const Tensor ys = train.y.select(1, s).masked_select(m);
-    if (ys.numel() > 1) w[s] = 0.25 / std::max(1e-4, ys.var().item<double>());
-  }
-  torch::optim::AdamW opt(mlp->parameters(), torch::optim::AdamWOptions(1e-3).weight_decay(0.01));
-  std::vector<Tensor> best;
-  double best_val = std::numeric_limits<double>::infinity();
-  const int64_t n = train.x.size(0), bs = 512;
-  for (int epoch = 0; epoch < o.epochs; ++epoch) {
-    mlp->train();
-    Rng rng(o.seed, "pooled-mlp-order", static_cast<std::uint64_t>(epoch));
-    std::vector<int64_t> perm(static_cast<std::size_t>(n));
-    for (int64_t i = 0; i < n; ++i) perm[i] = i;
-    for (int64_t i = n - 1; i > 0; --i) std::swap(perm[i], perm[rng.UniformInt(static_cast<std::uint64_t>(i + 1))]);
-    const Tensor idx_all = torch::tensor(perm, torch::kLong);
-    for (int64_t b0 = 0; b0 < n; b0 += bs) {
-      const Tensor idx = idx_all.narrow(0, b0, std::min(bs, n - b0));
-      const Tensor loss = (PooledLoss(mlp->forward(train.x.index_select(0, idx)), train.y.index_select(0, idx),
-                                      train.mask.index_select(0, idx), nullptr) * w).sum();
-      opt.zero_grad();
-      loss.backward();
-      opt.step();
-    }
-    torch::NoGradGuard g;
-    mlp->eval();
-    const double v = (PooledLoss(mlp->forward(val.x), val.y, val.mask, nullptr) * w).sum().item<double>();
-    if (v < best_val) {
-      best_val = v;
-      best.clear();
-      for (const auto& p : mlp->parameters()) best.push_back(p.detach().clone());
-    }
-  }
-  torch::NoGradGuard g;
-  auto params = mlp->parameters();
-  for (std::size_t i = 0; i < params.size(); ++i) params[i].copy_(best[i]);
-  mlp->eval();
-  std::vector<const History*> test;
-  for (const auto& h : hs) test.push_back(&h);
-  const PooledData td = PooledFeatures(test, songs, k);
-  const Tensor p = torch::sigmoid(mlp->forward(td.x)).contiguous();
-  const auto acc = p.accessor<float, 2>();
-  Predictions out = Shape(hs);
-  int64_t r = 0;
-  for (std::size_t u = 0; u < hs.size(); ++u)
-    for (std::size_t t = 0; t < hs[u].size(); ++t)
-      if (!hs[u][t].IsBoundary()) {
-        out[u][t] = Feedback{acc[r][0], acc[r][1], acc[r][2], acc[r][3]};
-        ++r;
-      }
-  return out;
+  return PooledMlp::Train(d, split, -1, o)->PredictSequences(hs);
 }
 
 RankingFidelity MeasureRankingFidelity(const WorldModel& model, const data::Dataset& d,

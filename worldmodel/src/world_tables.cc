@@ -1,8 +1,10 @@
 #include "amrs/worldmodel/world_tables.h"
 
 #include <iomanip>
+#include <set>
 #include <sstream>
 
+#include "amrs/core/error.h"
 #include "amrs/metrics/stats.h"
 #include "amrs/metrics/tables.h"
 
@@ -21,10 +23,10 @@ std::vector<metrics::Column> WorldColumns() {
 
 }  // namespace
 
-std::vector<ModelConfig> Table2Configs(const ModelConfig& base) {
+std::vector<ModelConfig> Table2Configs(const ModelConfig& base, const std::vector<std::string>& families) {
   std::vector<ModelConfig> out;
   for (Arch a : {Arch::kStandard, Arch::kFactorized})
-    for (const char* fam : {"clamp3", "mert"})
+    for (const auto& fam : families)
       for (bool pe : {false, true}) {
         ModelConfig c = base;
         c.arch = a;
@@ -40,7 +42,6 @@ std::vector<ModelConfig> Table3Configs(const ModelConfig& base) {
   std::vector<ModelConfig> out;
   ModelConfig b = base;
   b.arch = Arch::kFactorized;
-  b.family = "mert";
   b.ablation = Ablation{};
   out.push_back(b);
   for (const char* name : {"-user-history", "-feedback", "-history-songs", "-lookback-10", "-lookback-5", "-candidate-song"}) {
@@ -63,9 +64,18 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
   std::ostringstream md;
   const auto cols = WorldColumns();
   std::string chosen = Table3Configs(base)[0].Name();
+  std::set<std::string> families;  // of the section's model rows
+  for (const auto& [name, row] : world)
+    if (row.attrs.count("config")) {
+      try {
+        families.insert(ModelConfig::FromJson(row.attrs.at("config")).family);
+      } catch (const Error&) {
+      }
+    }
+  if (families.empty()) families = {"clamp3", "mert"};
   if (table2) {
     std::vector<std::string> order;
-    for (const auto& c : Table2Configs(base))
+    for (const auto& c : Table2Configs(base, {families.begin(), families.end()}))
       if (rows.count(c.Name())) order.push_back(c.Name());
     const auto first = metrics::MakeTable(order, rows, cols, "");
     if (!first.chosen.empty()) chosen = first.chosen;
@@ -90,6 +100,23 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
   std::vector<std::string> order{chosen};
   for (const char* b : {"baseline-song-mean", "baseline-user-mean", "baseline-pooled-mlp", "oracle"})
     if (rows.count(b)) order.push_back(b);
+  rep.chosen_model = chosen;
+  rep.chosen = chosen;
+  std::string usable = chosen;  // the best-ranked of those that are worlds (model, pooled MLP)
+  if (rows.count(chosen)) {  // the chosen world: the model unless a baseline ranks strictly better
+    std::vector<std::string> candidates{chosen};
+    for (const char* b : kChoosableBaselines)
+      if (rows.count(b)) candidates.push_back(b);
+    const auto ranked = metrics::MakeTable(candidates, rows, cols, "");
+    auto better = [&](const std::string& a, const std::string& b) {
+      return ranked.average_rank.count(a) && ranked.average_rank.count(b) &&
+             ranked.average_rank.at(a) < ranked.average_rank.at(b) - 1e-12;
+    };
+    for (const auto& c : candidates) {
+      if (better(c, rep.chosen)) rep.chosen = c;
+      if (c == "baseline-pooled-mlp" && better(c, usable)) usable = c;
+    }
+  }
   if (rows.count(chosen) && order.size() > 1) {
     const auto t = metrics::MakeTable(order, rows, cols, chosen, false);
     md << "### World-model validation: " << chosen << " against baselines and the oracle\n\n"
@@ -118,8 +145,17 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
          << ").\n\n";
     }
   }
+  if (rep.chosen != rep.chosen_model) {
+    md << "**Chosen world: " << rep.chosen << "**. It beats " << rep.chosen_model
+       << " by equal-weight average rank over Eng. MSE, Rating AUC, Val. MSE and Aro. MSE among " << rep.chosen_model
+       << " and the baselines (the oracle excluded); see docs/own-data.md. ";
+    if (usable == rep.chosen)
+      md << "Use its checkpoints (" << rep.chosen << "/split-<k>.pt) as --world.\n\n";
+    else
+      md << "It is not available as a world; of those that are, " << usable << " ranks best"
+         << (usable == "baseline-pooled-mlp" ? " (" + usable + "/split-<k>.pt)" : "") << ".\n\n";
+  }
   rep.markdown = md.str();
-  if (rep.chosen.empty()) rep.chosen = chosen;
   return rep;
 }
 

@@ -14,6 +14,7 @@
 
 namespace amrs::worldmodel {
 class WorldModel;
+class PooledMlp;
 }
 
 namespace amrs::env {
@@ -54,6 +55,9 @@ class World {
 };
 
 std::shared_ptr<const World> MakeLearnedWorld(std::shared_ptr<const worldmodel::WorldModel> model);
+// The pooled-MLP baseline as a world (Name "learned:baseline-pooled-mlp"). LoadWorld makes one
+// for a pooled-MLP checkpoint path.
+std::shared_ptr<const World> MakePooledMlpWorld(std::shared_ptr<const worldmodel::PooledMlp> model);
 // The oracle of a synthetic dataset; `family` names the catalogue embeddings agents see.
 // Throws InputError if the dataset has no oracle.
 std::shared_ptr<const World> MakeOracleWorld(std::shared_ptr<const data::Dataset> dataset,

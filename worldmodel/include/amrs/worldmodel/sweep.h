@@ -18,7 +18,11 @@ namespace amrs::worldmodel {
 struct SweepOptions {
   std::vector<std::int32_t> splits{0, 1, 2};  // the same splits for every configuration
   TrainOptions train;         // template: model sizes, epochs, lr, seed (out is set per job)
-  bool table2 = true;         // standard/factorized x mert/clamp3 x with/without PE
+  // Embedding families Table 2 compares (empty: all of the dataset's). Table 3 and the baselines
+  // use train.model.family, which must be one of them (empty: the first given family, or with
+  // none given DefaultFamily(d), train.h).
+  std::vector<std::string> families;
+  bool table2 = true;         // standard/factorized x families x with/without PE
   bool table3 = true;         // leave-one-feature-out ablations of the base configuration
   bool baselines = true;      // song mean, user mean, pooled MLP (+ oracle on synthetic data)
   std::int32_t jobs = 2;      // trainings in parallel (each single-threaded)
@@ -28,7 +32,9 @@ struct SweepOptions {
 
 struct SweepReport {
   std::string markdown;       // Tables 2 and 3 and the validation section
-  std::string chosen;         // Table 2 configuration chosen by average rank
+  std::string chosen_model;   // Table 2 configuration chosen by average rank
+  std::string chosen;         // the chosen world: chosen_model or a baseline (world_tables.h)
+  std::string chosen_checkpoint_dir;  // <out_dir>/<chosen> when it holds split-<k>.pt checkpoints
   std::string results_path, tables_path;
 };
 

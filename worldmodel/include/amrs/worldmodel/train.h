@@ -13,6 +13,7 @@
 #include "amrs/data/dataset.h"
 #include "amrs/metrics/world.h"
 #include "amrs/worldmodel/config.h"
+#include "amrs/worldmodel/pooled_mlp.h"
 #include "amrs/worldmodel/world_model.h"
 
 namespace amrs::worldmodel {
@@ -34,11 +35,15 @@ struct TrainOptions {
   bool progress_bar = true;           // redraw a bar with \r (off for parallel jobs)
   std::int32_t stop_after = 0;        // >0: stop after this epoch, leaving the resume file
                                       // (an interruption on purpose; rerun to continue)
+  // Early stopping: >0 stops when no signal's validation loss improved for this many epochs
+  // (`epochs` is then the maximum); each signal keeps its best epoch's weights either way.
+  std::int32_t patience = 0;
   void Validate() const;
 };
 
 struct TrainResult {
   CheckpointInfo info;
+  std::int32_t epochs_run = 0;  // < options.epochs when early stopping stopped the training
   double seconds = 0;
   std::int64_t train_tokens = 0;        // tokens processed in training batches (all epochs)
   double train_tokens_per_second = 0;
@@ -46,11 +51,38 @@ struct TrainResult {
   bool finished = true;  // false when stopped early by stop_after (no checkpoint written)
 };
 
+// The family a command uses when none is given: "mert" if the dataset has it (the synthetic data's
+// and the paper's audio embedding, so the quickstart is unchanged), else the dataset's first
+// family (files list them by name). InputError if the dataset has none.
+std::string DefaultFamily(const data::Dataset& d);
+
+// Model size presets (docs/own-data.md). kDefault is ModelConfig/TrainOptions' defaults (tuned
+// on the large synthetic population: 8 epochs, no early stopping). kSmall, for datasets with
+// fewer than kSmallPresetInteractions training interactions: d_model 32, ff 64, 1 layer, head
+// 32, song_components min(32, num_songs / 2), at most 60 epochs with patience 8.
+enum class Preset : std::uint8_t { kDefault = 0, kSmall = 1 };
+constexpr std::int64_t kSmallPresetInteractions = 20000;
+std::string PresetName(Preset p);                // "default" | "small"
+Preset ParsePreset(const std::string& name);     // throws ArgumentError
+// Interactions (song tokens) of the train users of `split`: what the threshold counts.
+std::int64_t TrainInteractions(const data::Dataset& d, std::int32_t split);
+// kSmall when TrainInteractions(d, split) < kSmallPresetInteractions, else kDefault.
+Preset ChoosePreset(const data::Dataset& d, std::int32_t split);
+// Sets the fields a preset decides (model sizes, song components, epochs, patience); kDefault
+// restores the defaults of those fields.
+void ApplyPreset(Preset p, const data::Dataset& d, TrainOptions& o);
+
 // Trains on the split's train users, selects per-signal checkpoints on its validation users and
 // writes the checkpoint to options.out. Progress (bar and per-epoch per-signal losses) goes to
 // `progress` when non-null.
 TrainResult TrainWorldModel(const data::Dataset& dataset, const TrainOptions& options,
                             std::ostream* progress);
+
+// A baseline's scores on the same test tokens as the model (docs/own-data.md).
+struct BaselineScores {
+  std::string name;  // "baseline-song-mean", "baseline-user-mean", "baseline-pooled-mlp"
+  metrics::SignalScores test;
+};
 
 // `amrs train-world`: one split's trained checkpoint and its test scores.
 struct SplitRun {
@@ -59,15 +91,29 @@ struct SplitRun {
   TrainResult train;
   metrics::SignalScores test;                  // on the split's test users
   std::optional<metrics::SignalScores> oracle;  // the oracle's ceiling on the same users (synthetic data)
+  std::vector<BaselineScores> baselines;         // empty with baselines off
+  std::string baseline_checkpoint;               // the pooled MLP's, usable as --world
 };
 
 // Trains options.model on each split into <out_dir>/<configuration>/split-<k>.pt (options.split
 // and options.out are set per split), then tests the checkpoint on the split's test users. The
 // embedding family and every split are checked before anything is trained or created.
-// `on_split` is called after each split.
+// With `baselines`, the per-song mean, the user's running mean and the pooled MLP are scored on
+// the same test tokens, and the pooled MLP is saved as <out_dir>/baseline-pooled-mlp/split-<k>.pt
+// (a world checkpoint). `on_split` is called after each split.
 std::vector<SplitRun> TrainAndTest(const data::Dataset& dataset, TrainOptions options,
                                    const std::vector<std::int32_t>& splits, const std::string& out_dir,
-                                   std::ostream* progress, const std::function<void(const SplitRun&)>& on_split = {});
+                                   std::ostream* progress, const std::function<void(const SplitRun&)>& on_split = {},
+                                   bool baselines = true);
+
+// The model against each baseline, per signal (R^2; AUC for rating): means over the runs, with the
+// two-sided paired t-test p-value over splits when there are at least 2, and one plain sentence
+// per signal where a baseline's mean beats the model's ("on valence the per-song mean beats the
+// model (36.3% vs 21.9% R^2): see docs/own-data.md"). Empty when no run has baselines.
+std::string CompareWithBaselines(const std::vector<SplitRun>& runs);
+
+// The pooled-MLP baseline options train-world and sweep-world use for a model configuration.
+MlpBaselineOptions BaselineMlpOptions(const ModelConfig& model, std::uint64_t seed);
 
 // Scores the model on the full histories of `users`.
 metrics::SignalScores Evaluate(const WorldModel& model, const data::Dataset& dataset,

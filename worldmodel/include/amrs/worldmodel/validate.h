@@ -8,6 +8,7 @@
 #include "amrs/core/types.h"
 #include "amrs/data/dataset.h"
 #include "amrs/metrics/world.h"
+#include "amrs/worldmodel/pooled_mlp.h"
 #include "amrs/worldmodel/world_model.h"
 
 namespace amrs::worldmodel {
@@ -21,14 +22,8 @@ Predictions SongMeanBaseline(const data::Dataset& d, const data::Split& split,
 Predictions UserMeanBaseline(const data::Dataset& d, const data::Split& split,
                              const std::vector<History>& histories);
 
-struct MlpBaselineOptions {
-  std::int32_t epochs = 20;       // early-stopped on the split's validation users
-  std::int32_t hidden = 64;
-  std::int32_t components = 32;   // principal components of the song embeddings
-  std::string family = "mert";
-  std::uint64_t seed = 0;
-};
-// A non-sequential MLP on [mean-pooled history features ; candidate song]: order-blind.
+// A non-sequential MLP on [mean-pooled history features ; candidate song]: order-blind
+// (PooledMlp::Train(d, split, -1, o)->PredictSequences(histories)).
 Predictions PooledMlpBaseline(const data::Dataset& d, const data::Split& split,
                               const std::vector<History>& histories, const MlpBaselineOptions& o);
 

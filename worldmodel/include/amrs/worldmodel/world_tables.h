@@ -11,16 +11,25 @@
 
 namespace amrs::worldmodel {
 
-// The configurations of Table 2 and Table 3 (base = options.train.model with family mert).
-std::vector<ModelConfig> Table2Configs(const ModelConfig& base);
+// The configurations of Table 2 (standard/factorized x `families` x with/without PE, families in
+// the given order) and Table 3 (ablations of the factorized configuration of base.family).
+std::vector<ModelConfig> Table2Configs(const ModelConfig& base,
+                                       const std::vector<std::string>& families = {"clamp3", "mert"});
 std::vector<ModelConfig> Table3Configs(const ModelConfig& base);
 
+// The baseline rows a sweep may choose (the oracle is a ceiling, never chosen).
+constexpr const char* kChoosableBaselines[] = {"baseline-song-mean", "baseline-user-mean", "baseline-pooled-mlp"};
+
 struct WorldTables {
-  std::string markdown;  // Tables 2 and 3 and the validation section
-  std::string chosen;    // Table 2 configuration chosen by average rank
+  std::string markdown;      // Tables 2 and 3 and the validation section
+  std::string chosen_model;  // Table 2 configuration chosen by average rank
+  // The chosen world: chosen_model, or a baseline whose average rank over the same primary
+  // metrics, among chosen_model and the baselines (validation table), is strictly better.
+  std::string chosen;
 };
 
-// Renders Tables 2/3 and the validation section from a results file's "world" section.
+// Renders Tables 2/3 and the validation section from a results file's "world" section. Table 2
+// shows the families of the section's rows (sorted by name).
 WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfig& base, bool table2, bool table3);
 
 }  // namespace amrs::worldmodel

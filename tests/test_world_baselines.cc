@@ -1,0 +1,326 @@
+// Baselines and model choice (issue 18): train-world's baselines and paired comparison, the
+// sweep choosing a baseline, the pooled MLP as a world checkpoint, family defaults, presets and
+// early stopping. Torch is included before doctest (glog otherwise breaks doctest's CHECK).
+#include <torch/torch.h>
+
+#include <doctest/doctest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "amrs/core/error.h"
+#include "amrs/data/synthetic.h"
+#include "amrs/data/tokens.h"
+#include "amrs/env/world.h"
+#include "amrs/metrics/stats.h"
+#include "amrs/worldmodel/pooled_mlp.h"
+#include "amrs/worldmodel/sweep.h"
+#include "amrs/worldmodel/train.h"
+#include "amrs/worldmodel/validate.h"
+#include "amrs/worldmodel/world_tables.h"
+#include "test_util.h"
+
+using namespace amrs;
+using namespace amrs::worldmodel;
+
+namespace {
+
+std::shared_ptr<const data::Dataset> Data(std::uint64_t seed = 4) {
+  static std::map<std::uint64_t, std::shared_ptr<const data::Dataset>> cache;
+  auto& d = cache[seed];
+  if (!d) d = std::make_shared<const data::Dataset>(data::Generate(testing::SmallConfig(seed, 30, 150, 900, 40, 12, 2)));
+  return d;
+}
+
+TrainOptions TinyTrain() {
+  TrainOptions o;
+  o.model.d_model = 16;
+  o.model.heads = 2;
+  o.model.layers = 1;
+  o.model.ff = 32;
+  o.model.head_hidden = 16;
+  o.model.song_components = 8;
+  o.epochs = 1;
+  o.batch_tokens = 512;
+  o.max_train_users = 10;
+  o.progress_bar = false;
+  return o;
+}
+
+MlpBaselineOptions TinyMlp() {
+  MlpBaselineOptions m;
+  m.epochs = 3;
+  m.hidden = 16;
+  m.components = 8;
+  return m;
+}
+
+std::vector<History> TestHistories(const data::Dataset& d, std::int32_t split) {
+  const data::UserIndex index(d);
+  std::vector<History> hs;
+  for (auto u : d.splits[static_cast<std::size_t>(split)].test) hs.push_back(data::UserHistory(d, index, u));
+  return hs;
+}
+
+float MaxDiff(const std::vector<Feedback>& a, const std::vector<Feedback>& b) {
+  REQUIRE(a.size() == b.size());
+  float m = 0;
+  for (std::size_t i = 0; i < a.size(); ++i)
+    for (float Feedback::*f : {&Feedback::engagement, &Feedback::rating, &Feedback::valence, &Feedback::arousal})
+      m = std::max(m, std::fabs(a[i].*f - b[i].*f));
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("train-world scores the three baselines on the model's test tokens and says when one beats it") {
+  testing::TempDir tmp;
+  const auto& d = *Data();
+  const auto runs = TrainAndTest(d, TinyTrain(), {0, 1}, tmp.path().string(), nullptr);
+  REQUIRE(runs.size() == 2);
+  for (const auto& r : runs) {
+    REQUIRE(r.baselines.size() == 3);
+    CHECK(r.baselines[0].name == "baseline-song-mean");
+    CHECK(r.baselines[1].name == "baseline-user-mean");
+    CHECK(r.baselines[2].name == "baseline-pooled-mlp");
+    const auto& split = d.splits[static_cast<std::size_t>(r.split)];
+    const auto hs = TestHistories(d, r.split);
+    const auto song = ScoreFeedback(hs, SongMeanBaseline(d, split, hs));
+    CHECK(r.baselines[0].test.valence_r2 == song.valence_r2);
+    CHECK(r.baselines[0].test.rating_auc == song.rating_auc);
+    CHECK(r.baselines[1].test.engagement_r2 == ScoreFeedback(hs, UserMeanBaseline(d, split, hs)).engagement_r2);
+    CHECK(std::filesystem::exists(r.baseline_checkpoint));
+  }
+  const std::string text = CompareWithBaselines(runs);
+  CHECK(text.find("paired t-test") != std::string::npos);
+  // One plain sentence per signal where the best baseline's mean is above the model's.
+  const std::pair<const char*, double SignalScores::*> sig[] = {{"engagement", &SignalScores::engagement_r2},
+                                                                {"rating", &SignalScores::rating_auc},
+                                                                {"valence", &SignalScores::valence_r2},
+                                                                {"arousal", &SignalScores::arousal_r2}};
+  int beaten = 0;
+  for (const auto& [name, field] : sig) {
+    const double model = (runs[0].test.*field + runs[1].test.*field) / 2;
+    double best = model;
+    for (std::size_t b = 0; b < 3; ++b) best = std::max(best, (runs[0].baselines[b].test.*field + runs[1].baselines[b].test.*field) / 2);
+    const bool says = text.find(std::string("on ") + name + " the ") != std::string::npos;
+    CHECK_MESSAGE(says == (best > model), name);
+    beaten += best > model;
+  }
+  CHECK(beaten > 0);  // one epoch on 10 users: some baseline must win somewhere
+  const double p = metrics::PairedTTestP({runs[0].test.valence_r2, runs[1].test.valence_r2},
+                                         {runs[0].baselines[0].test.valence_r2, runs[1].baselines[0].test.valence_r2});
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "(p %.3g)", p);
+  CHECK(text.find(buf) != std::string::npos);
+
+  // Without baselines: nothing computed, no pooled-MLP folder.
+  testing::TempDir tmp2;
+  const auto plain = TrainAndTest(d, TinyTrain(), {0}, tmp2.path().string(), nullptr, {}, false);
+  CHECK(plain[0].baselines.empty());
+  CHECK(CompareWithBaselines(plain).empty());
+  CHECK_FALSE(std::filesystem::exists(tmp2.path() / "baseline-pooled-mlp"));
+}
+
+TEST_CASE("The pooled MLP as a world: checkpoint round trip, World scoring equals its predictions, refusals") {
+  testing::TempDir tmp;
+  const auto d = Data();
+  const auto& split = d->splits[0];
+  const auto mlp = PooledMlp::Train(*d, split, 0, TinyMlp());
+  const auto hs = TestHistories(*d, 0);
+  // The baseline function is this model's predictions.
+  const auto preds = mlp->PredictSequences(hs);
+  const auto base = PooledMlpBaseline(*d, split, hs, TinyMlp());
+  for (std::size_t u = 0; u < hs.size(); ++u) CHECK(MaxDiff(preds[u], base[u]) == 0.f);
+  const std::string path = tmp.File("mlp.pt");
+  mlp->Save(path);
+  CHECK(PooledMlp::IsCheckpoint(path));
+  const auto loaded = PooledMlp::Load(path, *d);
+  CHECK(loaded->info().split == 0);
+  CHECK(loaded->info().dataset_fingerprint == data::Fingerprint(*d));
+  const auto again = loaded->PredictSequences(hs);
+  for (std::size_t u = 0; u < hs.size(); ++u) CHECK(MaxDiff(preds[u], again[u]) == 0.f);
+
+  // Through --world: prefix t of each history, Predict / ScoreCatalogue give token t's prediction.
+  const auto world = env::LoadWorld(path, d);
+  CHECK(world->Name() == "learned:baseline-pooled-mlp");
+  CHECK(world->num_songs() == d->num_songs());
+  std::vector<History> prefixes;
+  std::vector<std::int32_t> users, songs;
+  std::vector<Feedback> expect;
+  std::vector<Token> next;
+  for (std::size_t u = 0; u < hs.size(); ++u) {
+    std::size_t t = hs[u].size() / 2;
+    while (t + 1 < hs[u].size() && (hs[u][t].IsBoundary() || hs[u][t + 1].IsBoundary())) ++t;
+    REQUIRE(!hs[u][t].IsBoundary());
+    prefixes.emplace_back(hs[u].begin(), hs[u].begin() + static_cast<std::ptrdiff_t>(t));
+    users.push_back(d->splits[0].test[u]);
+    songs.push_back(hs[u][t].song);
+    expect.push_back(preds[u][t]);
+    next.push_back(hs[u][t]);
+  }
+  auto state = world->Encode(users, prefixes);
+  CHECK(MaxDiff(world->Predict(*state, songs), expect) < 1e-6f);
+  const auto all = world->ScoreCatalogue(*state);
+  const std::int32_t n = world->num_songs();
+  std::vector<Feedback> picked;
+  for (std::size_t r = 0; r < songs.size(); ++r) picked.push_back(all[r * n + songs[r]]);
+  CHECK(MaxDiff(picked, expect) < 1e-6f);
+  // Append = encoding the longer prefix.
+  world->Append(*state, next);
+  for (std::size_t u = 0; u < prefixes.size(); ++u) prefixes[u].push_back(next[u]);
+  auto longer = world->Encode(users, prefixes);
+  CHECK(MaxDiff(world->ScoreCatalogue(*state), world->ScoreCatalogue(*longer)) == 0.f);
+
+  // Another dataset: refused naming the fingerprint.
+  CHECK_THROWS_WITH_AS(PooledMlp::Load(path, *Data(5)), doctest::Contains("fingerprint"), InputError);
+  CHECK_THROWS_AS(env::LoadWorld(path, Data(5)), InputError);
+  // Shapes that disagree with the metadata: refused naming the parameter.
+  {
+    torch::serialize::InputArchive in;
+    in.load_from(path);
+    c10::IValue meta;
+    in.read("meta", meta);
+    auto j = nlohmann::json::parse(meta.toStringRef());
+    j["hidden"] = 17;
+    torch::serialize::OutputArchive out;
+    out.write("meta", c10::IValue(j.dump()));
+    for (const char* k : {"song_pca_mean", "song_pca_basis", "mlp__0__weight", "mlp__0__bias", "mlp__2__weight",
+                          "mlp__2__bias", "mlp__4__weight", "mlp__4__bias"}) {
+      torch::Tensor t;
+      in.read(k, t);
+      out.write(k, t);
+    }
+    out.save_to(tmp.File("bad.pt"));
+  }
+  CHECK_THROWS_WITH_AS(PooledMlp::Load(tmp.File("bad.pt"), *d), doctest::Contains("parameter 'mlp.0.weight' has shape [16, "), InputError);
+  // A world-model checkpoint is not a pooled MLP.
+  CHECK_FALSE(PooledMlp::IsCheckpoint(tmp.File("missing.pt")));
+}
+
+TEST_CASE("The chosen world is a baseline when it ranks better than the Table-2 winner") {
+  const ModelConfig base;
+  auto section = [&](double model_shift) {
+    data::ResultSection s;
+    for (const auto& c : Table2Configs(base)) {
+      auto& row = s[c.Name()];
+      row.attrs["config"] = c.ToJson();
+      const double q = c.Name() == "factorized-mert+pe" ? 0.0 : 0.01;  // the Table-2 winner
+      row.values["engagement_mse"] = {0.05 + q + model_shift, 0.051 + q + model_shift};
+      row.values["rating_auc"] = {0.7 - q - model_shift, 0.71 - q - model_shift};
+      row.values["valence_mse"] = {0.03 + q + model_shift, 0.031 + q + model_shift};
+      row.values["arousal_mse"] = {0.03 + q + model_shift, 0.032 + q + model_shift};
+    }
+    auto& mlp = s["baseline-pooled-mlp"];
+    mlp.values = {{"engagement_mse", {0.06, 0.06}}, {"rating_auc", {0.68, 0.69}}, {"valence_mse", {0.035, 0.036}},
+                  {"arousal_mse", {0.035, 0.036}}};
+    s["baseline-song-mean"].values = {{"engagement_mse", {0.2, 0.2}}, {"rating_auc", {0.5, 0.5}},
+                                      {"valence_mse", {0.2, 0.2}}, {"arousal_mse", {0.2, 0.2}}};
+    return s;
+  };
+  const auto good = RenderWorldTables(section(0.0), base, true, false);
+  CHECK(good.chosen_model == "factorized-mert+pe");
+  CHECK(good.chosen == "factorized-mert+pe");
+  CHECK(good.markdown.find("Chosen world") == std::string::npos);
+  const auto bad = RenderWorldTables(section(0.1), base, true, false);  // every model worse than the MLP
+  CHECK(bad.chosen_model == "factorized-mert+pe");
+  CHECK(bad.chosen == "baseline-pooled-mlp");
+  CHECK(bad.markdown.find("**Chosen world: baseline-pooled-mlp**") != std::string::npos);
+  CHECK(bad.markdown.find("Use its checkpoints (baseline-pooled-mlp/split-<k>.pt)") != std::string::npos);
+  // A per-song mean that ranks first is chosen, but the world to use is the better of the others.
+  auto s = section(0.1);
+  s["baseline-song-mean"].values = {{"engagement_mse", {0.01, 0.01}}, {"rating_auc", {0.9, 0.9}},
+                                    {"valence_mse", {0.01, 0.01}}, {"arousal_mse", {0.01, 0.01}}};
+  const auto song = RenderWorldTables(s, base, true, false);
+  CHECK(song.chosen == "baseline-song-mean");
+  CHECK(song.markdown.find("not available as a world; of those that are, baseline-pooled-mlp ranks best") !=
+        std::string::npos);
+}
+
+TEST_CASE("sweep-world compares the given families, refuses unknown ones before creating anything, and writes the pooled MLP") {
+  testing::TempDir tmp;
+  const auto& d = *Data();
+  SweepOptions o;
+  o.splits = {0};
+  o.train = TinyTrain();
+  o.train.model.family = "";
+  o.table3 = false;
+  o.jobs = 1;
+  o.families = {"nope"};
+  o.out_dir = tmp.File("refused");
+  CHECK_THROWS_WITH_AS(RunSweep(d, o, nullptr), doctest::Contains("mert"), ArgumentError);
+  CHECK_FALSE(std::filesystem::exists(o.out_dir));
+  o.families = {"clamp3"};
+  o.out_dir = tmp.File("sweep");
+  const auto rep = RunSweep(d, o, nullptr);
+  CHECK(rep.markdown.find("clamp3") != std::string::npos);
+  CHECK(rep.markdown.find("mert") == std::string::npos);
+  CHECK(std::filesystem::exists(o.out_dir + "/factorized-clamp3/split-0.pt"));
+  CHECK_FALSE(std::filesystem::exists(o.out_dir + "/factorized-mert/split-0.pt"));
+  const std::string mlp = o.out_dir + "/baseline-pooled-mlp/split-0.pt";
+  REQUIRE(std::filesystem::exists(mlp));
+  CHECK(PooledMlp::Load(mlp, d)->info().family == "clamp3");
+  CHECK((rep.chosen == rep.chosen_model || rep.chosen.rfind("baseline-", 0) == 0));
+}
+
+TEST_CASE("train-world uses the family it is given and lists the dataset's families otherwise") {
+  testing::TempDir tmp;
+  const auto& d = *Data();
+  auto o = TinyTrain();
+  o.model.family = "audio";
+  CHECK_THROWS_WITH_AS(TrainAndTest(d, o, {0}, tmp.File("w"), nullptr), doctest::Contains("clamp3"), ArgumentError);
+  CHECK_FALSE(std::filesystem::exists(tmp.File("w")));
+  o.model.family = "clamp3";
+  const auto runs = TrainAndTest(d, o, {0}, tmp.File("w"), nullptr, {}, false);
+  CHECK(WorldModel::ReadInfo(runs[0].checkpoint).config.family == "clamp3");
+  // The default: mert where the dataset has it (the quickstart), else its first family.
+  CHECK(DefaultFamily(d) == "mert");
+  CHECK(DefaultFamily(testing::TinyDataset()) == "f");
+  auto two = testing::TinyDataset();
+  two.families.insert(two.families.begin(), data::EmbeddingFamily{"audio", 3, two.families[0].values});
+  CHECK(DefaultFamily(two) == "audio");
+}
+
+TEST_CASE("Presets: small below the threshold, default above; the small preset scales song components") {
+  const auto& d = *Data();
+  CHECK(TrainInteractions(d, 0) < kSmallPresetInteractions);
+  CHECK(TrainInteractions(d, 0) > 0);
+  CHECK(ChoosePreset(d, 0) == Preset::kSmall);
+  TrainOptions o;
+  ApplyPreset(Preset::kSmall, d, o);
+  CHECK(o.model.song_components == std::min(32, d.num_songs() / 2));
+  CHECK(o.model.d_model < ModelConfig{}.d_model);
+  CHECK(o.patience > 0);
+  ApplyPreset(Preset::kDefault, d, o);
+  CHECK(o.model == ModelConfig{});
+  CHECK(o.epochs == TrainOptions{}.epochs);
+  CHECK(o.patience == 0);
+  CHECK(ParsePreset("small") == Preset::kSmall);
+  CHECK_THROWS_AS(ParsePreset("tiny"), ArgumentError);
+}
+
+TEST_CASE("Early stopping stops after `patience` epochs without improvement and keeps the best epochs") {
+  testing::TempDir tmp;
+  const auto& d = *Data();
+  auto o = TinyTrain();
+  o.epochs = 40;
+  o.patience = 2;
+  o.lr = 0.01f;
+  o.max_train_users = 4;  // overfits quickly
+  o.out = tmp.File("es.pt");
+  const auto r = TrainWorldModel(d, o, nullptr);
+  const int last_best = *std::max_element(r.info.best_epoch.begin(), r.info.best_epoch.end());
+  CHECK(r.epochs_run < 40);
+  CHECK(r.epochs_run == last_best + 2);
+  // The same run without early stopping, up to the last best epoch: the same per-signal weights.
+  o.patience = 0;
+  o.epochs = last_best;
+  o.out = tmp.File("full.pt");
+  const auto full = TrainWorldModel(d, o, nullptr);
+  CHECK(full.info.best_epoch == r.info.best_epoch);
+  const auto a = WorldModel::Load(tmp.File("es.pt"), d), b = WorldModel::Load(tmp.File("full.pt"), d);
+  const auto hs = TestHistories(d, 0);
+  const auto pa = a->PredictSequences(hs), pb = b->PredictSequences(hs);
+  for (std::size_t u = 0; u < hs.size(); ++u) CHECK(MaxDiff(pa[u], pb[u]) == 0.f);
+}
