@@ -36,6 +36,7 @@ for t in "${targets[@]}"; do
   keep=()
   [[ ${FUZZ_KEEP_GOING:-0} == 1 ]] && keep=(-fork=1 -ignore_crashes=1 -ignore_ooms=1 -ignore_timeouts=1)
   started=$SECONDS
+  touch "$work/.started"  # findings of this run: artifacts newer than this stamp (older runs' stay)
   build-asan/tests/fuzz/fuzz_$t -max_total_time="$secs" -rss_limit_mb=4096 -timeout=30 -max_len=262144 \
     -print_final_stats=1 -artifact_prefix="$work/" ${keep[@]+"${keep[@]}"} "$work/corpus" "tests/fuzz/corpus/$t" \
     >"$work/log.txt" 2>&1 || rc=$?
@@ -44,8 +45,10 @@ for t in "${targets[@]}"; do
   # (fork mode prints no final stats: its last progress line "#N ... exec/s" counts the executions)
   [[ -n $execs ]] || execs=$(grep -o '^#[0-9]*' "$work/log.txt" | tail -1 | tr -d '#')
   cov=$(grep -o 'cov: [0-9]*' "$work/log.txt" | tail -1 || true)
-  crashes=$(find "$work" -maxdepth 1 -name 'crash-*' -o -maxdepth 1 -name 'leak-*' -o -maxdepth 1 -name 'timeout-*' -o -maxdepth 1 -name 'oom-*' | wc -l)
-  echo "fuzz_$t: ${execs:-?} executions in $ran s (budget $secs s), ${cov:-cov: ?}, corpus $(ls "$work/corpus" | wc -l) new inputs, $crashes findings (exit $rc; log $work/log.txt)"
+  crashes=$(find "$work" -maxdepth 1 -newer "$work/.started" \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+  earlier=$(find "$work" -maxdepth 1 ! -newer "$work/.started" \( -name 'crash-*' -o -name 'leak-*' -o -name 'timeout-*' -o -name 'oom-*' \) | wc -l)
+  echo "fuzz_$t: ${execs:-?} executions in $ran s (budget $secs s), ${cov:-cov: ?}, corpus $(ls "$work/corpus" | wc -l) new inputs, $crashes findings in this run ($earlier from earlier runs in $work) (exit $rc; log $work/log.txt)"
+  ((crashes == 0)) || rc=${rc/#0/1}
   if ((rc != 0)); then status=1; tail -40 "$work/log.txt" >&2; fi
 done
 exit $status
