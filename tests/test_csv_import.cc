@@ -489,7 +489,9 @@ TEST_CASE("csv import: --delimiter comma, tab, semicolon and auto") {
 
   const std::vector<std::pair<char, Delimiter>> cases = {
       {',', Delimiter::kComma}, {'\t', Delimiter::kTab}, {';', Delimiter::kSemicolon}};
-  for (const auto& [c, d] : cases) {
+  for (const auto& cd : cases) {
+    const char c = cd.first;  // (no structured binding: clang's C++17 refuses capturing one in CAPTURE)
+    const Delimiter d = cd.second;
     CAPTURE(DelimiterName(d));
     for (const auto chosen : {d, Delimiter::kAuto}) {
       auto spec = WriteSpecWith(dir, c);

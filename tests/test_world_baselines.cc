@@ -100,7 +100,9 @@ TEST_CASE("train-world scores the three baselines on the model's test tokens and
                                                                 {"valence", &SignalScores::valence_r2},
                                                                 {"arousal", &SignalScores::arousal_r2}};
   int beaten = 0;
-  for (const auto& [name, field] : sig) {
+  for (const auto& nf : sig) {
+    const std::string name = nf.first;  // (no structured binding: clang's C++17 refuses capturing one in a message)
+    const auto field = nf.second;
     const double model = (runs[0].test.*field + runs[1].test.*field) / 2;
     double best = model;
     for (std::size_t b = 0; b < 3; ++b) best = std::max(best, (runs[0].baselines[b].test.*field + runs[1].baselines[b].test.*field) / 2);
