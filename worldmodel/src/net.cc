@@ -450,7 +450,12 @@ Tensor SongInputs(const Catalogue& c, const SongReduction& r) {
     cat = torch::cat({red, torch::zeros({1, r.basis.size(1)})}, 0);
   }
   if (!r.prior.defined()) return cat;
-  const Tensor prior = torch::cat({r.prior.to(torch::kFloat), torch::zeros({1, r.prior.size(1)})}, 0);
+  // Each prior column standardized over the catalogue's songs (a constant column becomes 0), so
+  // that the small spread of the per-song means is not lost beside the embedding components.
+  const Tensor p = r.prior.to(torch::kDouble);
+  const Tensor mean = p.mean(0), sd = p.numel() > p.size(1) ? p.std(0) : torch::zeros_like(mean);
+  const Tensor z = ((p - mean) / torch::where(sd > 1e-9, sd, torch::ones_like(sd))).to(torch::kFloat);
+  const Tensor prior = torch::cat({z, torch::zeros({1, r.prior.size(1)})}, 0);
   return torch::cat({cat, prior}, 1);
 }
 

@@ -154,7 +154,7 @@ torch::Tensor CatalogueTensor(const Catalogue& c);
 
 // Principal-component reduction of song embeddings: x -> (x - mean) basis.
 // With the song prior (ModelConfig::song_prior), `prior` [N, kSongPriorColumns] is appended to
-// every song's (reduced) input.
+// every song's (reduced) input, each column standardized over the songs (SongInputs).
 struct SongReduction {
   torch::Tensor mean;   // [D]
   torch::Tensor basis;  // [D, k]
