@@ -159,7 +159,10 @@ void AddModelOptions(po::options_description& desc, worldmodel::ModelConfig& m, 
     ("ff", po::value(&m.ff)->default_value(m.ff), "feed-forward width")
     ("head-hidden", po::value(&m.head_hidden)->default_value(m.head_hidden), "prediction-head width")
     ("dropout", po::value(&m.dropout)->default_value(m.dropout, "0.2"), "dropout")
-    ("song-components", po::value(&m.song_components)->default_value(m.song_components), "principal components of song embeddings fed to the network (0 = raw)");
+    ("song-components", po::value(&m.song_components)->default_value(m.song_components), "principal components of song embeddings fed to the network (0 = raw)")
+    ("song-prior", po::value(&m.song_prior)->default_value(m.song_prior)->implicit_value(true),
+     "append each song's shrunk per-signal train means and log(1+count) to its input (on in the small preset; docs/own-data.md)")
+    ("song-prior-k", po::value(&m.song_prior_k)->default_value(m.song_prior_k, "5"), "the song prior's shrinkage (pseudo-count of the global mean)");
 }
 
 bool StderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }

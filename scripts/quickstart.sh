@@ -53,7 +53,7 @@ gen=() world_opts=() policy_opts=() dpo_opts=() eval_opts=()
 if [ "$PROFILE" = smoke ]; then
   seeds=3  # the bundled scenarios run seeds 0-2
   gen=(--users 40 --sessions 200 --interactions 1300 --songs 120 --embedding-dim 16 --splits 2)
-  world_opts=(--epochs 1 --d-model 8 --heads 1 --layers 1 --ff 8 --head-hidden 8)
+  world_opts=(--epochs 1 --d-model 8 --heads 1 --layers 1 --ff 8 --head-hidden 8 --song-prior false)  # small preset: keep the world path below
   policy_opts=(--epochs 1 --d-model 8 --layers 1)
   dpo_opts=(--max-pairs 16)
   eval_opts=(--max-users 3)

@@ -224,7 +224,7 @@ def main():
     amrs("train-world", "--data", "nr.h5", "--family", "e", "--out", "nr-world", "--epochs", 1, *model,
          out=r"rating AUC n/a \(skipped: no ratings in split 0 \(train users\)\)",
          err=r"^train-world: warning: skipping the rating signal: no ratings in split 0")
-    later("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe/split-0.pt", "--agents", "greedy",
+    later("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior/split-0.pt", "--agents", "greedy",
           "--seeds", 1, "--max-users", 2, "--out", "nr-run.h5", out=r"^greedy +test +1 ")
     later("train-policy", "--kind", "copycat", "--data", "few.h5", "--seeds", 1, "--out-dir", "few-policy", rc=1,
           err=r"train-policy: data checks failed: users: split 0 val: 1 user\(s\)")

@@ -45,6 +45,11 @@ ModelConfig Tiny(Arch arch = Arch::kFactorized, bool rope = false) {
   return m;
 }
 
+ModelConfig WithPrior(ModelConfig m) {
+  m.song_prior = true;
+  return m;
+}
+
 float MaxDiff(const std::vector<Feedback>& a, const std::vector<Feedback>& b) {
   REQUIRE(a.size() == b.size());
   float m = 0;
@@ -94,7 +99,8 @@ TEST_CASE("Cached append equals a full re-encode within 1e-5") {
   wide_lookback.ablation.max_lookback = 5;
   for (auto cfg : {Tiny(Arch::kFactorized), Tiny(Arch::kFactorized, true), Tiny(Arch::kStandard),
                    Tiny(Arch::kStandard, true), lookback, wide(Tiny(Arch::kFactorized, true)),
-                   wide(Tiny(Arch::kStandard, true)), wide_lookback}) {
+                   wide(Tiny(Arch::kStandard, true)), wide_lookback, WithPrior(Tiny(Arch::kFactorized, true)),
+                   WithPrior(Tiny(Arch::kStandard, true)), WithPrior(wide(Tiny(Arch::kFactorized, true)))}) {
     CAPTURE(cfg.Name());
     const auto model = WorldModel::CreateUntrained(cfg, d, 2);
     // Ragged batch: rows of different lengths, one empty.
@@ -315,4 +321,150 @@ TEST_CASE("Training writes per-signal checkpoints and resumes to the same result
   TrainWorldModel(d, o, nullptr);
   o.lr = 0.01f;
   CHECK_THROWS_WITH_AS(TrainWorldModel(d, o, nullptr), doctest::Contains("different 'lr'"), InputError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The song prior (ModelConfig::song_prior)
+
+namespace {
+
+torch::Tensor CheckpointPrior(const std::string& path) {
+  torch::serialize::InputArchive a;
+  a.load_from(path);
+  torch::Tensor t;
+  REQUIRE(a.try_read("song_prior", t));
+  return t;
+}
+
+// The dataset with user u's feedback changed (engagement flipped, ratings inverted, affect moved).
+data::Dataset ChangeUser(data::Dataset d, std::int32_t u) {
+  auto& x = d.interactions;
+  for (std::size_t i = 0; i < x.size(); ++i)
+    if (x.user[i] == u) {
+      x.engagement[i] = 1.f - x.engagement[i];
+      x.rating[i] = static_cast<std::int8_t>(1 - x.rating[i]);
+      x.has_rating[i] = 1;
+      if (x.has_song_affect()) x.valence[i] = 1.f - x.valence[i], x.has_affect[i] = 1;
+    }
+  return d;
+}
+
+}  // namespace
+
+TEST_CASE("Song prior: shrunk per-song means and log counts, by hand") {
+  const auto& d = Small();
+  const data::TokenView view(d);
+  const std::vector<std::int32_t> users{0, 1, 2};
+  const float k = 5.f;
+  const auto prior = ComputeSongPrior(view, users, d.num_songs(), k);
+  REQUIRE(prior.sizes() == torch::IntArrayRef({d.num_songs(), kSongPriorColumns}));
+  double gs = 0, gn = 0;
+  std::map<std::int32_t, std::pair<double, double>> per;  // song -> engagement sum, count
+  for (auto u : users)
+    for (const auto& t : view.User(u))
+      if (!t.IsBoundary() && t.has_engagement) gs += t.engagement, gn += 1, per[t.song].first += t.engagement, per[t.song].second += 1;
+  REQUIRE(gn > 0);
+  const auto [song, sn] = *per.begin();
+  CHECK(prior[song][0].item<float>() == doctest::Approx((sn.first + k * gs / gn) / (sn.second + k)).epsilon(1e-5));
+  CHECK(prior[song][1].item<float>() == doctest::Approx(std::log1p(sn.second)).epsilon(1e-6));
+  // A song none of these users heard: the global mean, count 0.
+  std::int32_t unheard = 0;
+  while (per.count(unheard)) ++unheard;
+  REQUIRE(unheard < d.num_songs());
+  CHECK(prior[unheard][0].item<float>() == doctest::Approx(gs / gn).epsilon(1e-5));
+  CHECK(prior[unheard][1].item<float>() == 0.f);
+}
+
+TEST_CASE("Song prior: training uses the train users only") {
+  testing::TempDir tmp;
+  const auto& d = Small();
+  const auto& split = d.splits[0];
+  REQUIRE_FALSE(split.test.empty());
+  REQUIRE_FALSE(split.val.empty());
+  TrainOptions o;
+  o.model = WithPrior(Tiny());
+  o.epochs = 1;
+  o.batch_tokens = 512;
+  auto train = [&](const data::Dataset& data, const std::string& name) {
+    o.out = tmp.File(name);
+    TrainWorldModel(data, o, nullptr);
+    return CheckpointPrior(o.out);
+  };
+  const auto base = train(d, "base.pt");
+  // The checkpoint's table is the one of the split's train users.
+  CHECK(torch::equal(base, ComputeSongPrior(data::TokenView(d), split.train, d.num_songs(), o.model.song_prior_k)));
+  // Changing a test user's or a validation user's feedback leaves it identical...
+  CHECK(torch::equal(base, train(ChangeUser(d, split.test[0]), "test.pt")));
+  CHECK(torch::equal(base, train(ChangeUser(d, split.val[0]), "val.pt")));
+  // ...a train user's does not (the comparison can fail).
+  CHECK_FALSE(torch::equal(base, train(ChangeUser(d, split.train[0]), "train.pt")));
+}
+
+TEST_CASE("Song prior: checkpoint round trip, and a prior table of the wrong shape is refused") {
+  testing::TempDir tmp;
+  const auto& d = Small();
+  const ModelConfig cfg = WithPrior(Tiny(Arch::kFactorized, true));
+  CHECK(cfg.Name() == "factorized-mert+pe+prior");
+  const auto model = WorldModel::CreateUntrained(cfg, d, 6);
+  model->Save(tmp.File("m.pt"));
+  const auto loaded = WorldModel::Load(tmp.File("m.pt"), d);
+  CHECK(loaded->info().config.song_prior);
+  CHECK(loaded->info().config == model->info().config);
+  const data::TokenView view(d);
+  CHECK(MaxDiff(model->ScoreCatalogue(*model->Encode({view.User(4)})),
+                loaded->ScoreCatalogue(*loaded->Encode({view.User(4)}))) == 0.f);
+  const auto saved = CheckpointPrior(tmp.File("m.pt"));
+  CHECK(torch::equal(saved, ComputeSongPrior(view, d.splits[0].train, d.num_songs(), cfg.song_prior_k)));
+  // The prior reaches the predictions: another table changes them.
+  const auto catalogue = d.MakeCatalogue("mert");
+  std::array<WorldNet, kNumSignals> nets{WorldNet(cfg, SongInputDim(catalogue, cfg)), WorldNet(nullptr),
+                                         WorldNet(nullptr), WorldNet(nullptr)};
+  nets[0]->Initialize(6);
+  nets[1] = nets[2] = nets[3] = nets[0];
+  CheckpointInfo info = model->info();
+  info.best_epoch = {1, 1, 1, 1};
+  SongReduction r = FitReduction(catalogue, cfg.song_components);
+  r.prior = saved;
+  SaveCheckpoint(tmp.File("same.pt"), info, nets, r);
+  const auto same = WorldModel::Load(tmp.File("same.pt"), d);
+  r.prior = saved.roll(1, 0).contiguous();  // the songs' rows moved by one
+  SaveCheckpoint(tmp.File("shifted.pt"), info, nets, r);
+  const auto shifted = WorldModel::Load(tmp.File("shifted.pt"), d);
+  CHECK(MaxDiff(same->ScoreCatalogue(*same->Encode({view.User(4)})),
+                shifted->ScoreCatalogue(*shifted->Encode({view.User(4)}))) > 1e-4f);
+
+  SUBCASE("a table of another catalogue (one song fewer)") {
+    r.prior = saved.narrow(0, 0, d.num_songs() - 1).clone();
+    SaveCheckpoint(tmp.File("bad.pt"), info, nets, r);
+    CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("bad.pt"), d),
+                         doctest::Contains(("the song_prior table is " + std::to_string(d.num_songs() - 1) + "x8").c_str()),
+                         InputError);
+  }
+  SUBCASE("a table with other columns") {
+    r.prior = torch::zeros({d.num_songs(), kSongPriorColumns + 1});
+    SaveCheckpoint(tmp.File("bad.pt"), info, nets, r);
+    CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("bad.pt"), d), doctest::Contains("expected float"), InputError);
+  }
+  SUBCASE("no table") {
+    r.prior = torch::Tensor();
+    SaveCheckpoint(tmp.File("bad.pt"), info, nets, r);
+    CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("bad.pt"), d), doctest::Contains("no song_prior table"), InputError);
+  }
+}
+
+TEST_CASE("Song prior in the configuration: JSON, old configurations, validation") {
+  ModelConfig m = Tiny();
+  // Off: the JSON is what it was before the prior existed.
+  CHECK(m.ToJson().find("song_prior") == std::string::npos);
+  std::string old = m.ToJson();
+  CHECK_FALSE(ModelConfig::FromJson(old).song_prior);
+  m.song_prior = true;
+  m.song_prior_k = 7.5f;
+  const auto back = ModelConfig::FromJson(m.ToJson());
+  CHECK(back.song_prior);
+  CHECK(back.song_prior_k == 7.5f);
+  CHECK(back == m);
+  CHECK(back.Name() == "factorized-mert+prior");
+  m.song_prior_k = -1.f;
+  CHECK_THROWS_WITH_AS(m.Validate(), doctest::Contains("song_prior_k"), ArgumentError);
 }

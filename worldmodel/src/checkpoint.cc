@@ -86,6 +86,7 @@ void SaveCheckpoint(const std::string& path, const CheckpointInfo& info,
     a.write("song_pca_mean", reduction.mean);
     a.write("song_pca_basis", reduction.basis);
   }
+  if (reduction.prior.defined()) a.write("song_prior", reduction.prior);
   for (int s = 0; s < kNumSignals; ++s) {
     WriteParams(a, std::string("net_") + kSignalNames[s], *nets[s]);
   }

@@ -1,5 +1,6 @@
 #include "amrs/worldmodel/config.h"
 
+#include <cmath>
 #include <nlohmann/json.hpp>
 
 #include "amrs/core/error.h"
@@ -63,7 +64,7 @@ Ablation Ablation::Parse(const std::string& name) {
 }
 
 std::string ModelConfig::Name() const {
-  std::string n = ArchName(arch) + "-" + family + (rope ? "+pe" : "");
+  std::string n = ArchName(arch) + "-" + family + (rope ? "+pe" : "") + (song_prior ? "+prior" : "");
   if (ablation.Any()) n += ablation.Name();
   return n;
 }
@@ -79,6 +80,7 @@ void ModelConfig::Validate() const {
   need(ff > 0 && head_hidden > 0, "'ff' and 'head_hidden' must be positive");
   need(dropout >= 0.f && dropout < 1.f, "'dropout' must be in [0, 1)");
   need(song_components >= 0, "'song_components' must be >= 0");
+  need(std::isfinite(song_prior_k) && song_prior_k >= 0.f, "'song_prior_k' must be a finite number >= 0");
   need(ablation.max_lookback >= 0, "'max_lookback' must be >= 0");
   need(d_model <= kMaxWidth, "'d_model' must be at most " + std::to_string(kMaxWidth));
   need(heads <= kMaxHeads, "'heads' must be at most " + std::to_string(kMaxHeads));
@@ -112,6 +114,12 @@ std::string ModelConfig::ToJson() const {
   j["dropout"] = dropout;
   j["song_components"] = song_components;
   j["ablation"] = ablation.Name();
+  // Written only when on, so that configurations without the prior keep their JSON (and old
+  // readers their checkpoints).
+  if (song_prior) {
+    j["song_prior"] = true;
+    j["song_prior_k"] = song_prior_k;
+  }
   return j.dump();
 }
 
@@ -130,6 +138,8 @@ ModelConfig ModelConfig::FromJson(const std::string& s) {
     c.dropout = j.at("dropout").get<float>();
     c.song_components = j.at("song_components").get<std::int32_t>();
     c.ablation = Ablation::Parse(j.at("ablation").get<std::string>());
+    c.song_prior = j.value("song_prior", false);  // absent: written before the prior existed, or off
+    if (c.song_prior) c.song_prior_k = j.at("song_prior_k").get<float>();
     c.Validate();
     return c;
   } catch (const nlohmann::json::exception& e) {

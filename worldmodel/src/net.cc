@@ -443,15 +443,58 @@ SongReduction FitReduction(const Catalogue& c, int k) {
 }
 
 Tensor SongInputs(const Catalogue& c, const SongReduction& r) {
-  const Tensor cat = CatalogueTensor(c);
-  if (!r.active()) return cat;
-  const Tensor raw = cat.narrow(0, 0, c.size());
-  const Tensor red = torch::matmul(raw - r.mean, r.basis);
-  return torch::cat({red, torch::zeros({1, r.basis.size(1)})}, 0);
+  Tensor cat = CatalogueTensor(c);
+  if (r.active()) {
+    const Tensor raw = cat.narrow(0, 0, c.size());
+    const Tensor red = torch::matmul(raw - r.mean, r.basis);
+    cat = torch::cat({red, torch::zeros({1, r.basis.size(1)})}, 0);
+  }
+  if (!r.prior.defined()) return cat;
+  // Each prior column standardized over the catalogue's songs (a constant column becomes 0), so
+  // that the small spread of the per-song means is not lost beside the embedding components.
+  const Tensor p = r.prior.to(torch::kDouble);
+  const Tensor mean = p.mean(0), sd = p.numel() > p.size(1) ? p.std(0) : torch::zeros_like(mean);
+  const Tensor z = ((p - mean) / torch::where(sd > 1e-9, sd, torch::ones_like(sd))).to(torch::kFloat);
+  const Tensor prior = torch::cat({z, torch::zeros({1, r.prior.size(1)})}, 0);
+  return torch::cat({cat, prior}, 1);
+}
+
+int ReducedSongDim(const Catalogue& c, const ModelConfig& m) {
+  return (m.song_components > 0 && m.song_components < c.dim) ? m.song_components : c.dim;
 }
 
 int SongInputDim(const Catalogue& c, const ModelConfig& m) {
-  return (m.song_components > 0 && m.song_components < c.dim) ? m.song_components : c.dim;
+  return ReducedSongDim(c, m) + (m.song_prior ? kSongPriorColumns : 0);
+}
+
+Tensor ComputeSongPrior(const data::TokenView& view, const std::vector<std::int32_t>& users,
+                        std::int32_t num_songs, float k) {
+  const std::size_t N = static_cast<std::size_t>(std::max(0, num_songs));
+  std::vector<double> sum(N * kNumSignals, 0.0), n(N * kNumSignals, 0.0);
+  double gsum[kNumSignals] = {0, 0, 0, 0}, gn[kNumSignals] = {0, 0, 0, 0};
+  for (auto u : users)
+    for (const auto& t : view.User(u)) {
+      if (t.IsBoundary() || t.song < 0 || t.song >= num_songs) continue;
+      const bool has[kNumSignals] = {t.has_engagement, t.has_rating, t.has_affect, t.has_affect};
+      const float y[kNumSignals] = {t.engagement, t.rating, t.valence, t.arousal};
+      for (int s = 0; s < kNumSignals; ++s)
+        if (has[s]) {
+          sum[static_cast<std::size_t>(t.song) * kNumSignals + s] += y[s];
+          n[static_cast<std::size_t>(t.song) * kNumSignals + s] += 1;
+          gsum[s] += y[s];
+          gn[s] += 1;
+        }
+    }
+  Tensor out = torch::empty({static_cast<int64_t>(N), kSongPriorColumns}, torch::kFloat);
+  auto acc = out.accessor<float, 2>();
+  for (std::size_t j = 0; j < N; ++j)
+    for (int s = 0; s < kNumSignals; ++s) {
+      const double global = gn[s] > 0 ? gsum[s] / gn[s] : 0.5;
+      const double c = n[j * kNumSignals + s], total = sum[j * kNumSignals + s];
+      acc[static_cast<int64_t>(j)][2 * s] = static_cast<float>(c + k > 0 ? (total + k * global) / (c + k) : global);
+      acc[static_cast<int64_t>(j)][2 * s + 1] = static_cast<float>(std::log1p(c));
+    }
+  return out;
 }
 
 }  // namespace amrs::worldmodel

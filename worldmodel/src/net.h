@@ -153,15 +153,28 @@ std::pair<torch::Tensor, torch::Tensor> MaskedLosses(const torch::Tensor& logits
 torch::Tensor CatalogueTensor(const Catalogue& c);
 
 // Principal-component reduction of song embeddings: x -> (x - mean) basis.
+// With the song prior (ModelConfig::song_prior), `prior` [N, kSongPriorColumns] is appended to
+// every song's (reduced) input, each column standardized over the songs (SongInputs).
 struct SongReduction {
   torch::Tensor mean;   // [D]
   torch::Tensor basis;  // [D, k]
+  torch::Tensor prior;  // [N, kSongPriorColumns] or undefined
   bool active() const { return basis.defined(); }
 };
+// Per signal: the shrunk mean and log(1 + count) of its targets on the song.
+constexpr int kSongPriorColumns = 2 * kNumSignals;
+// The song prior table [N, kSongPriorColumns] from the song tokens of `users` only: column 2s is
+// signal s's (sum + k * global) / (n + k) (global: the signal's mean over all those tokens, 0.5
+// without any), column 2s+1 is log(1 + n).
+torch::Tensor ComputeSongPrior(const data::TokenView& view, const std::vector<std::int32_t>& users,
+                               std::int32_t num_songs, float k);
 // Top-k principal components of the catalogue (k = 0 or k >= D: no reduction).
 SongReduction FitReduction(const Catalogue& c, int k);
 // The network's song input [N+1, k] (trailing zero row kept at zero).
 torch::Tensor SongInputs(const Catalogue& c, const SongReduction& r);
+// Columns of the embedding part (components or the raw dimension), and of the whole song input
+// (the embedding part plus kSongPriorColumns with the song prior).
+int ReducedSongDim(const Catalogue& c, const ModelConfig& m);
 int SongInputDim(const Catalogue& c, const ModelConfig& m);
 
 }  // namespace amrs::worldmodel

@@ -181,15 +181,17 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     throw ArgumentError("split " + std::to_string(o.split) + " does not exist (the dataset has " +
                         std::to_string(d.splits.size()) + ")");
   const Catalogue catalogue = d.MakeCatalogue(o.model.family);
-  const SongReduction reduction = FitReduction(catalogue, o.model.song_components);
-  const Tensor cat = SongInputs(catalogue, reduction);
-  const int in_dim = SongInputDim(catalogue, o.model);
   const std::int32_t N = catalogue.size();
   const data::TokenView view(d);
   const auto& split = d.splits[static_cast<std::size_t>(o.split)];
   std::vector<std::int32_t> train_users = split.train;
   if (o.max_train_users > 0 && static_cast<std::int32_t>(train_users.size()) > o.max_train_users)
     train_users.resize(static_cast<std::size_t>(o.max_train_users));
+  SongReduction reduction = FitReduction(catalogue, o.model.song_components);
+  // The song prior sees the users trained on, never the validation or test users.
+  if (o.model.song_prior) reduction.prior = ComputeSongPrior(view, train_users, N, o.model.song_prior_k);
+  const Tensor cat = SongInputs(catalogue, reduction);
+  const int in_dim = SongInputDim(catalogue, o.model);
   std::vector<Span> val_spans;
   for (auto u : split.val)
     if (!view.User(u).empty()) val_spans.emplace_back(view.User(u).data(), static_cast<int64_t>(view.User(u).size()));

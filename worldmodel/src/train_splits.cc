@@ -54,6 +54,8 @@ void ApplyPreset(Preset p, const data::Dataset& d, TrainOptions& o) {
   o.model.layers = def.layers;
   o.model.head_hidden = def.head_hidden;
   o.model.song_components = def.song_components;
+  o.model.song_prior = def.song_prior;
+  o.model.dropout = def.dropout;
   o.epochs = tdef.epochs;
   o.patience = tdef.patience;
   if (p == Preset::kSmall) {
@@ -62,6 +64,7 @@ void ApplyPreset(Preset p, const data::Dataset& d, TrainOptions& o) {
     o.model.layers = 1;
     o.model.head_hidden = 32;
     o.model.song_components = std::max(1, std::min(32, d.num_songs() / 2));
+    o.model.song_prior = true;
     o.epochs = 60;
     o.patience = 8;
   }

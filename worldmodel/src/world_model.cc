@@ -69,6 +69,26 @@ void WorldModel::Save(const std::string& path) const {
   SaveCheckpoint(path, impl_->info, nets, impl_->reduction);
 }
 
+namespace {
+
+// The checkpoint's song prior table: float [num_songs, kSongPriorColumns], finite (torch::load
+// checks no shape, so a table of another catalogue would be read silently).
+Tensor ReadSongPrior(torch::serialize::InputArchive& a, const std::string& path, std::int32_t num_songs) {
+  Tensor prior;
+  if (!a.try_read("song_prior", prior))
+    throw InputError(path + ": the configuration has the song prior but the checkpoint has no song_prior table");
+  if (prior.dim() != 2 || prior.size(0) != num_songs || prior.size(1) != kSongPriorColumns ||
+      prior.scalar_type() != torch::kFloat)
+    throw InputError(path + ": the song_prior table is " + (prior.dim() == 2 ? std::to_string(prior.size(0)) + "x" + std::to_string(prior.size(1)) : std::to_string(prior.dim()) + "-d") +
+                     ", expected float " + std::to_string(num_songs) + "x" + std::to_string(kSongPriorColumns) +
+                     " (songs x 2 per signal)");
+  if (!torch::isfinite(prior).all().item<bool>())
+    throw InputError(path + ": the song_prior table has non-finite values");
+  return prior;
+}
+
+}  // namespace
+
 CheckpointInfo WorldModel::ReadInfo(const std::string& path) { return ReadCheckpointInfo(path); }
 
 std::shared_ptr<const WorldModel> WorldModel::Load(const std::string& path, const data::Dataset& d) {
@@ -91,17 +111,19 @@ std::shared_ptr<const WorldModel> WorldModel::Load(const std::string& path, cons
                      std::to_string(impl->catalogue.size()) + " of dimension " +
                      std::to_string(impl->catalogue.dim));
   const int in_dim = SongInputDim(impl->catalogue, info.config);
-  if (in_dim != impl->catalogue.dim) {
+  const int reduced_dim = ReducedSongDim(impl->catalogue, info.config);
+  if (reduced_dim != impl->catalogue.dim) {
     Tensor mean, basis;
     if (!a.try_read("song_pca_mean", mean) || !a.try_read("song_pca_basis", basis))
       throw InputError(path + ": the song reduction (song_pca_mean/basis) is missing");
     if (mean.dim() != 1 || mean.size(0) != impl->catalogue.dim || basis.dim() != 2 ||
-        basis.size(0) != impl->catalogue.dim || basis.size(1) != in_dim)
+        basis.size(0) != impl->catalogue.dim || basis.size(1) != reduced_dim)
       throw InputError(path + ": the song reduction does not match " + std::to_string(impl->catalogue.dim) +
-                       "-d embeddings and " + std::to_string(in_dim) + " components");
+                       "-d embeddings and " + std::to_string(reduced_dim) + " components");
     impl->reduction.mean = mean;
     impl->reduction.basis = basis;
   }
+  if (info.config.song_prior) impl->reduction.prior = ReadSongPrior(a, path, impl->catalogue.size());
   // Signals whose best epoch coincides share one network.
   for (int s = 0; s < kNumSignals; ++s) {
     int found = -1;
@@ -133,6 +155,12 @@ std::shared_ptr<const WorldModel> WorldModel::CreateUntrained(const ModelConfig&
   impl->info.num_songs = impl->catalogue.size();
   impl->info.seed = seed;
   impl->reduction = FitReduction(impl->catalogue, config.song_components);
+  if (config.song_prior) {  // from split 0's train users (all users without splits)
+    std::vector<std::int32_t> users = d.splits.empty() ? std::vector<std::int32_t>() : d.splits[0].train;
+    if (d.splits.empty())
+      for (std::int32_t u = 0; u < d.num_users(); ++u) users.push_back(u);
+    impl->reduction.prior = ComputeSongPrior(data::TokenView(d), users, impl->catalogue.size(), config.song_prior_k);
+  }
   WorldNet net(config, SongInputDim(impl->catalogue, config));
   net->Initialize(seed);
   impl->nets.push_back(net);

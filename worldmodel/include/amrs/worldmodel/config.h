@@ -43,6 +43,12 @@ struct ModelConfig {
   // Songs enter the network through the top principal components of the catalogue's embedding
   // family (computed once per catalogue, stored in the checkpoint); 0 = the raw embedding.
   std::int32_t song_components = 32;
+  // Song prior (docs/own-data.md): each song's input also carries, per signal, its shrunk mean
+  // (sum + k * global mean) / (n + k) and log(1 + n) over the training split's users (n their
+  // targets of that song), computed at training and stored in the checkpoint. Off by default;
+  // the small preset turns it on. Name() gets "+prior".
+  bool song_prior = false;
+  float song_prior_k = 5.f;  // the shrinkage k (pseudo-count of the global mean), >= 0
   Ablation ablation;
 
   // "factorized-mert", "standard-clamp3+pe", "factorized-mert-lookback-10", ...
