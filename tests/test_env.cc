@@ -206,6 +206,36 @@ TEST_CASE("Greedy takes the best predicted utility; it beats Random on the oracl
   CHECK(mean(g.reward) > mean(r.reward));
 }
 
+TEST_CASE("On data with affect after every song, simulated songs carry their predicted affect too") {
+  // Logged song tokens of such data carry a report each (data-format.md): the env appends the
+  // predicted valence/arousal the same way, so the world sees in simulation what it saw in training.
+  auto with = std::make_shared<data::Dataset>(*Data());
+  const auto n = with->interactions.size();
+  with->interactions.valence.assign(n, 0.4f);
+  with->interactions.arousal.assign(n, 0.6f);
+  with->interactions.has_affect.assign(n, 1);
+  for (const auto& named : Worlds()) {
+    const std::string name = named.first;  // (not a structured binding: clang cannot capture one)
+    const auto& world = named.second;
+    CAPTURE(name);
+    for (const bool per_song : {false, true}) {
+      CAPTURE(per_song);
+      const auto ctx = env::EnvContext::Create(per_song ? with : Data(), world);
+      CHECK(ctx->config().append_affect == per_song);
+      env::VectorEnv one(ctx, 1);
+      one.Reset(7);
+      const auto step = one.Step({2})[0];
+      const Token& last = step.observation.history->back();
+      CHECK(last.song == 2);
+      CHECK(last.has_affect == per_song);
+      if (per_song) {
+        CHECK(last.valence == doctest::Approx(step.info.predicted.valence));
+        CHECK(last.arousal == doctest::Approx(step.info.predicted.arousal));
+      }
+    }
+  }
+}
+
 TEST_CASE("Reset follows Gymnasium: seeds, options and their errors") {
   const auto ctx = env::EnvContext::Create(Data(), Worlds()[1].second);
   env::VectorEnv v(ctx, 3);

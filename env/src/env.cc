@@ -97,6 +97,9 @@ std::shared_ptr<const EnvContext> EnvContext::Create(std::shared_ptr<const data:
   ctx->dataset_ = d;
   ctx->world_ = w;
   ctx->config_ = c;
+  // Data with a report after every song (Interactions::has_song_affect): logged song tokens carry
+  // affect, so simulated ones carry their predicted affect too (EnvConfig::append_affect turned on).
+  ctx->config_.append_affect = c.append_affect || d->interactions.has_song_affect();
   const data::UserIndex index(*d);
   ctx->histories_.resize(static_cast<std::size_t>(d->num_users()));
   ctx->token_session_.resize(ctx->histories_.size());
