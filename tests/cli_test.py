@@ -224,6 +224,17 @@ def main():
     amrs("train-world", "--data", "nr.h5", "--family", "e", "--out", "nr-world", "--epochs", 1, *model,
          out=r"rating AUC n/a \(skipped: no ratings in split 0 \(train users\)\)",
          err=r"^train-world: warning: skipping the rating signal: no ratings in split 0")
+    # Any family names (issue 18): a sweep over the dataset's own family "e", and the report's Table 2
+    # of its results (the report looked for clamp3/mert rows only).
+    amrs("sweep-world", "--data", "nr.h5", "--out", "nr-sweep", "--splits", 0, "--tables", "table2", "--epochs", 1,
+         "--no-baselines", "--jobs", 1, *model, out=r"factorized-e")
+    amrs("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior/split-0.pt", "--agents", "random",
+         "--seeds", 1, "--max-users", 2, "--out", "nr-run-r.h5", out=r"^random +test +1 ")
+    amrs("report", "nr-run-r.h5", "--data", "nr.h5", "--no-figures", "--world-results", "nr-sweep/world-results.h5",
+         "--out", "nr-report", out=r"^report: ")
+    if os.path.isfile("nr-report/report.md"):
+        md = open("nr-report/report.md").read()
+        check("Table 2" in md and "factorized-e+pe" in md, "report --world-results of a sweep over family 'e' has no Table 2")
     later("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior/split-0.pt", "--agents", "greedy",
           "--seeds", 1, "--max-users", 2, "--out", "nr-run.h5", out=r"^greedy +test +1 ")
     later("train-policy", "--kind", "copycat", "--data", "few.h5", "--seeds", 1, "--out-dir", "few-policy", rc=1,

@@ -151,11 +151,22 @@ void AddWorldResults(const ReportOptions& o, ReportData& rd) {
     const auto w = results.find("world");
     if (w == results.end() || w->second.empty()) throw InputError(file + ": no 'world' section (from amrs sweep-world)");
     // Only the tables whose configurations the file holds (a Table-3 base alone is no table).
-    const worldmodel::ModelConfig base;
+    // The families are the file's own (any names): Table 2 over them, Table 3 on the first family
+    // whose ablations the file holds ("mert" first when present, as in sweep-world).
+    const auto families = worldmodel::SectionFamilies(w->second);
+    worldmodel::ModelConfig base;
+    base.family = std::count(families.begin(), families.end(), "mert") ? "mert" : families.front();
     bool table2 = false, table3 = false;
-    for (const auto& c : worldmodel::Table2Configs(base)) table2 = table2 || w->second.count(c.Name());
-    const auto t3 = worldmodel::Table3Configs(base);
-    for (std::size_t i = 1; i < t3.size(); ++i) table3 = table3 || w->second.count(t3[i].Name());
+    for (const auto& c : worldmodel::Table2Configs(base, families)) table2 = table2 || w->second.count(c.Name());
+    for (const auto& f : families) {
+      worldmodel::ModelConfig b = base;
+      b.family = f;
+      const auto t3 = worldmodel::Table3Configs(b);
+      bool has = false;
+      for (std::size_t i = 1; i < t3.size(); ++i) has = has || w->second.count(t3[i].Name());
+      if (has && !table3) base.family = f;
+      table3 = table3 || has;
+    }
     rd.world_tables.emplace_back(file, worldmodel::RenderWorldTables(w->second, base, table2, table3).markdown);
     for (const auto& [row, r] : w->second) rd.world_results[file][row] = r.values;
   }

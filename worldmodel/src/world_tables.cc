@@ -52,6 +52,19 @@ std::vector<ModelConfig> Table3Configs(const ModelConfig& base) {
   return out;
 }
 
+std::vector<std::string> SectionFamilies(const data::ResultSection& world) {
+  std::set<std::string> families;
+  for (const auto& [name, row] : world)
+    if (row.attrs.count("config")) {
+      try {
+        families.insert(ModelConfig::FromJson(row.attrs.at("config")).family);
+      } catch (const Error&) {
+      }
+    }
+  if (families.empty()) return {"clamp3", "mert"};
+  return {families.begin(), families.end()};
+}
+
 WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfig& base, bool table2,
                               bool table3) {
   metrics::RowData rows;
@@ -64,18 +77,10 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
   std::ostringstream md;
   const auto cols = WorldColumns();
   std::string chosen = Table3Configs(base)[0].Name();
-  std::set<std::string> families;  // of the section's model rows
-  for (const auto& [name, row] : world)
-    if (row.attrs.count("config")) {
-      try {
-        families.insert(ModelConfig::FromJson(row.attrs.at("config")).family);
-      } catch (const Error&) {
-      }
-    }
-  if (families.empty()) families = {"clamp3", "mert"};
+  const auto families = SectionFamilies(world);
   if (table2) {
     std::vector<std::string> order;
-    for (const auto& c : Table2Configs(base, {families.begin(), families.end()}))
+    for (const auto& c : Table2Configs(base, families))
       if (rows.count(c.Name())) order.push_back(c.Name());
     const auto first = metrics::MakeTable(order, rows, cols, "");
     if (!first.chosen.empty()) chosen = first.chosen;

@@ -28,6 +28,10 @@ struct WorldTables {
   std::string chosen;
 };
 
+// The embedding families of a "world" section's model rows (their `config` attributes), sorted;
+// {"clamp3", "mert"} when no row says.
+std::vector<std::string> SectionFamilies(const data::ResultSection& world);
+
 // Renders Tables 2/3 and the validation section from a results file's "world" section. Table 2
 // shows the families of the section's rows (sorted by name).
 WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfig& base, bool table2, bool table3);
