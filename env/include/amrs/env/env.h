@@ -27,6 +27,8 @@ struct EnvConfig {
   // The appended token always carries the predicted engagement. Predicted ratings and affect are
   // appended only if asked: the logs have ratings on a third of songs and affect reports only at
   // session ends, so appending them on every step would be out of distribution for the model.
+  // On data with affect after every song (Interactions::has_song_affect) EnvContext turns
+  // append_affect on: there every logged song token carries a report.
   bool append_rating = false;
   bool append_affect = false;
   void Validate() const;
