@@ -164,10 +164,8 @@ PolicyInfo InfoFromJson(const std::string& s, const std::string& source) {
 }
 
 PolicyInfo ReadInfo(torch::serialize::InputArchive& a, const std::string& path) {
-  c10::IValue meta;
-  if (!a.try_read("meta", meta) || !meta.isString())
-    throw InputError(path + ": not an AMRS policy checkpoint (no metadata)");
-  return InfoFromJson(meta.toStringRef(), path);
+  const std::string meta = worldmodel::ReadMeta(a, path, "not an AMRS policy checkpoint");
+  return InfoFromJson(meta, path);
 }
 
 }  // namespace

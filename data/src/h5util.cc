@@ -35,6 +35,18 @@ Handle FixedString(std::size_t bytes) {
   return t;
 }
 
+// Whether `count` elements of `elem_bytes` are more than the file at `path` can hold: this format
+// writes every chunk, compressed at most ~1032:1 (deflate's limit), so a logical size beyond 1100 x
+// the file's size (+1 MiB) is a corrupt shape; allocating it would fail or exhaust memory (found by
+// fuzz_dataset: std::bad_alloc, length_error). Sets *file_bytes; false if the size is unknown.
+bool BeyondFile(const std::string& path, hsize_t count, std::size_t elem_bytes, hsize_t* file_bytes) {
+  std::error_code ec;
+  const auto size = std::filesystem::file_size(path, ec);
+  if (ec) return false;
+  *file_bytes = static_cast<hsize_t>(size);
+  return count > (hsize_t{1} << 40) / elem_bytes || count * elem_bytes > 1100 * *file_bytes + (hsize_t{1} << 20);
+}
+
 }  // namespace
 
 void File::Fail(const std::string& what) const { throw InputError(path_ + ": " + what); }
@@ -165,12 +177,8 @@ std::vector<T> File::Read(const std::string& name, std::vector<hsize_t>* shape) 
       Fail("dataset '" + name + "' stores " + std::to_string(stored) + " bytes, its shape needs " +
            std::to_string(need) + " (truncated or corrupt)");
   }
-  // The shape must fit what the file can hold: this format writes every chunk, compressed at most
-  // ~1032:1 (deflate's limit), so a logical size beyond 1100 x the file's size is a corrupt shape;
-  // allocating it would fail or exhaust memory (found by fuzz_dataset: std::bad_alloc, length_error).
-  std::error_code ec;
-  const auto file_bytes = static_cast<hsize_t>(std::filesystem::file_size(path_, ec));
-  if (n > 0 && !ec && (n > (hsize_t{1} << 40) / sizeof(T) || n * sizeof(T) > 1100 * file_bytes + (hsize_t{1} << 20)))
+  hsize_t file_bytes = 0;
+  if (n > 0 && BeyondFile(path_, n, sizeof(T), &file_bytes))
     Fail("dataset '" + name + "' claims " + std::to_string(n) + " elements, more than a file of " +
          std::to_string(file_bytes) + " bytes can hold (corrupt shape)");
   std::vector<T> out;
@@ -293,13 +301,11 @@ std::vector<std::string> File::ReadStrings(const std::string& name) const {
     Fail("dataset '" + name + "' holds variable-length strings; amrs writes and reads fixed-length strings only");
   const std::size_t width = H5Tget_size(ft.get());
   if (n < 0 || width == 0 || width > kMaxStringBytes) Fail("dataset '" + name + "' has a corrupt string size or count");
-  std::error_code ec;
-  const auto file_bytes = static_cast<hsize_t>(std::filesystem::file_size(path_, ec));
-  const hsize_t total = static_cast<hsize_t>(n) * width;
-  if (ec || total > 1100 * file_bytes + (hsize_t{1} << 20))
+  hsize_t file_bytes = 0;
+  if (BeyondFile(path_, static_cast<hsize_t>(n), width, &file_bytes))
     Fail("dataset '" + name + "' claims " + std::to_string(n) + " strings of " + std::to_string(width) +
          " bytes, more than a file of " + std::to_string(file_bytes) + " bytes can hold (corrupt shape)");
-  std::vector<char> raw(static_cast<std::size_t>(total), '\0');
+  std::vector<char> raw(static_cast<std::size_t>(n) * width, '\0');
   if (n > 0 && H5Dread(ds.get(), ft.get(), H5S_ALL, H5S_ALL, H5P_DEFAULT, raw.data()) < 0)
     Fail("cannot read dataset '" + name + "' (truncated or corrupt?)");
   std::vector<std::string> out;

@@ -15,6 +15,10 @@ namespace amrs::worldmodel {
 // names the expected kind in the message ("world-model checkpoint").
 torch::serialize::InputArchive OpenArchive(const std::string& path, const std::string& what);
 
+// The archive's "meta" string (JSON); InputError "<path>: <not_what> (no metadata)" without one,
+// e.g. not_what = "not a world-model checkpoint".
+std::string ReadMeta(torch::serialize::InputArchive& a, const std::string& path, const std::string& not_what);
+
 // Saves atomically: a temporary file beside `path`, then a rename; nothing is left behind on error.
 void SaveArchive(torch::serialize::OutputArchive& a, const std::string& path, const std::string& what);
 

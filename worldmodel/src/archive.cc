@@ -32,6 +32,12 @@ torch::serialize::InputArchive OpenArchive(const std::string& path, const std::s
   return a;
 }
 
+std::string ReadMeta(torch::serialize::InputArchive& a, const std::string& path, const std::string& not_what) {
+  c10::IValue meta;
+  if (!a.try_read("meta", meta) || !meta.isString()) throw InputError(path + ": " + not_what + " (no metadata)");
+  return meta.toStringRef();
+}
+
 void SaveArchive(torch::serialize::OutputArchive& a, const std::string& path, const std::string& what) {
   AtomicFile file(path);
   try {

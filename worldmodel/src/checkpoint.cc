@@ -95,10 +95,8 @@ void SaveCheckpoint(const std::string& path, const CheckpointInfo& info,
 
 CheckpointInfo ReadCheckpointInfo(const std::string& path) {
   auto a = OpenArchive(path, "world-model checkpoint");
-  c10::IValue meta;
-  if (!a.try_read("meta", meta) || !meta.isString())
-    throw InputError(path + ": not a world-model checkpoint (no metadata)");
-  return InfoFromJson(meta.toStringRef(), path);
+  const std::string meta = ReadMeta(a, path, "not a world-model checkpoint");
+  return InfoFromJson(meta, path);
 }
 
 }  // namespace amrs::worldmodel

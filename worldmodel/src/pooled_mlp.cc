@@ -297,11 +297,9 @@ bool PooledMlp::IsCheckpoint(const std::string& path) {
 
 std::shared_ptr<const PooledMlp> PooledMlp::Load(const std::string& path, const data::Dataset& d) {
   auto a = OpenArchive(path, "pooled-MLP checkpoint");
-  c10::IValue meta;
-  if (!a.try_read("meta", meta) || !meta.isString())
-    throw InputError(path + ": not a pooled-MLP checkpoint (no metadata)");
+  const std::string meta = ReadMeta(a, path, "not a pooled-MLP checkpoint");
   auto impl = std::make_unique<Impl>();
-  impl->info = InfoFrom(meta.toStringRef(), path);
+  impl->info = InfoFrom(meta, path);
   const auto& info = impl->info;
   data::CheckTrainedOn(d, "pooled MLP " + path, info.dataset_fingerprint, info.split_seed);
   try {

@@ -93,11 +93,9 @@ CheckpointInfo WorldModel::ReadInfo(const std::string& path) { return ReadCheckp
 
 std::shared_ptr<const WorldModel> WorldModel::Load(const std::string& path, const data::Dataset& d) {
   auto a = OpenArchive(path, "world-model checkpoint");
-  c10::IValue meta;
-  if (!a.try_read("meta", meta) || !meta.isString())
-    throw InputError(path + ": not a world-model checkpoint (no metadata)");
+  const std::string meta = ReadMeta(a, path, "not a world-model checkpoint");
   auto impl = std::make_unique<Impl>();
-  impl->info = InfoFromJson(meta.toStringRef(), path);
+  impl->info = InfoFromJson(meta, path);
   const auto& info = impl->info;
   data::CheckTrainedOn(d, "world model " + path, info.dataset_fingerprint, info.split_seed);
   try {
