@@ -1,5 +1,8 @@
 #include <doctest/doctest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "amrs/core/error.h"
 #include "amrs/metrics/regression.h"
 
@@ -44,6 +47,10 @@ TEST_CASE("Mean, SD and the paired t-test against hand-computed values") {
   // differences {1, 2, 3}: mean 2, sd 1, t = 2 / (1 / sqrt 3) = 3.4641, df 2 -> p = 0.07418
   CHECK(PairedTTestP({2, 4, 6}, {1, 2, 3}) == doctest::Approx(0.07418).epsilon(1e-3));
   CHECK(PairedTTestP({1, 2, 3}, {1, 2, 3}) == 1.0);
+  // An undefined score on one split (NaN) makes the test undefined, not an exception.
+  CHECK(std::isnan(PairedTTestP({2, std::nan(""), 6}, {1, 2, 3})));
+  CHECK(std::isnan(PairedTTestP({2, 4, 6}, {1, std::numeric_limits<double>::infinity(), 3})));
+  CHECK(Stars(std::nan("")).empty());
   CHECK(PairedTTestP({2, 3, 4}, {1, 2, 3}) == 0.0);  // constant non-zero difference
   CHECK_THROWS_AS(PairedTTestP({1}, {2}), amrs::ArgumentError);
   CHECK(Stars(0.0005) == "***");
@@ -70,6 +77,22 @@ TEST_CASE("Tables: mean (SD), bold best, stars against the reference, average ra
   CHECK(t.markdown.find("**82.0 (2.0)**") != std::string::npos);
   CHECK(t.markdown.find("0.21 (0.01)<sup>") != std::string::npos);  // b differs from a by a constant
   CHECK(t.markdown.find("| a †") != std::string::npos);
+}
+
+TEST_CASE("Tables: a score undefined on some split prints n/a and takes no rank") {
+  RowData rows;
+  rows["a"]["mse"] = {0.10, 0.11};
+  rows["a"]["auc"] = {0.70, std::nan("")};  // one split's AUC undefined (one class)
+  rows["b"]["mse"] = {0.20, 0.21};
+  rows["b"]["auc"] = {0.60, 0.61};
+  const std::vector<Column> cols{{"mse", "MSE", false, 1, 2, true}, {"auc", "AUC", true, 100, 1, true}};
+  const auto t = MakeTable({"a", "b"}, rows, cols, "b");
+  CHECK(t.average_rank.at("a") == doctest::Approx(1.0));  // ranked on MSE only
+  CHECK(t.average_rank.at("b") == doctest::Approx(1.5));  // MSE 2, AUC 1 (the only defined one)
+  CHECK(t.chosen == "a");
+  CHECK(t.markdown.find("nan") == std::string::npos);
+  CHECK(t.markdown.find("**60.5 (0.7)**") != std::string::npos);  // b's AUC: the best defined one
+  CHECK(t.markdown.find(" n/a |") != std::string::npos);
 }
 
 TEST_CASE("ScoreFeedback scores each signal only where observed") {

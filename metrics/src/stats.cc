@@ -2,6 +2,7 @@
 
 #include <boost/math/distributions/students_t.hpp>
 #include <cmath>
+#include <limits>
 #include <numeric>
 
 #include "amrs/core/error.h"
@@ -27,6 +28,8 @@ double PairedTTestP(const std::vector<double>& a, const std::vector<double>& b) 
   if (a.size() < 2) throw ArgumentError("PairedTTestP: needs at least 2 pairs");
   std::vector<double> d(a.size());
   for (std::size_t i = 0; i < a.size(); ++i) d[i] = a[i] - b[i];
+  for (double x : d)
+    if (!std::isfinite(x)) return std::numeric_limits<double>::quiet_NaN();  // a score was undefined
   const double m = Mean(d), s = Sd(d);
   if (s == 0.0) return m == 0.0 ? 1.0 : 0.0;
   const double t = m / (s / std::sqrt(static_cast<double>(d.size())));

@@ -25,7 +25,8 @@ TableResult MakeTable(const std::vector<std::string>& order, const RowData& rows
   for (const auto& c : columns) {
     std::vector<std::pair<double, std::string>> ms;
     for (const auto& r : order)
-      if (const auto* v = values(r, c.key)) ms.emplace_back(c.higher_better ? -Mean(*v) : Mean(*v), r);
+      if (const auto* v = values(r, c.key); v && std::isfinite(Mean(*v)))  // undefined scores: not ranked
+        ms.emplace_back(c.higher_better ? -Mean(*v) : Mean(*v), r);
     if (ms.empty()) continue;
     std::sort(ms.begin(), ms.end());
     best[c.key] = ms.front().second;
@@ -53,7 +54,7 @@ TableResult MakeTable(const std::vector<std::string>& order, const RowData& rows
     os << "| " << r << (r == reference ? " †" : "") << (rank && r == out.chosen ? " (chosen)" : "") << " |";
     for (const auto& c : columns) {
       const auto* v = values(r, c.key);
-      if (!v) {
+      if (!v || !std::isfinite(Mean(*v))) {  // absent, or undefined on some split (e.g. a one-class AUC)
         os << " n/a |";
         continue;
       }
