@@ -56,6 +56,9 @@ void ApplyPresetToDefaults(const po::variables_map& vm, worldmodel::Preset p, co
   take("head-hidden", o.model.head_hidden, q.model.head_hidden);
   take("song-components", o.model.song_components, q.model.song_components);
   if (!vm.count("song-prior") || vm["song-prior"].defaulted()) o.model.song_prior = q.model.song_prior;
+  // The preset's prior offset only with the song prior it reads (--song-prior false turns it off).
+  if (!vm.count("prior-offset") || vm["prior-offset"].defaulted())
+    o.model.prior_offset = q.model.prior_offset && o.model.song_prior;
   if (!vm.count("dropout") || vm["dropout"].defaulted()) o.model.dropout = q.model.dropout;
   take("epochs", o.epochs, q.epochs);
   take("patience", o.patience, q.patience);

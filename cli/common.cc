@@ -162,7 +162,9 @@ void AddModelOptions(po::options_description& desc, worldmodel::ModelConfig& m, 
     ("song-components", po::value(&m.song_components)->default_value(m.song_components), "principal components of song embeddings fed to the network (0 = raw)")
     ("song-prior", po::value(&m.song_prior)->default_value(m.song_prior)->implicit_value(true),
      "append each song's shrunk per-signal train means and log(1+count) to its input (on in the small preset; docs/own-data.md)")
-    ("song-prior-k", po::value(&m.song_prior_k)->default_value(m.song_prior_k, "5"), "the song prior's shrinkage (pseudo-count of the global mean)");
+    ("song-prior-k", po::value(&m.song_prior_k)->default_value(m.song_prior_k, "5"), "the song prior's shrinkage (pseudo-count of the global mean)")
+    ("prior-offset", po::value(&m.prior_offset)->default_value(m.prior_offset)->implicit_value(true),
+     "add the logit of the candidate song's shrunk train mean to each output, starting from the per-song mean (needs --song-prior; on in the small preset)");
 }
 
 bool StderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }

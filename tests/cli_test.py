@@ -228,14 +228,14 @@ def main():
     # of its results (the report looked for clamp3/mert rows only).
     amrs("sweep-world", "--data", "nr.h5", "--out", "nr-sweep", "--splits", 0, "--tables", "table2", "--epochs", 1,
          "--no-baselines", "--jobs", 1, *model, out=r"factorized-e")
-    amrs("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior/split-0.pt", "--agents", "random",
+    amrs("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior+offset/split-0.pt", "--agents", "random",
          "--seeds", 1, "--max-users", 2, "--out", "nr-run-r.h5", out=r"^random +test +1 ")
     amrs("report", "nr-run-r.h5", "--data", "nr.h5", "--no-figures", "--world-results", "nr-sweep/world-results.h5",
          "--out", "nr-report", out=r"^report: ")
     if os.path.isfile("nr-report/report.md"):
         md = open("nr-report/report.md").read()
         check("Table 2" in md and "factorized-e+pe" in md, "report --world-results of a sweep over family 'e' has no Table 2")
-    later("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior/split-0.pt", "--agents", "greedy",
+    later("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior+offset/split-0.pt", "--agents", "greedy",
           "--seeds", 1, "--max-users", 2, "--out", "nr-run.h5", out=r"^greedy +test +1 ")
     later("train-policy", "--kind", "copycat", "--data", "few.h5", "--seeds", 1, "--out-dir", "few-policy", rc=1,
           err=r"train-policy: data checks failed: users: split 0 val: 1 user\(s\)")

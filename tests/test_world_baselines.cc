@@ -116,6 +116,14 @@ TEST_CASE("train-world scores the three baselines on the model's test tokens and
   char buf[32];
   std::snprintf(buf, sizeof buf, "(p %.3g)", p);
   CHECK(text.find(buf) != std::string::npos);
+  // A score undefined on one split (a test part with ratings of one class): n/a, no p, no verdict.
+  auto one_class = runs;
+  one_class[1].test.rating_auc = std::nan("");
+  for (auto& b : one_class[1].baselines) b.test.rating_auc = std::nan("");
+  const std::string undefined = CompareWithBaselines(one_class);
+  CHECK(undefined.find("rating AUC: model n/a | song-mean n/a | user-mean n/a | pooled-mlp n/a\n") != std::string::npos);
+  CHECK(undefined.find("nan") == std::string::npos);
+  CHECK(undefined.find("on rating") == std::string::npos);
 
   // Without baselines: nothing computed, no pooled-MLP folder.
   testing::TempDir tmp2;

@@ -9,6 +9,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "amrs/core/error.h"
 #include "amrs/data/splits.h"
@@ -467,4 +468,99 @@ TEST_CASE("Song prior in the configuration: JSON, old configurations, validation
   CHECK(back.Name() == "factorized-mert+prior");
   m.song_prior_k = -1.f;
   CHECK_THROWS_WITH_AS(m.Validate(), doctest::Contains("song_prior_k"), ArgumentError);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The prior offset (ModelConfig::prior_offset)
+
+namespace {
+
+// The largest difference between a model's outputs and the song prior's means (columns 2s of the
+// split-0 train users' table): catalogue scores and single candidates of two encoded users (also
+// after an appended token), and the teacher-forced predictions of one history.
+float MaxDiffFromSongMeans(const WorldModel& m, const data::Dataset& d) {
+  const data::TokenView view(d);
+  const auto prior = ComputeSongPrior(view, d.splits[0].train, d.num_songs(), m.info().config.song_prior_k);
+  const auto acc = prior.accessor<float, 2>();
+  auto diff = [&](const Feedback& f, std::int32_t song) {
+    const float* p = &f.engagement;
+    float x = 0;
+    for (int s = 0; s < kNumSignals; ++s) x = std::max(x, std::fabs(p[s] - acc[song][2 * s]));
+    return x;
+  };
+  float worst = 0;
+  const std::int32_t N = d.num_songs();
+  auto state = m.Encode({view.User(4), view.User(5)});
+  for (int round = 0; round < 2; ++round) {
+    const auto all = m.ScoreCatalogue(*state);
+    REQUIRE(all.size() == static_cast<std::size_t>(2 * N));
+    for (std::int32_t r = 0; r < 2; ++r)
+      for (std::int32_t j = 0; j < N; ++j) worst = std::max(worst, diff(all[static_cast<std::size_t>(r * N + j)], j));
+    const std::vector<std::int32_t> songs{1, N - 1};
+    const auto some = m.Predict(*state, songs);
+    for (std::size_t r = 0; r < 2; ++r) worst = std::max(worst, diff(some[r], songs[r]));
+    m.Append(*state, {view.User(4).back(), view.User(5).back()});
+  }
+  const auto seq = m.PredictSequences({view.User(4)});
+  for (std::size_t t = 0; t < view.User(4).size(); ++t)
+    if (!view.User(4)[t].IsBoundary()) worst = std::max(worst, diff(seq[0][t], view.User(4)[t].song));
+  return worst;
+}
+
+}  // namespace
+
+TEST_CASE("Prior offset: an untrained model predicts the per-song means in every path") {
+  const auto& d = Small();
+  for (Arch arch : {Arch::kFactorized, Arch::kStandard}) {
+    CAPTURE(ArchName(arch));
+    ModelConfig cfg = WithPrior(Tiny(arch, true));
+    cfg.prior_offset = true;
+    // The output layer starts at zero, so the output is the offset: the per-song mean.
+    CHECK(MaxDiffFromSongMeans(*WorldModel::CreateUntrained(cfg, d, 6), d) < 1e-5f);
+    // Without the offset the same model is far from it (the check can fail).
+    cfg.prior_offset = false;
+    CHECK(MaxDiffFromSongMeans(*WorldModel::CreateUntrained(cfg, d, 6), d) > 1e-2f);
+  }
+}
+
+TEST_CASE("Prior offset: trained and reloaded, the checkpoint predicts what the model did") {
+  testing::TempDir tmp;
+  const auto& d = Small();
+  TrainOptions o;
+  o.model = WithPrior(Tiny());
+  o.model.prior_offset = true;
+  o.epochs = 2;
+  o.batch_tokens = 512;
+  o.out = tmp.File("m.pt");
+  std::ostringstream log;
+  TrainWorldModel(d, o, &log);
+  // The per-song mean is scored on validation before the first epoch (best epoch 0 until beaten).
+  CHECK(log.str().find("epoch 0 (the per-song mean)  val eng") != std::string::npos);
+  const auto m = WorldModel::Load(o.out, d);
+  CHECK(m->info().config.prior_offset);
+  CHECK(m->info().config.Name() == "factorized-mert+prior+offset");
+  for (int s = 0; s < kNumSignals; ++s) CHECK(m->info().best_epoch[s] >= 0);
+  // Trained, the model departs from the per-song means, and its three prediction paths agree.
+  CHECK(MaxDiffFromSongMeans(*m, d) > 1e-4f);
+  const data::TokenView view(d);
+  const auto seq = m->PredictSequences({view.User(4)});
+  const History& h = view.User(4);
+  std::size_t t = h.size() - 1;
+  while (t > 0 && h[t].IsBoundary()) --t;
+  auto st = m->Encode({History(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(t))});
+  const auto one = m->Predict(*st, {h[t].song});
+  CHECK(MaxDiff({seq[0][t]}, one) < 1e-4f);
+  CHECK(MaxDiff({m->ScoreCatalogue(*st)[static_cast<std::size_t>(h[t].song)]}, one) < 1e-5f);
+}
+
+TEST_CASE("Prior offset in the configuration: JSON, name, needs the song prior") {
+  ModelConfig m = WithPrior(Tiny());
+  CHECK(m.ToJson().find("prior_offset") == std::string::npos);  // off: the JSON of before
+  m.prior_offset = true;
+  const auto back = ModelConfig::FromJson(m.ToJson());
+  CHECK(back.prior_offset);
+  CHECK(back == m);
+  CHECK(back.Name() == "factorized-mert+prior+offset");
+  m.song_prior = false;
+  CHECK_THROWS_WITH_AS(m.Validate(), doctest::Contains("'prior_offset' needs 'song_prior'"), ArgumentError);
 }

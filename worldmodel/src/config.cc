@@ -64,7 +64,8 @@ Ablation Ablation::Parse(const std::string& name) {
 }
 
 std::string ModelConfig::Name() const {
-  std::string n = ArchName(arch) + "-" + family + (rope ? "+pe" : "") + (song_prior ? "+prior" : "");
+  std::string n = ArchName(arch) + "-" + family + (rope ? "+pe" : "") + (song_prior ? "+prior" : "") +
+                  (prior_offset ? "+offset" : "");
   if (ablation.Any()) n += ablation.Name();
   return n;
 }
@@ -81,6 +82,7 @@ void ModelConfig::Validate() const {
   need(dropout >= 0.f && dropout < 1.f, "'dropout' must be in [0, 1)");
   need(song_components >= 0, "'song_components' must be >= 0");
   need(std::isfinite(song_prior_k) && song_prior_k >= 0.f, "'song_prior_k' must be a finite number >= 0");
+  need(!prior_offset || song_prior, "'prior_offset' needs 'song_prior'");
   need(ablation.max_lookback >= 0, "'max_lookback' must be >= 0");
   need(d_model <= kMaxWidth, "'d_model' must be at most " + std::to_string(kMaxWidth));
   need(heads <= kMaxHeads, "'heads' must be at most " + std::to_string(kMaxHeads));
@@ -120,6 +122,7 @@ std::string ModelConfig::ToJson() const {
     j["song_prior"] = true;
     j["song_prior_k"] = song_prior_k;
   }
+  if (prior_offset) j["prior_offset"] = true;
   return j.dump();
 }
 
@@ -140,6 +143,7 @@ ModelConfig ModelConfig::FromJson(const std::string& s) {
     c.ablation = Ablation::Parse(j.at("ablation").get<std::string>());
     c.song_prior = j.value("song_prior", false);  // absent: written before the prior existed, or off
     if (c.song_prior) c.song_prior_k = j.at("song_prior_k").get<float>();
+    c.prior_offset = j.value("prior_offset", false);
     c.Validate();
     return c;
   } catch (const nlohmann::json::exception& e) {

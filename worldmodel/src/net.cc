@@ -191,6 +191,8 @@ void WorldNetImpl::Initialize(std::uint64_t seed) {
       std::fill(v.begin(), v.end(), 0.f);
     } else if (is_norm) {
       std::fill(v.begin(), v.end(), 1.f);
+    } else if (name == "head_out.weight" && config_.prior_offset) {
+      std::fill(v.begin(), v.end(), 0.f);  // the output starts at the prior offset: the per-song mean
     } else if (name == "bos") {
       for (auto& x : v) x = static_cast<float>(rng.Normal(0, 0.02));
     } else {
@@ -395,15 +397,20 @@ SequenceBatch MakeSequenceBatch(const std::vector<std::pair<const Token*, int64_
   return out;
 }
 
-Tensor ForwardBatch(WorldNet& net, const SequenceBatch& b, const Tensor& catalogue) {
+Tensor ForwardBatch(WorldNet& net, const SequenceBatch& b, const Tensor& catalogue, const Tensor& prior_means) {
   const int64_t B = b.inputs.song.size(0), T = b.inputs.song.size(1);
   const Tensor x = net->Embed(b.inputs, catalogue);
   const Tensor z = net->Encode(x, nullptr);  // [B,T+1,d]
+  Tensor logits;
   if (net->config().arch == Arch::kFactorized) {
     const Tensor songs = catalogue.index_select(0, b.candidates.reshape({-1})).view({B, T, -1});
-    return net->Head(z.narrow(1, 0, T), net->HeadSongs(songs));
+    logits = net->Head(z.narrow(1, 0, T), net->HeadSongs(songs));
+  } else {
+    logits = net->Head(z.narrow(1, 1, T), Tensor());
   }
-  return net->Head(z.narrow(1, 1, T), Tensor());
+  if (prior_means.defined())
+    logits = logits + OffsetLogits(prior_means.index_select(0, b.candidates.reshape({-1})).view({B, T, 4}));
+  return logits;
 }
 
 std::pair<Tensor, Tensor> MaskedLosses(const Tensor& logits, const SequenceBatch& b) {
@@ -458,6 +465,14 @@ Tensor SongInputs(const Catalogue& c, const SongReduction& r) {
   const Tensor prior = torch::cat({z, torch::zeros({1, r.prior.size(1)})}, 0);
   return torch::cat({cat, prior}, 1);
 }
+
+Tensor PriorMeans(const SongReduction& r) {
+  if (!r.prior.defined()) return Tensor();
+  const Tensor means = r.prior.index_select(1, torch::tensor({0, 2, 4, 6}, torch::kLong));
+  return torch::cat({means, torch::full({1, kNumSignals}, 0.5f)}, 0).contiguous();
+}
+
+Tensor OffsetLogits(const Tensor& means) { return torch::logit(means.clamp(1e-3, 1.0 - 1e-3)); }
 
 int ReducedSongDim(const Catalogue& c, const ModelConfig& m) {
   return (m.song_components > 0 && m.song_components < c.dim) ? m.song_components : c.dim;

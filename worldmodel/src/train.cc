@@ -85,14 +85,14 @@ std::string Losses(const SignalSums& s) {
   return os.str();
 }
 
-SignalSums ValidationLoss(WorldNet& net, const std::vector<Span>& spans, const Tensor& cat,
+SignalSums ValidationLoss(WorldNet& net, const std::vector<Span>& spans, const Tensor& cat, const Tensor& means,
                           const ModelConfig& cfg, std::int32_t n_songs) {
   torch::NoGradGuard g;
   net->eval();
   SignalSums s;
   for (const auto& batch : MakeBatches(spans, 16384, cfg.heads)) {
     const SequenceBatch b = MakeSequenceBatch(batch, cfg, n_songs);
-    const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat), b);
+    const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat, means), b);
     s.Add(losses, counts);
   }
   return s;
@@ -191,6 +191,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   // The song prior sees the users trained on, never the validation or test users.
   if (o.model.song_prior) reduction.prior = ComputeSongPrior(view, train_users, N, o.model.song_prior_k);
   const Tensor cat = SongInputs(catalogue, reduction);
+  const Tensor means = o.model.prior_offset ? PriorMeans(reduction) : Tensor();  // the prior offset's song part
   const int in_dim = SongInputDim(catalogue, o.model);
   std::vector<Span> val_spans;
   for (auto u : split.val)
@@ -247,6 +248,17 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   }
 
   const auto& cfg = o.model;
+  // With the prior offset the initial network is the per-song mean (its output layer starts at
+  // zero): each signal's best until an epoch beats it on validation (best epoch 0).
+  if (cfg.prior_offset && rs.epoch == 0) {
+    const SignalSums val = ValidationLoss(net, val_spans, cat, means, cfg, N);
+    for (int s = 0; s < kNumSignals; ++s)
+      if (std::isfinite(val.Mean(s))) {
+        best[s] = CloneParams(net);
+        rs.best_loss[s] = val.Mean(s);
+      }
+    if (log) *log << "  epoch 0 (the per-song mean)  val " << Losses(val) << "\n";
+  }
   // Early stopping: no signal improved since this many epochs (derived from the best epochs, so
   // that a resumed run stops where an uninterrupted one would).
   auto patience_spent = [&] {
@@ -272,7 +284,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     std::int64_t epoch_tokens = 0;
     for (std::size_t bi = 0; bi < batches.size(); ++bi) {
       const SequenceBatch b = MakeSequenceBatch(batches[bi], cfg, N);
-      const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat), b);
+      const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat, means), b);
       const Tensor loss = (losses * weights).sum();
       if (!std::isfinite(loss.item<double>()))
         throw Error("train-world: loss became non-finite at epoch " + std::to_string(epoch) +
@@ -293,7 +305,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
       }
     }
     rs.train_tokens += epoch_tokens;
-    const SignalSums val = ValidationLoss(net, val_spans, cat, cfg, N);
+    const SignalSums val = ValidationLoss(net, val_spans, cat, means, cfg, N);
     std::string improved;
     for (int s = 0; s < kNumSignals; ++s) {
       const double v = val.Mean(s);

@@ -55,6 +55,7 @@ void ApplyPreset(Preset p, const data::Dataset& d, TrainOptions& o) {
   o.model.head_hidden = def.head_hidden;
   o.model.song_components = def.song_components;
   o.model.song_prior = def.song_prior;
+  o.model.prior_offset = def.prior_offset;
   o.model.dropout = def.dropout;
   o.epochs = tdef.epochs;
   o.patience = tdef.patience;
@@ -65,6 +66,7 @@ void ApplyPreset(Preset p, const data::Dataset& d, TrainOptions& o) {
     o.model.head_hidden = 32;
     o.model.song_components = std::max(1, std::min(32, d.num_songs() / 2));
     o.model.song_prior = true;
+    o.model.prior_offset = true;
     o.epochs = 60;
     o.patience = 8;
   }
@@ -140,6 +142,7 @@ std::string Plain(const std::string& baseline) {
 }
 
 std::string Pct(double x) {
+  if (!std::isfinite(x)) return "n/a";  // undefined on some split (e.g. a test part with one rating class)
   char b[32];
   std::snprintf(b, sizeof b, "%.1f%%", 100 * x);
   return b;

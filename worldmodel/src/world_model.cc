@@ -26,10 +26,12 @@ struct WorldModel::Impl {
   std::array<int, kNumSignals> net_of_signal{};
   std::vector<Tensor> proj;        // per net: projected songs [N+1, d]
   std::vector<Tensor> head_songs;  // per net (factorized): head projection of songs [N, H]
+  Tensor means;                    // prior_offset: the songs' prior means [N+1, 4] (PriorMeans), else undefined
 
   void Prepare() {
     c10::InferenceMode g;
     cat = SongInputs(catalogue, reduction);
+    if (info.config.prior_offset) means = PriorMeans(reduction);
     for (auto& n : nets) {
       n->eval();
       proj.push_back(n->ProjectSongs(cat));
@@ -41,6 +43,10 @@ struct WorldModel::Impl {
   bool factorized() const { return info.config.arch == Arch::kFactorized; }
   // The network's probability for signal s, or the checkpoint's constant for a skipped signal.
   float Output(int s, float p) const { return info.skipped(s) ? info.skip_prediction[s] : p; }
+  // Offset logits [B,4] of candidate songs (undefined without the prior offset).
+  Tensor Offsets(const std::vector<int64_t>& songs) const {
+    return means.defined() ? OffsetLogits(means.index_select(0, torch::tensor(songs, torch::kLong))) : Tensor();
+  }
 };
 
 struct WorldModel::State::Impl {
@@ -305,7 +311,8 @@ void WorldModel::Append(State& state, const std::vector<Token>& tokens) const {
 namespace {
 
 // Logits [B,4] of the standard architecture for one candidate per row (cache not modified).
-Tensor StandardCandidates(WorldNet& net, const Tensor& proj, KvCache& cache,
+// `offset`: the prior offset's logits [B,4] (Impl::Offsets) or undefined.
+Tensor StandardCandidates(WorldNet& net, const Tensor& proj, const Tensor& offset, KvCache& cache,
                           const WorldModel::State::Impl& st, const std::vector<int64_t>& rows,
                           const std::vector<int64_t>& songs) {
   const int64_t B = static_cast<int64_t>(rows.size());
@@ -321,7 +328,8 @@ Tensor StandardCandidates(WorldNet& net, const Tensor& proj, KvCache& cache,
   TokenInputs in{torch::tensor(songs, torch::kLong).view({B, 1}),
                  torch::from_blob(small.data(), {B, 1, kSmallFeatures}, torch::kFloat).clone()};
   const Tensor z = net->StepEncode(net->EmbedProjected(in, proj), cache, false);
-  return net->Head(z.squeeze(1), Tensor());
+  const Tensor logits = net->Head(z.squeeze(1), Tensor());
+  return offset.defined() ? logits + offset : logits;
 }
 
 // A cache whose rows are `rows` of `c` (views, no copy when rows are repeated via expand).
@@ -350,14 +358,16 @@ std::vector<Feedback> WorldModel::Predict(const State& state, const std::vector<
   std::vector<int64_t> idx(songs.begin(), songs.end()), rows(songs.size());
   for (std::size_t b = 0; b < songs.size(); ++b) CheckSong(songs[b], num_songs()), rows[b] = static_cast<int64_t>(b);
   std::vector<Tensor> probs;
+  const Tensor offset = I.Offsets(idx);
   for (std::size_t k = 0; k < I.nets.size(); ++k) {
     auto net = I.nets[k];
     Tensor logits;
     if (I.factorized()) {
       logits = net->Head(st.z_last[k], I.head_songs[k].index_select(0, torch::tensor(idx, torch::kLong)));
+      if (offset.defined()) logits = logits + offset;
     } else {
       auto& cache = const_cast<KvCache&>(st.caches[k]);  // not modified (commit = false)
-      logits = StandardCandidates(net, I.proj[k], cache, st, rows, idx);
+      logits = StandardCandidates(net, I.proj[k], offset, cache, st, rows, idx);
     }
     probs.push_back(torch::sigmoid(logits).contiguous());
   }
@@ -395,7 +405,9 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
       for (int64_t r0 = 0; r0 < B; r0 += chunk) {
         const int64_t rc = std::min(chunk, B - r0);
         const Tensor z = st.z_last[k].narrow(0, r0, rc).unsqueeze(1);          // [rc,1,d]
-        const Tensor p = torch::sigmoid(net->Head(z, I.head_songs[k].unsqueeze(0))).contiguous();
+        Tensor logits = net->Head(z, I.head_songs[k].unsqueeze(0));  // [rc,N,4]
+        if (I.means.defined()) logits = logits + OffsetLogits(I.means.narrow(0, 0, N)).unsqueeze(0);
+        const Tensor p = torch::sigmoid(logits).contiguous();
         emit(p, r0);
       }
     } else {
@@ -407,7 +419,7 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
           KvCache view = SelectRows(st.caches[k], r, jc);
           std::vector<int64_t> rows(static_cast<std::size_t>(jc), r), songs(static_cast<std::size_t>(jc));
           for (int64_t j = 0; j < jc; ++j) songs[j] = j0 + j;
-          parts.push_back(torch::sigmoid(StandardCandidates(net, I.proj[k], view, st, rows, songs)));
+          parts.push_back(torch::sigmoid(StandardCandidates(net, I.proj[k], I.Offsets(songs), view, st, rows, songs)));
         }
         emit(torch::cat(parts, 0).unsqueeze(0).contiguous(), r);
       }
@@ -444,7 +456,7 @@ std::vector<std::vector<Feedback>> WorldModel::PredictSequences(const std::vecto
     for (auto m : members) spans.emplace_back(hs[m].data(), static_cast<int64_t>(hs[m].size()));
     const SequenceBatch b = MakeSequenceBatch(spans, I.info.config, N);
     std::vector<Tensor> probs;
-    for (auto net : I.nets) probs.push_back(torch::sigmoid(ForwardBatch(net, b, I.cat)).contiguous());
+    for (auto net : I.nets) probs.push_back(torch::sigmoid(ForwardBatch(net, b, I.cat, I.means)).contiguous());
     for (int s = 0; s < kNumSignals; ++s) {
       const auto acc = probs[I.net_of_signal[s]].accessor<float, 3>();
       for (std::size_t r = 0; r < members.size(); ++r) {

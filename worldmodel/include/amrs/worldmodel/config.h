@@ -49,6 +49,11 @@ struct ModelConfig {
   // the small preset turns it on. Name() gets "+prior".
   bool song_prior = false;
   float song_prior_k = 5.f;  // the shrinkage k (pseudo-count of the global mean), >= 0
+  // Prior offset (needs song_prior; docs/own-data.md): each signal's output logit is the network's
+  // output plus the logit of the candidate song's shrunk train mean, and the output layer starts at
+  // zero, so training starts from the per-song mean and learns the user's departure from it. Off
+  // by default; the small preset turns it on. Name() gets "+offset".
+  bool prior_offset = false;
   Ablation ablation;
 
   // "factorized-mert", "standard-clamp3+pe", "factorized-mert-lookback-10", ...
