@@ -60,6 +60,7 @@ void ApplyPresetToDefaults(const po::variables_map& vm, worldmodel::Preset p, co
   if (!vm.count("prior-offset") || vm["prior-offset"].defaulted())
     o.model.prior_offset = q.model.prior_offset && o.model.song_prior;
   if (!vm.count("dropout") || vm["dropout"].defaulted()) o.model.dropout = q.model.dropout;
+  if (!vm.count("lr") || vm["lr"].defaulted()) o.lr = q.lr;
   take("epochs", o.epochs, q.epochs);
   take("patience", o.patience, q.patience);
 }
@@ -84,7 +85,7 @@ int TrainWorld(const std::vector<std::string>& args) {
     ("patience", po::value(&o.patience)->default_value(o.patience),
      "stop when no validation loss improved for N epochs (0 = off; preset)")
     ("batch-tokens", po::value(&o.batch_tokens)->default_value(o.batch_tokens), "padded tokens per batch")
-    ("lr", po::value(&o.lr)->default_value(o.lr, "0.001"), "Adam learning rate")
+    ("lr", po::value(&o.lr)->default_value(o.lr, "0.001"), "Adam learning rate (the small preset: 0.0003)")
     ("seed", po::value(&o.seed)->default_value(o.seed), "seed")
     ("weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay, "0.01"), "AdamW weight decay")
     ("no-baselines", po::bool_switch(&no_baselines), "skip the baselines (song mean, user mean, pooled MLP)")
@@ -108,10 +109,10 @@ int TrainWorld(const std::vector<std::string>& args) {
   ApplyPresetToDefaults(vm, p, d, o);
   if (vm.count("max-epochs")) o.epochs = max_epochs;
   std::fprintf(stderr, "train-world: preset %s (%lld training interactions in split %d; small below %lld), family %s, "
-               "%s, up to %d epochs%s\n", worldmodel::PresetName(p).c_str(),
+               "%s, lr %g, up to %d epochs%s\n", worldmodel::PresetName(p).c_str(),
                static_cast<long long>(worldmodel::TrainInteractions(d, split_list[0])), split_list[0],
                static_cast<long long>(worldmodel::kSmallPresetInteractions), o.model.family.c_str(),
-               o.model.Name().c_str(), o.epochs,
+               o.model.Name().c_str(), static_cast<double>(o.lr), o.epochs,
                o.patience > 0 ? (", patience " + std::to_string(o.patience)).c_str() : "");
   data::RequireChecks(data::CheckData(d, {split_list, o.model.song_components}), "train-world", &std::cerr);
   const auto runs = worldmodel::TrainAndTest(d, o, split_list, out_dir, &std::cerr, [&](const worldmodel::SplitRun& r) {

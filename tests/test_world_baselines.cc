@@ -302,7 +302,10 @@ TEST_CASE("Presets: small below the threshold, default above; the small preset s
   CHECK(o.model.song_components == std::min(32, d.num_songs() / 2));
   CHECK(o.model.d_model < ModelConfig{}.d_model);
   CHECK(o.patience > 0);
+  CHECK(o.model.prior_offset);
+  CHECK(o.lr == 3e-4f);
   ApplyPreset(Preset::kDefault, d, o);
+  CHECK(o.lr == TrainOptions{}.lr);
   CHECK(o.model == ModelConfig{});
   CHECK(o.epochs == TrainOptions{}.epochs);
   CHECK(o.patience == 0);

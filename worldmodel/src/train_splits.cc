@@ -59,6 +59,7 @@ void ApplyPreset(Preset p, const data::Dataset& d, TrainOptions& o) {
   o.model.dropout = def.dropout;
   o.epochs = tdef.epochs;
   o.patience = tdef.patience;
+  o.lr = tdef.lr;
   if (p == Preset::kSmall) {
     o.model.d_model = 32;
     o.model.ff = 64;
@@ -67,6 +68,7 @@ void ApplyPreset(Preset p, const data::Dataset& d, TrainOptions& o) {
     o.model.song_components = std::max(1, std::min(32, d.num_songs() / 2));
     o.model.song_prior = true;
     o.model.prior_offset = true;
+    o.lr = 3e-4f;  // measured on s32/s50 (docs/own-data.md): better than 1e-3 with the offset
     o.epochs = 60;
     o.patience = 8;
   }

@@ -60,7 +60,7 @@ std::string DefaultFamily(const data::Dataset& d);
 // on the large synthetic population: 8 epochs, no early stopping). kSmall, for datasets with
 // fewer than kSmallPresetInteractions training interactions: d_model 32, ff 64, 1 layer, head
 // 32, song_components min(32, num_songs / 2), the song prior (ModelConfig::song_prior, k 5) and
-// the prior offset (ModelConfig::prior_offset), at most 60 epochs with patience 8.
+// the prior offset (ModelConfig::prior_offset), learning rate 3e-4, at most 60 epochs with patience 8.
 enum class Preset : std::uint8_t { kDefault = 0, kSmall = 1 };
 constexpr std::int64_t kSmallPresetInteractions = 20000;
 std::string PresetName(Preset p);                // "default" | "small"
@@ -69,7 +69,7 @@ Preset ParsePreset(const std::string& name);     // throws ArgumentError
 std::int64_t TrainInteractions(const data::Dataset& d, std::int32_t split);
 // kSmall when TrainInteractions(d, split) < kSmallPresetInteractions, else kDefault.
 Preset ChoosePreset(const data::Dataset& d, std::int32_t split);
-// Sets the fields a preset decides (model sizes, song components, song prior and offset, dropout, epochs,
+// Sets the fields a preset decides (model sizes, song components, song prior and offset, dropout, lr, epochs,
 // patience); kDefault
 // restores the defaults of those fields.
 void ApplyPreset(Preset p, const data::Dataset& d, TrainOptions& o);
