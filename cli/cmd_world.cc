@@ -134,7 +134,7 @@ int TrainWorld(const std::vector<std::string>& args) {
 
 int SweepWorld(const std::vector<std::string>& args) {
   worldmodel::SweepOptions o;
-  std::string data, arch, ablation, splits, tables, families;
+  std::string data, arch, ablation, splits, tables, families, preset = "auto";
   bool no_baselines = false;
   po::options_description desc("amrs sweep-world: Tables 2 and 3 on shared MCCV splits, with baselines and the oracle");
   desc.add_options()
@@ -144,9 +144,13 @@ int SweepWorld(const std::vector<std::string>& args) {
     ("tables", po::value(&tables)->default_value("all"), "all | table2 | table3")
     ("families", po::value(&families), "comma-separated embedding families Table 2 compares (default: all of the dataset's)")
     ("jobs", po::value(&o.jobs)->default_value(o.jobs), "trainings in parallel")
-    ("epochs", po::value(&o.train.epochs)->default_value(o.train.epochs), "epochs per model")
+    ("preset", po::value(&preset)->default_value(preset),
+     "auto | small | default: as in train-world, for every configuration (docs/own-data.md)")
+    ("epochs", po::value(&o.train.epochs)->default_value(o.train.epochs), "epochs per model (the maximum with --patience; preset)")
+    ("patience", po::value(&o.train.patience)->default_value(o.train.patience),
+     "stop when no validation loss improved for N epochs (0 = off; preset)")
     ("batch-tokens", po::value(&o.train.batch_tokens)->default_value(o.train.batch_tokens), "padded tokens per batch")
-    ("lr", po::value(&o.train.lr)->default_value(o.train.lr, "0.001"), "AdamW learning rate")
+    ("lr", po::value(&o.train.lr)->default_value(o.train.lr, "0.001"), "AdamW learning rate (the small preset: 0.0003)")
     ("seed", po::value(&o.train.seed)->default_value(o.train.seed), "seed")
     ("fidelity-histories", po::value(&o.fidelity_histories)->default_value(o.fidelity_histories), "sampled histories for ranking fidelity")
     ("no-baselines", po::bool_switch(&no_baselines), "skip the baselines and the oracle");
@@ -173,6 +177,15 @@ int SweepWorld(const std::vector<std::string>& args) {
   CheckOutputDir(o.out_dir, "--out");
   const auto d = data::ReadDataset(data);
   if (vm["family"].defaulted()) o.train.model.family.clear();  // the first compared family
+  const auto p = preset == "auto" ? worldmodel::ChoosePreset(d, o.splits[0]) : worldmodel::ParsePreset(preset);
+  ApplyPresetToDefaults(vm, p, d, o.train);
+  std::fprintf(stderr, "sweep-world: preset %s (%lld training interactions in split %d; small below %lld), "
+               "d_model %d, %d layer(s), lr %g, up to %d epochs%s%s\n", worldmodel::PresetName(p).c_str(),
+               static_cast<long long>(worldmodel::TrainInteractions(d, o.splits[0])), o.splits[0],
+               static_cast<long long>(worldmodel::kSmallPresetInteractions), o.train.model.d_model, o.train.model.layers,
+               static_cast<double>(o.train.lr), o.train.epochs,
+               o.train.patience > 0 ? (", patience " + std::to_string(o.train.patience)).c_str() : "",
+               o.train.model.prior_offset ? ", song prior and prior offset" : (o.train.model.song_prior ? ", song prior" : ""));
   data::RequireChecks(data::CheckData(d, {o.splits, o.train.model.song_components}), "sweep-world", &std::cerr);
   const auto t0 = std::chrono::steady_clock::now();
   const auto rep = worldmodel::RunSweep(d, o, &std::cerr);

@@ -226,8 +226,11 @@ def main():
          err=r"^train-world: warning: skipping the rating signal: no ratings in split 0")
     # Any family names (issue 18): a sweep over the dataset's own family "e", and the report's Table 2
     # of its results (the report looked for clamp3/mert rows only).
+    # On small data the sweep applies the small preset like train-world (explicit options win).
     amrs("sweep-world", "--data", "nr.h5", "--out", "nr-sweep", "--splits", 0, "--tables", "table2", "--epochs", 1,
-         "--no-baselines", "--jobs", 1, *model, out=r"factorized-e")
+         "--no-baselines", "--jobs", 1, *model, out=r"factorized-e\+pe\+prior\+offset",
+         err=r"^sweep-world: preset small \(\d+ training interactions in split 0; small below 20000\), d_model 8, "
+             r"1 layer\(s\), lr 0\.0003, up to 1 epochs, patience 8, song prior and prior offset")
     amrs("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior+offset/split-0.pt", "--agents", "random",
          "--seeds", 1, "--max-users", 2, "--out", "nr-run-r.h5", out=r"^random +test +1 ")
     amrs("report", "nr-run-r.h5", "--data", "nr.h5", "--no-figures", "--world-results", "nr-sweep/world-results.h5",

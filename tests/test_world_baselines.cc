@@ -209,7 +209,7 @@ TEST_CASE("The pooled MLP as a world: checkpoint round trip, World scoring equal
   CHECK_FALSE(PooledMlp::IsCheckpoint(tmp.File("missing.pt")));
 }
 
-TEST_CASE("The chosen world is a baseline when it ranks better than the Table-2 winner") {
+TEST_CASE("The chosen world is a baseline when it ranks better than the Table-2 winner, or level with it") {
   const ModelConfig base;
   auto section = [&](double model_shift) {
     data::ResultSection s;
@@ -246,6 +246,14 @@ TEST_CASE("The chosen world is a baseline when it ranks better than the Table-2 
   CHECK(song.chosen == "baseline-song-mean");
   CHECK(song.markdown.find("not available as a world; of those that are, baseline-pooled-mlp ranks best") !=
         std::string::npos);
+  // A tie in average rank goes to the baseline: the MLP better on engagement and rating, the model
+  // on valence and arousal (1.5 each).
+  auto tie = section(0.0);
+  tie["baseline-pooled-mlp"].values = {{"engagement_mse", {0.04, 0.04}}, {"rating_auc", {0.75, 0.75}},
+                                       {"valence_mse", {0.035, 0.036}}, {"arousal_mse", {0.035, 0.036}}};
+  const auto level = RenderWorldTables(tie, base, true, false);
+  CHECK(level.chosen == "baseline-pooled-mlp");
+  CHECK(level.markdown.find("(a tie goes to the baseline)") != std::string::npos);
 }
 
 TEST_CASE("sweep-world compares the given families, refuses unknown ones before creating anything, and writes the pooled MLP") {

@@ -154,7 +154,7 @@ void AddWorldResults(const ReportOptions& o, ReportData& rd) {
     // The families are the file's own (any names): Table 2 over them, Table 3 on the first family
     // whose ablations the file holds ("mert" first when present, as in sweep-world).
     const auto families = worldmodel::SectionFamilies(w->second);
-    worldmodel::ModelConfig base;
+    worldmodel::ModelConfig base = worldmodel::SectionBase(w->second);  // with the rows' prior settings
     base.family = std::count(families.begin(), families.end(), "mert") ? "mert" : families.front();
     bool table2 = false, table3 = false;
     for (const auto& c : worldmodel::Table2Configs(base, families)) table2 = table2 || w->second.count(c.Name());

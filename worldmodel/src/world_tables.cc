@@ -1,6 +1,8 @@
 #include "amrs/worldmodel/world_tables.h"
 
+#include <cmath>
 #include <iomanip>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -65,6 +67,22 @@ std::vector<std::string> SectionFamilies(const data::ResultSection& world) {
   return {families.begin(), families.end()};
 }
 
+ModelConfig SectionBase(const data::ResultSection& world) {
+  ModelConfig base;
+  for (const auto& [name, row] : world)
+    if (row.attrs.count("config")) {
+      try {
+        const auto c = ModelConfig::FromJson(row.attrs.at("config"));
+        base.song_prior = c.song_prior;
+        base.song_prior_k = c.song_prior_k;
+        base.prior_offset = c.prior_offset;
+        return base;
+      } catch (const Error&) {
+      }
+    }
+  return base;
+}
+
 WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfig& base, bool table2,
                               bool table3) {
   metrics::RowData rows;
@@ -108,18 +126,27 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
   rep.chosen_model = chosen;
   rep.chosen = chosen;
   std::string usable = chosen;  // the best-ranked of those that are worlds (model, pooled MLP)
-  if (rows.count(chosen)) {  // the chosen world: the model unless a baseline ranks strictly better
+  // The chosen world: the model unless a baseline ranks at least as well (a tie goes to the
+  // simpler rule: the learned model is worth using only when it predicts better); among the
+  // baselines the first in kChoosableBaselines' order wins a tie.
+  if (rows.count(chosen)) {
     std::vector<std::string> candidates{chosen};
     for (const char* b : kChoosableBaselines)
       if (rows.count(b)) candidates.push_back(b);
     const auto ranked = metrics::MakeTable(candidates, rows, cols, "");
-    auto better = [&](const std::string& a, const std::string& b) {
-      return ranked.average_rank.count(a) && ranked.average_rank.count(b) &&
-             ranked.average_rank.at(a) < ranked.average_rank.at(b) - 1e-12;
+    auto rank = [&](const std::string& a) {
+      const auto it = ranked.average_rank.find(a);
+      return it == ranked.average_rank.end() ? std::numeric_limits<double>::infinity() : it->second;
     };
-    for (const auto& c : candidates) {
-      if (better(c, rep.chosen)) rep.chosen = c;
-      if (c == "baseline-pooled-mlp" && better(c, usable)) usable = c;
+    // c replaces the current pick: strictly better, or level with the model itself.
+    auto replaces = [&](const std::string& c, const std::string& pick) {
+      if (!std::isfinite(rank(c))) return false;
+      return pick == chosen ? rank(c) <= rank(pick) + 1e-12 : rank(c) < rank(pick) - 1e-12;
+    };
+    for (std::size_t i = 1; i < candidates.size(); ++i) {
+      const auto& c = candidates[i];
+      if (replaces(c, rep.chosen)) rep.chosen = c;
+      if (c == "baseline-pooled-mlp" && replaces(c, usable)) usable = c;
     }
   }
   if (rows.count(chosen) && order.size() > 1) {
@@ -151,8 +178,8 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
     }
   }
   if (rep.chosen != rep.chosen_model) {
-    md << "**Chosen world: " << rep.chosen << "**. It beats " << rep.chosen_model
-       << " by equal-weight average rank over Eng. MSE, Rating AUC, Val. MSE and Aro. MSE among " << rep.chosen_model
+    md << "**Chosen world: " << rep.chosen << "**. It ranks at least as well as " << rep.chosen_model
+       << " (a tie goes to the baseline) by equal-weight average rank over Eng. MSE, Rating AUC, Val. MSE and Aro. MSE among " << rep.chosen_model
        << " and the baselines (the oracle excluded); see docs/own-data.md. ";
     if (usable == rep.chosen)
       md << "Use its checkpoints (" << rep.chosen << "/split-<k>.pt) as --world.\n\n";

@@ -31,6 +31,10 @@ struct WorldTables {
 // The embedding families of a "world" section's model rows (their `config` attributes), sorted;
 // {"clamp3", "mert"} when no row says.
 std::vector<std::string> SectionFamilies(const data::ResultSection& world);
+// The Table-2/3 base of a "world" section: ModelConfig's defaults with the song prior and prior
+// offset settings of its model rows (a sweep on small data runs the small preset: its rows are
+// named "...+prior+offset"); the defaults when no row says.
+ModelConfig SectionBase(const data::ResultSection& world);
 
 // Renders Tables 2/3 and the validation section from a results file's "world" section. Table 2
 // shows the families of the section's rows (sorted by name).
