@@ -31,7 +31,7 @@ Evaluation::Evaluation(const EvaluateSpec& spec) : spec_(spec) {
     truth.world = "oracle";
     if (truth.seed_scope == SeedScope::kWorld) truth.seed_scope = SeedScope::kWindows;  // one ground truth
     truth.parts = {data::Part::kTest};
-    oracle_ = std::make_unique<Runner>(truth, Inputs{d, nullptr});
+    oracle_ = std::make_unique<Runner>(truth, Inputs{d, nullptr, nullptr});
   }
 }
 
