@@ -2,6 +2,7 @@
 
 #include <cstdio>
 #include <filesystem>
+#include <fstream>
 #include <sstream>
 
 #include "amrs/core/atomic_file.h"
@@ -40,11 +41,16 @@ std::string ReadMeta(torch::serialize::InputArchive& a, const std::string& path,
 
 void SaveArchive(torch::serialize::OutputArchive& a, const std::string& path, const std::string& what) {
   AtomicFile file(path);
+  // Through a stream: the ZIP records are then named "archive/..." instead of after the temporary
+  // file (which carries the process id), so the same weights give the same bytes.
+  std::ofstream out(file.temp(), std::ios::binary | std::ios::trunc);
   try {
-    a.save_to(file.temp());
+    a.save_to(out);
   } catch (const c10::Error&) {
     throw InputError(path + ": cannot write the " + what);
   }
+  out.close();
+  if (!out) throw InputError(path + ": cannot write the " + what);
   file.Commit();
 }
 
