@@ -729,6 +729,17 @@ TEST_CASE("deam import: tiny fixture") {
     CHECK_MESSAGE(
         msg.find("ann1.csv:2: column 'song_id': duplicate annotation") != std::string::npos, msg);
   }
+  SUBCASE("the errors of a DEAM file come together") {
+    WriteFile(dir.File("bad.csv"), "a,tempo,file,emotion\n1,[x],2.wav,sad\n2,[3],3.wav,sad\n3,[3],four.wav,sad\n4,5,3.wav,sad\n");
+    auto msg = InputErrorOf([&] { ImportDeamCatalogue(dir.File("bad.csv"), {}); });
+    CHECK_MESSAGE(msg.find("bad.csv: 3 errors:\n") != std::string::npos, msg);
+    for (const char* e : {"bad.csv:2: column 'tempo':", "bad.csv:4: column 'file':",
+                          "bad.csv:5: column 'file': duplicate song id 3 (first at line 3)"})
+      CHECK_MESSAGE(msg.find(e) != std::string::npos, msg);
+    WriteFile(dir.File("ann4.csv"), "song_id, valence_mean, arousal_mean\n2,10,5\nx,5,5\n3,5,0\n");
+    msg = InputErrorOf([&] { ImportDeamCatalogue(dir.File("features.csv"), {dir.File("ann4.csv")}); });
+    CHECK_MESSAGE(msg.find("ann4.csv: 3 errors:\n") != std::string::npos, msg);
+  }
 }
 
 TEST_CASE("deam import: the shared DEAM fixture") {

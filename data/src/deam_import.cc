@@ -69,19 +69,25 @@ std::int64_t SongIdOfFile(const CsvReader& r, int file_col) {
 DeamFeatures ReadFeatures(const std::string& features_csv) {
   DeamFeatures out;
   out.cat.source = features_csv;
-  CsvReader r(features_csv);
+  CsvReader r(features_csv, Delimiter::kComma, /*collect=*/true);  // up to the first 20 errors in one run
   int file_col = -1;
   const auto feature_cols = FeatureColumns(r, file_col);
   out.dim = feature_cols.size();
+  std::vector<double> row(feature_cols.size());
   while (r.Next()) {
-    out.cat.Add(r, file_col, SongIdOfFile(r, file_col));
-    for (const auto c : feature_cols) {
-      std::string_view t = r.field(c);
-      if (t.size() >= 2 && t.front() == '[' && t.back() == ']')
-        t = Trim(t.substr(1, t.size() - 2));
-      out.x.push_back(ParseNumber(r, c, t));
-    }
+    r.Row([&] {
+      const std::int64_t id = SongIdOfFile(r, file_col);
+      for (std::size_t k = 0; k < feature_cols.size(); ++k) {
+        std::string_view t = r.field(feature_cols[k]);
+        if (t.size() >= 2 && t.front() == '[' && t.back() == ']')
+          t = Trim(t.substr(1, t.size() - 2));
+        row[k] = ParseNumber(r, feature_cols[k], t);
+      }
+      out.cat.Add(r, file_col, id);  // last: a row with an error adds nothing
+      out.x.insert(out.x.end(), row.begin(), row.end());
+    });
   }
+  r.Finish();
   if (out.cat.ids.empty()) throw InputError(features_csv + ": no songs (the file has only a header)");
   return out;
 }
@@ -118,10 +124,10 @@ void ReadAnnotations(const std::vector<std::string>& annotation_csvs, const Cata
   d.song_arousal.assign(n, 0.f);
   std::vector<std::pair<std::size_t, std::size_t>> seen(n, {0, 0});  // (file + 1, line)
   for (std::size_t a = 0; a < annotation_csvs.size(); ++a) {
-    CsvReader r(annotation_csvs[a]);
+    CsvReader r(annotation_csvs[a], Delimiter::kComma, /*collect=*/true);
     const auto col =
         BindColumns(r, {{"song_id", true}, {"valence_mean", true}, {"arousal_mean", true}}, true);
-    while (r.Next()) {
+    while (r.Next()) r.Row([&] {
       const std::int64_t id = ParseInt64(r, col[0]);
       auto scaled = [&r](std::size_t c) {
         const double v = ParseNumber(r, c);
@@ -132,7 +138,7 @@ void ReadAnnotations(const std::vector<std::string>& annotation_csvs, const Cata
       const float valence = scaled(col[1]);
       const float arousal = scaled(col[2]);
       const auto it = cat.index.find(id);
-      if (it == cat.index.end()) continue;  // annotated song without features: not imported
+      if (it == cat.index.end()) return;  // annotated song without features: not imported
       auto& s = seen[it->second];
       if (s.first)
         r.Fail(col[0], "duplicate annotation of song id " + std::to_string(id) + " (first at " +
@@ -140,7 +146,8 @@ void ReadAnnotations(const std::vector<std::string>& annotation_csvs, const Cata
       s = {a + 1, r.line()};
       d.song_valence[it->second] = valence;
       d.song_arousal[it->second] = arousal;
-    }
+    });
+    r.Finish();
   }
   for (std::size_t i = 0; i < n; ++i)
     if (!seen[i].first)
