@@ -78,7 +78,7 @@ int TrainWorld(const std::vector<std::string>& args) {
     ("out,o", po::value(&out_dir)->default_value("out/world"), "output folder: <config>/split-<k>.pt")
     ("splits", po::value(&splits)->default_value("0"), "comma-separated split indices")
     ("preset", po::value(&preset)->default_value(preset),
-     "auto | small | default: model size, epochs and patience (auto: small below 20000 training interactions "
+     "auto | small | default: model size, song prior and offset, lr, epochs and patience (auto: small below 20000 training interactions "
      "of the first split; explicit options win; docs/own-data.md)")
     ("epochs", po::value(&o.epochs)->default_value(o.epochs), "epochs (the maximum with --patience; preset)")
     ("max-epochs", po::value(&max_epochs), "the same as --epochs")
