@@ -65,6 +65,18 @@ void ApplyPresetToDefaults(const po::variables_map& vm, worldmodel::Preset p, co
   take("patience", o.patience, q.patience);
 }
 
+// Resolves --preset ("auto": small or default by the first split's training interactions),
+// applies it to the options left at their defaults, and returns how it reads in the command's
+// first line: "preset small (2752 training interactions in split 0; small below 20000)".
+std::string ApplyPresetOption(const po::variables_map& vm, const std::string& preset, const data::Dataset& d,
+                              std::int32_t split, worldmodel::TrainOptions& o) {
+  const auto p = preset == "auto" ? worldmodel::ChoosePreset(d, split) : worldmodel::ParsePreset(preset);
+  ApplyPresetToDefaults(vm, p, d, o);
+  return "preset " + worldmodel::PresetName(p) + " (" + std::to_string(worldmodel::TrainInteractions(d, split)) +
+         " training interactions in split " + std::to_string(split) + "; small below " +
+         std::to_string(worldmodel::kSmallPresetInteractions) + ")";
+}
+
 }  // namespace
 
 int TrainWorld(const std::vector<std::string>& args) {
@@ -105,14 +117,10 @@ int TrainWorld(const std::vector<std::string>& args) {
   CheckOutputDir(out_dir, "--out");
   const auto d = data::ReadDataset(data);
   ResolveFamily(vm, d, o.model.family);
-  const auto p = preset == "auto" ? worldmodel::ChoosePreset(d, split_list[0]) : worldmodel::ParsePreset(preset);
-  ApplyPresetToDefaults(vm, p, d, o);
+  const std::string preset_line = ApplyPresetOption(vm, preset, d, split_list[0], o);
   if (vm.count("max-epochs")) o.epochs = max_epochs;
-  std::fprintf(stderr, "train-world: preset %s (%lld training interactions in split %d; small below %lld), family %s, "
-               "%s, lr %g, up to %d epochs%s\n", worldmodel::PresetName(p).c_str(),
-               static_cast<long long>(worldmodel::TrainInteractions(d, split_list[0])), split_list[0],
-               static_cast<long long>(worldmodel::kSmallPresetInteractions), o.model.family.c_str(),
-               o.model.Name().c_str(), static_cast<double>(o.lr), o.epochs,
+  std::fprintf(stderr, "train-world: %s, family %s, %s, lr %g, up to %d epochs%s\n", preset_line.c_str(),
+               o.model.family.c_str(), o.model.Name().c_str(), static_cast<double>(o.lr), o.epochs,
                o.patience > 0 ? (", patience " + std::to_string(o.patience)).c_str() : "");
   data::RequireChecks(data::CheckData(d, {split_list, o.model.song_components}), "train-world", &std::cerr);
   const auto runs = worldmodel::TrainAndTest(d, o, split_list, out_dir, &std::cerr, [&](const worldmodel::SplitRun& r) {
@@ -177,13 +185,9 @@ int SweepWorld(const std::vector<std::string>& args) {
   CheckOutputDir(o.out_dir, "--out");
   const auto d = data::ReadDataset(data);
   if (vm["family"].defaulted()) o.train.model.family.clear();  // the first compared family
-  const auto p = preset == "auto" ? worldmodel::ChoosePreset(d, o.splits[0]) : worldmodel::ParsePreset(preset);
-  ApplyPresetToDefaults(vm, p, d, o.train);
-  std::fprintf(stderr, "sweep-world: preset %s (%lld training interactions in split %d; small below %lld), "
-               "d_model %d, %d layer(s), lr %g, up to %d epochs%s%s\n", worldmodel::PresetName(p).c_str(),
-               static_cast<long long>(worldmodel::TrainInteractions(d, o.splits[0])), o.splits[0],
-               static_cast<long long>(worldmodel::kSmallPresetInteractions), o.train.model.d_model, o.train.model.layers,
-               static_cast<double>(o.train.lr), o.train.epochs,
+  const std::string preset_line = ApplyPresetOption(vm, preset, d, o.splits[0], o.train);
+  std::fprintf(stderr, "sweep-world: %s, d_model %d, %d layer(s), lr %g, up to %d epochs%s%s\n", preset_line.c_str(),
+               o.train.model.d_model, o.train.model.layers, static_cast<double>(o.train.lr), o.train.epochs,
                o.train.patience > 0 ? (", patience " + std::to_string(o.train.patience)).c_str() : "",
                o.train.model.prior_offset ? ", song prior and prior offset" : (o.train.model.song_prior ? ", song prior" : ""));
   data::RequireChecks(data::CheckData(d, {o.splits, o.train.model.song_components}), "sweep-world", &std::cerr);

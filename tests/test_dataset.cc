@@ -61,6 +61,22 @@ std::size_t FilesIn(const std::filesystem::path& dir) {
   return static_cast<std::size_t>(std::distance(std::filesystem::directory_iterator(dir), {}));
 }
 
+// Adds a 1-d string dataset of `count` elements to an existing file, bypassing the writer: string
+// size `size` (H5T_VARIABLE for variable-length strings), with `value` written when given.
+void AddStringDataset(const std::string& path, const char* name, std::size_t size, hsize_t count, const char* value) {
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  REQUIRE(f >= 0);
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, size);
+  hid_t sp = H5Screate_simple(1, &count, nullptr);
+  hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
+  H5Pset_create_intermediate_group(lcpl, 1);
+  hid_t ds = H5Dcreate2(f, name, t, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
+  REQUIRE(ds >= 0);
+  if (value) REQUIRE(H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &value) >= 0);
+  H5Dclose(ds), H5Pclose(lcpl), H5Sclose(sp), H5Tclose(t), H5Fclose(f);
+}
+
 }  // namespace
 
 TEST_CASE("A dataset round-trips through HDF5 exactly") {
@@ -460,35 +476,13 @@ TEST_CASE("Only the checksummed HDF5 layout is read; corrupt metadata and data a
     CHECK(ErrorOf(path) == "(no error)");
   }
   SUBCASE("a variable-length string list is refused by name") {
-    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    REQUIRE(f >= 0);
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, H5T_VARIABLE);
-    hsize_t one = 1;
-    hid_t sp = H5Screate_simple(1, &one, nullptr);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t ds = H5Dcreate2(f, "/provenance/vlen_note", t, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    REQUIRE(ds >= 0);
-    const char* v = "x";
-    REQUIRE(H5Dwrite(ds, t, H5S_ALL, H5S_ALL, H5P_DEFAULT, &v) >= 0);
-    H5Dclose(ds), H5Pclose(lcpl), H5Sclose(sp), H5Tclose(t), H5Fclose(f);
+    AddStringDataset(path, "/provenance/vlen_note", H5T_VARIABLE, 1, "x");
     const auto e = ErrorOf(path);
     CHECK(e.find("'/provenance/vlen_note'") != std::string::npos);
     CHECK(e.find("variable-length strings") != std::string::npos);
   }
   SUBCASE("an empty provenance entry is refused by name") {
-    hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
-    REQUIRE(f >= 0);
-    hid_t t = H5Tcopy(H5T_C_S1);
-    H5Tset_size(t, 4);
-    hsize_t zero = 0;
-    hid_t sp = H5Screate_simple(1, &zero, nullptr);
-    hid_t lcpl = H5Pcreate(H5P_LINK_CREATE);
-    H5Pset_create_intermediate_group(lcpl, 1);
-    hid_t ds = H5Dcreate2(f, "/provenance/empty", t, sp, lcpl, H5P_DEFAULT, H5P_DEFAULT);
-    REQUIRE(ds >= 0);
-    H5Dclose(ds), H5Pclose(lcpl), H5Sclose(sp), H5Tclose(t), H5Fclose(f);
+    AddStringDataset(path, "/provenance/empty", 4, 0, nullptr);
     const auto e = ErrorOf(path);
     CHECK(e.find("/provenance/empty") != std::string::npos);
   }

@@ -119,6 +119,13 @@ void ReadSessionExtras(const CsvReader& r, const std::vector<int>& col, RawSessi
   }
 }
 
+// Two optional columns that come together (valence and arousal): one without the other is a
+// header error naming the missing one.
+void RequirePair(const CsvReader& r, int col_a, int col_b, const std::string& a, const std::string& b) {
+  if ((col_a < 0) != (col_b < 0))
+    r.FailHeader(col_a < 0 ? "column '" + b + "' needs column '" + a + "'" : "column '" + a + "' needs column '" + b + "'");
+}
+
 RawSessions ReadSessions(const std::string& spath, Delimiter delimiter) {
   RawSessions out;
   out.path = spath;
@@ -131,9 +138,7 @@ RawSessions ReadSessions(const std::string& spath, Delimiter delimiter) {
                                    {"post_valence", false},
                                    {"post_arousal", false},
                                    {"mode", false}});
-  if ((col[kPostV] < 0) != (col[kPostA] < 0))
-    r.FailHeader(col[kPostV] < 0 ? "column 'post_arousal' needs column 'post_valence'"
-                                 : "column 'post_valence' needs column 'post_arousal'");
+  RequirePair(r, col[kPostV], col[kPostA], "post_valence", "post_arousal");
   while (r.Next()) {
     CheckRowCount(r, out.rows.size());
     RawSession s;
@@ -247,9 +252,7 @@ RawInteractions ReadInteractions(const std::string& ipath, Delimiter delimiter, 
                                    {"rating", false},
                                    {"valence", false},
                                    {"arousal", false}});
-  if ((col[kValence] < 0) != (col[kArousal] < 0))
-    r.FailHeader(col[kValence] < 0 ? "column 'arousal' needs column 'valence'"
-                                   : "column 'valence' needs column 'arousal'");
+  RequirePair(r, col[kValence], col[kArousal], "valence", "arousal");
   out.song_affect = col[kValence] >= 0;
   while (r.Next()) {
     CheckRowCount(r, raw.size());

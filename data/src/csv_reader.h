@@ -97,18 +97,8 @@ class CsvReader {
   // Advances to the next non-blank line; false at the end of the file. Every line must have as
   // many fields as the header.
   bool Next() {
-    while (ReadRaw()) {
-      if (!collect_) {
-        SplitChecked();
-        return true;
-      }
-      try {
-        SplitChecked();
-        return true;
-      } catch (const InputError& e) {
-        errors_.Add(line_, e.what());
-      }
-    }
+    while (ReadRaw())
+      if (Row([this] { SplitChecked(); })) return true;  // with `collect`, a bad line is recorded and skipped
     return false;
   }
 

@@ -397,7 +397,7 @@ SequenceBatch MakeSequenceBatch(const std::vector<std::pair<const Token*, int64_
   return out;
 }
 
-Tensor ForwardBatch(WorldNet& net, const SequenceBatch& b, const Tensor& catalogue, const Tensor& prior_means) {
+Tensor ForwardBatch(WorldNet& net, const SequenceBatch& b, const Tensor& catalogue, const Tensor& offset) {
   const int64_t B = b.inputs.song.size(0), T = b.inputs.song.size(1);
   const Tensor x = net->Embed(b.inputs, catalogue);
   const Tensor z = net->Encode(x, nullptr);  // [B,T+1,d]
@@ -408,8 +408,7 @@ Tensor ForwardBatch(WorldNet& net, const SequenceBatch& b, const Tensor& catalog
   } else {
     logits = net->Head(z.narrow(1, 1, T), Tensor());
   }
-  if (prior_means.defined())
-    logits = logits + OffsetLogits(prior_means.index_select(0, b.candidates.reshape({-1})).view({B, T, 4}));
+  if (offset.defined()) logits = logits + offset.index_select(0, b.candidates.reshape({-1})).view({B, T, 4});
   return logits;
 }
 
@@ -466,13 +465,11 @@ Tensor SongInputs(const Catalogue& c, const SongReduction& r) {
   return torch::cat({cat, prior}, 1);
 }
 
-Tensor PriorMeans(const SongReduction& r) {
+Tensor PriorOffset(const SongReduction& r) {
   if (!r.prior.defined()) return Tensor();
   const Tensor means = r.prior.index_select(1, torch::tensor({0, 2, 4, 6}, torch::kLong));
-  return torch::cat({means, torch::full({1, kNumSignals}, 0.5f)}, 0).contiguous();
+  return torch::cat({torch::logit(means.clamp(1e-3, 1.0 - 1e-3)), torch::zeros({1, kNumSignals})}, 0).contiguous();
 }
-
-Tensor OffsetLogits(const Tensor& means) { return torch::logit(means.clamp(1e-3, 1.0 - 1e-3)); }
 
 int ReducedSongDim(const Catalogue& c, const ModelConfig& m) {
   return (m.song_components > 0 && m.song_components < c.dim) ? m.song_components : c.dim;

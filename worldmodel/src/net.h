@@ -142,13 +142,10 @@ struct SequenceBatch {
 SequenceBatch MakeSequenceBatch(const std::vector<std::pair<const Token*, std::int64_t>>& spans,
                                 const ModelConfig& config, std::int32_t num_songs);
 
-// The prior offset (logits): logit(clamp(means, 1e-3, 1 - 1e-3)) elementwise.
-torch::Tensor OffsetLogits(const torch::Tensor& means);
-
-// Predictions [B,T,4] (logits) for a batch, teacher-forced; with `prior_means` [N+1,4]
-// (PriorMeans) the prior offset of each token's candidate song is added.
+// Predictions [B,T,4] (logits) for a batch, teacher-forced; with `offset` [N+1,4] (PriorOffset)
+// each token's candidate song's row is added.
 torch::Tensor ForwardBatch(WorldNet& net, const SequenceBatch& b, const torch::Tensor& catalogue,
-                           const torch::Tensor& prior_means = {});
+                           const torch::Tensor& offset = {});
 
 // Per-signal masked losses [4] (MSE on sigmoid(e,v,a), BCE-with-logits on rating) and counts.
 std::pair<torch::Tensor, torch::Tensor> MaskedLosses(const torch::Tensor& logits,
@@ -173,9 +170,10 @@ constexpr int kSongPriorColumns = 2 * kNumSignals;
 // without any), column 2s+1 is log(1 + n).
 torch::Tensor ComputeSongPrior(const data::TokenView& view, const std::vector<std::int32_t>& users,
                                std::int32_t num_songs, float k);
-// Per song, each signal's shrunk train mean (the prior table's columns 2s), [N+1, 4] with a
-// trailing row of 0.5 (padding); undefined without the prior. The prior offset's song part.
-torch::Tensor PriorMeans(const SongReduction& r);
+// The prior offset (ModelConfig::prior_offset), logits [N+1, 4]: per song, logit of each signal's
+// shrunk train mean (the prior table's columns 2s, clamped to [1e-3, 1 - 1e-3]), and a trailing
+// zero row (padding); undefined without the prior table. Computed once per model.
+torch::Tensor PriorOffset(const SongReduction& r);
 // Top-k principal components of the catalogue (k = 0 or k >= D: no reduction).
 SongReduction FitReduction(const Catalogue& c, int k);
 // The network's song input [N+1, k] (trailing zero row kept at zero).

@@ -85,14 +85,14 @@ std::string Losses(const SignalSums& s) {
   return os.str();
 }
 
-SignalSums ValidationLoss(WorldNet& net, const std::vector<Span>& spans, const Tensor& cat, const Tensor& means,
+SignalSums ValidationLoss(WorldNet& net, const std::vector<Span>& spans, const Tensor& cat, const Tensor& offset,
                           const ModelConfig& cfg, std::int32_t n_songs) {
   torch::NoGradGuard g;
   net->eval();
   SignalSums s;
   for (const auto& batch : MakeBatches(spans, 16384, cfg.heads)) {
     const SequenceBatch b = MakeSequenceBatch(batch, cfg, n_songs);
-    const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat, means), b);
+    const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat, offset), b);
     s.Add(losses, counts);
   }
   return s;
@@ -191,7 +191,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   // The song prior sees the users trained on, never the validation or test users.
   if (o.model.song_prior) reduction.prior = ComputeSongPrior(view, train_users, N, o.model.song_prior_k);
   const Tensor cat = SongInputs(catalogue, reduction);
-  const Tensor means = o.model.prior_offset ? PriorMeans(reduction) : Tensor();  // the prior offset's song part
+  const Tensor offset = o.model.prior_offset ? PriorOffset(reduction) : Tensor();
   const int in_dim = SongInputDim(catalogue, o.model);
   std::vector<Span> val_spans;
   for (auto u : split.val)
@@ -251,7 +251,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   // With the prior offset the initial network is the per-song mean (its output layer starts at
   // zero): each signal's best until an epoch beats it on validation (best epoch 0).
   if (cfg.prior_offset && rs.epoch == 0) {
-    const SignalSums val = ValidationLoss(net, val_spans, cat, means, cfg, N);
+    const SignalSums val = ValidationLoss(net, val_spans, cat, offset, cfg, N);
     for (int s = 0; s < kNumSignals; ++s)
       if (std::isfinite(val.Mean(s))) {
         best[s] = CloneParams(net);
@@ -284,7 +284,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     std::int64_t epoch_tokens = 0;
     for (std::size_t bi = 0; bi < batches.size(); ++bi) {
       const SequenceBatch b = MakeSequenceBatch(batches[bi], cfg, N);
-      const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat, means), b);
+      const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat, offset), b);
       const Tensor loss = (losses * weights).sum();
       if (!std::isfinite(loss.item<double>()))
         throw Error("train-world: loss became non-finite at epoch " + std::to_string(epoch) +
@@ -305,7 +305,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
       }
     }
     rs.train_tokens += epoch_tokens;
-    const SignalSums val = ValidationLoss(net, val_spans, cat, means, cfg, N);
+    const SignalSums val = ValidationLoss(net, val_spans, cat, offset, cfg, N);
     std::string improved;
     for (int s = 0; s < kNumSignals; ++s) {
       const double v = val.Mean(s);

@@ -26,12 +26,12 @@ struct WorldModel::Impl {
   std::array<int, kNumSignals> net_of_signal{};
   std::vector<Tensor> proj;        // per net: projected songs [N+1, d]
   std::vector<Tensor> head_songs;  // per net (factorized): head projection of songs [N, H]
-  Tensor means;                    // prior_offset: the songs' prior means [N+1, 4] (PriorMeans), else undefined
+  Tensor offset;                   // prior_offset: logits added per candidate song [N+1, 4] (PriorOffset)
 
   void Prepare() {
     c10::InferenceMode g;
     cat = SongInputs(catalogue, reduction);
-    if (info.config.prior_offset) means = PriorMeans(reduction);
+    if (info.config.prior_offset) offset = PriorOffset(reduction);
     for (auto& n : nets) {
       n->eval();
       proj.push_back(n->ProjectSongs(cat));
@@ -45,7 +45,7 @@ struct WorldModel::Impl {
   float Output(int s, float p) const { return info.skipped(s) ? info.skip_prediction[s] : p; }
   // Offset logits [B,4] of candidate songs (undefined without the prior offset).
   Tensor Offsets(const std::vector<int64_t>& songs) const {
-    return means.defined() ? OffsetLogits(means.index_select(0, torch::tensor(songs, torch::kLong))) : Tensor();
+    return offset.defined() ? offset.index_select(0, torch::tensor(songs, torch::kLong)) : Tensor();
   }
 };
 
@@ -406,7 +406,7 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
         const int64_t rc = std::min(chunk, B - r0);
         const Tensor z = st.z_last[k].narrow(0, r0, rc).unsqueeze(1);          // [rc,1,d]
         Tensor logits = net->Head(z, I.head_songs[k].unsqueeze(0));  // [rc,N,4]
-        if (I.means.defined()) logits = logits + OffsetLogits(I.means.narrow(0, 0, N)).unsqueeze(0);
+        if (I.offset.defined()) logits = logits + I.offset.narrow(0, 0, N).unsqueeze(0);
         const Tensor p = torch::sigmoid(logits).contiguous();
         emit(p, r0);
       }
@@ -456,7 +456,7 @@ std::vector<std::vector<Feedback>> WorldModel::PredictSequences(const std::vecto
     for (auto m : members) spans.emplace_back(hs[m].data(), static_cast<int64_t>(hs[m].size()));
     const SequenceBatch b = MakeSequenceBatch(spans, I.info.config, N);
     std::vector<Tensor> probs;
-    for (auto net : I.nets) probs.push_back(torch::sigmoid(ForwardBatch(net, b, I.cat, I.means)).contiguous());
+    for (auto net : I.nets) probs.push_back(torch::sigmoid(ForwardBatch(net, b, I.cat, I.offset)).contiguous());
     for (int s = 0; s < kNumSignals; ++s) {
       const auto acc = probs[I.net_of_signal[s]].accessor<float, 3>();
       for (std::size_t r = 0; r < members.size(); ++r) {

@@ -54,32 +54,39 @@ std::vector<ModelConfig> Table3Configs(const ModelConfig& base) {
   return out;
 }
 
-std::vector<std::string> SectionFamilies(const data::ResultSection& world) {
-  std::set<std::string> families;
+namespace {
+
+// The configurations of a "world" section's model rows (their `config` attributes), in row order;
+// rows without one (baselines, the oracle) or with an unreadable one are left out.
+std::vector<ModelConfig> SectionConfigs(const data::ResultSection& world) {
+  std::vector<ModelConfig> out;
   for (const auto& [name, row] : world)
     if (row.attrs.count("config")) {
       try {
-        families.insert(ModelConfig::FromJson(row.attrs.at("config")).family);
+        out.push_back(ModelConfig::FromJson(row.attrs.at("config")));
       } catch (const Error&) {
       }
     }
+  return out;
+}
+
+}  // namespace
+
+std::vector<std::string> SectionFamilies(const data::ResultSection& world) {
+  std::set<std::string> families;
+  for (const auto& c : SectionConfigs(world)) families.insert(c.family);
   if (families.empty()) return {"clamp3", "mert"};
   return {families.begin(), families.end()};
 }
 
 ModelConfig SectionBase(const data::ResultSection& world) {
   ModelConfig base;
-  for (const auto& [name, row] : world)
-    if (row.attrs.count("config")) {
-      try {
-        const auto c = ModelConfig::FromJson(row.attrs.at("config"));
-        base.song_prior = c.song_prior;
-        base.song_prior_k = c.song_prior_k;
-        base.prior_offset = c.prior_offset;
-        return base;
-      } catch (const Error&) {
-      }
-    }
+  const auto configs = SectionConfigs(world);
+  if (!configs.empty()) {
+    base.song_prior = configs.front().song_prior;
+    base.song_prior_k = configs.front().song_prior_k;
+    base.prior_offset = configs.front().prior_offset;
+  }
   return base;
 }
 
