@@ -84,3 +84,30 @@ TEST_CASE("Policy positions: the prediction after token p of a span is the one f
     CHECK_MESSAGE((all[p][0] - last[0]).abs().max().item<float>() < 1e-5f, "prefix ending at token " << p);
   }
 }
+
+TEST_CASE("InfoNCE over valid positions: the gradient of a non-contiguous input lands where it belongs") {
+  // The copycat batch's shape: similarities [T,B,K] as a transposed (non-contiguous) view. Its
+  // gradient must equal the one through a contiguous copy. LibTorch 1.13's masked_select with a
+  // broadcast mask misplaced it (max difference about 6 here), so Copycat trained on wrong gradients.
+  torch::manual_seed(0);
+  const int64_t T = 100, B = 32, K = 64;
+  const auto base_neg = torch::randn({B, T, K});
+  const auto pos = torch::randn({T, B});
+  const auto valid = torch::rand({T, B}) > 0.5;
+  auto grad_of = [&](bool contiguous) {
+    auto b = base_neg.clone().requires_grad_(true);
+    const auto neg = contiguous ? b.transpose(0, 1).contiguous() : b.transpose(0, 1);
+    InfoNceOverValid(pos, neg, valid, 0.2).backward();
+    return b.grad();
+  };
+  const auto g_view = grad_of(false), g_copy = grad_of(true);
+  CHECK(g_view.abs().sum().item<double>() > 0);
+  CHECK((g_view - g_copy).abs().max().item<double>() < 1e-6);
+  // The loss itself: the mean InfoNCE over the valid positions (hand-rolled).
+  const auto neg = base_neg.transpose(0, 1);
+  const auto logits = torch::cat({pos.unsqueeze(-1), neg}, -1) / 0.2;
+  const auto per = -torch::log_softmax(logits, -1).select(-1, 0);
+  const double want = (per * valid).sum().item<double>() / valid.sum().item<double>();
+  CHECK(InfoNceOverValid(pos, neg, valid, 0.2).item<double>() == doctest::Approx(want).epsilon(1e-5));
+  CHECK_THROWS_AS(InfoNceOverValid(pos, neg, valid.narrow(0, 0, 2), 0.2), amrs::ArgumentError);
+}

@@ -117,8 +117,7 @@ BatchLoss Step(PolicyNet& net, const data::TokenView& tokens, const std::vector<
   const Tensor neg_emb = songs.index_select(0, torch::tensor(negs, torch::kLong)).reshape({b, o.negatives, -1});
   const Tensor neg_sim = torch::bmm(unit.transpose(0, 1), neg_emb.transpose(1, 2)).transpose(0, 1);  // [T,B,K]
   const Tensor pos_sim = (unit * songs.index_select(0, tgt.clamp_min(0).reshape({-1})).reshape(unit.sizes())).sum(-1);
-  out.loss = InfoNceFromSimilarities(pos_sim.masked_select(valid),
-                                     neg_sim.masked_select(valid.unsqueeze(-1)).reshape({-1, o.negatives}), o.model.tau);
+  out.loss = InfoNceOverValid(pos_sim, neg_sim, valid, o.model.tau);
   std::vector<std::int64_t> last(static_cast<std::size_t>(b));
   for (std::int64_t r = 0; r < b; ++r) last[r] = in.lengths[r] - 1;
   out.last_pred = pred.index({torch::tensor(last, torch::kLong), torch::arange(b, torch::kLong)});

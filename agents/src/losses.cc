@@ -27,6 +27,15 @@ Tensor InfoNceFromSimilarities(const Tensor& pos_sim, const Tensor& neg_sim, dou
   return -torch::log_softmax(logits, 1).select(1, 0).mean();
 }
 
+Tensor InfoNceOverValid(const Tensor& pos_sim, const Tensor& neg_sim, const Tensor& valid, double tau) {
+  if (pos_sim.dim() != 2 || neg_sim.dim() != 3 || valid.sizes() != pos_sim.sizes() ||
+      neg_sim.size(0) != pos_sim.size(0) || neg_sim.size(1) != pos_sim.size(1))
+    throw ArgumentError("InfoNCE: expected pos_sim [T,B], neg_sim [T,B,K] and valid [T,B]");
+  const Tensor rows = valid.reshape({-1}).nonzero().squeeze(1);
+  return InfoNceFromSimilarities(pos_sim.reshape({-1}).index_select(0, rows),
+                                 neg_sim.reshape({-1, neg_sim.size(2)}).index_select(0, rows), tau);
+}
+
 Tensor PolicyLogProb(const Tensor& pred, const Tensor& catalogue, const Tensor& songs, double tau) {
   if (!(tau > 0)) throw ArgumentError("policy: temperature must be positive");
   const auto opts = torch::nn::functional::NormalizeFuncOptions().dim(-1);

@@ -13,6 +13,12 @@ torch::Tensor InfoNceLoss(const torch::Tensor& pred, const torch::Tensor& pos, c
 
 // Eq. 1 from precomputed cosine similarities: pos_sim [P], neg_sim [P,K]. Mean over P.
 torch::Tensor InfoNceFromSimilarities(const torch::Tensor& pos_sim, const torch::Tensor& neg_sim, double tau);
+// InfoNCE over the positions where `valid` [T,B] is true, from similarities at every position:
+// pos_sim [T,B], neg_sim [T,B,K] (any strides). The valid rows are gathered with index_select:
+// LibTorch 1.13's masked_select misplaces gradients of a large non-contiguous input under a
+// broadcast mask (tests/test_policy_losses.cc), which made Copycat's gradients wrong before.
+torch::Tensor InfoNceOverValid(const torch::Tensor& pos_sim, const torch::Tensor& neg_sim, const torch::Tensor& valid,
+                               double tau);
 
 // log pi(y|x) for songs[b] given pred[b]: cos(pred, e_y)/tau - logsumexp_j cos(pred, e_j)/tau
 // over the catalogue [N,D].
