@@ -12,6 +12,7 @@
 #include "amrs/scenarios/scenario.h"
 #include "amrs/scenarios/stress.h"
 #include "amrs/worldmodel/world_model.h"
+#include "amrs/distributed/distributed.h"
 #include "common.h"
 
 namespace amrs::cli {
@@ -86,8 +87,10 @@ int Stress(const std::vector<std::string>& args) {
     bar->Update(done, total);
   });
   bar.reset();
-  scenarios::WriteStressHdf5(report, out, kVersion);
-  WriteFileAtomically(md.string(), scenarios::StressMarkdown(report));
+  if (distributed::Current().root()) {  // every rank holds the whole report; rank 0 writes it
+    scenarios::WriteStressHdf5(report, out, kVersion);
+    WriteFileAtomically(md.string(), scenarios::StressMarkdown(report));
+  }
   std::cout << scenarios::StressTable(report);
   const bool failed = report.RequiredFailed();
   std::cout << (failed ? "stress: FAILED: a required guardrail is violated above its allowed rate\n"

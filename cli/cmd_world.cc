@@ -101,7 +101,10 @@ int TrainWorld(const std::vector<std::string>& args) {
     ("seed", po::value(&o.seed)->default_value(o.seed), "seed")
     ("weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay, "0.01"), "AdamW weight decay")
     ("no-baselines", po::bool_switch(&no_baselines), "skip the baselines (song mean, user mean, pooled MLP)")
-    ("no-resume", po::bool_switch(&no_resume), "ignore an existing resume file");
+    ("no-resume", po::bool_switch(&no_resume), "ignore an existing resume file")
+    ("stop-after", po::value(&o.stop_after)->default_value(0),
+     "stop after this epoch of the first unfinished split, keeping its resume file (0: off); rerun without it "
+     "to resume, with any number of ranks (e.g. a cluster job's time limit)");
   AddModelOptions(desc, o.model, arch, ablation);
   po::variables_map vm;
   if (!Parse("train-world", args, desc, vm, nullptr, "--data D.h5 [--splits 0,1,2] [options]")) return 0;
@@ -124,14 +127,23 @@ int TrainWorld(const std::vector<std::string>& args) {
                o.patience > 0 ? (", patience " + std::to_string(o.patience)).c_str() : "");
   data::RequireChecks(data::CheckData(d, {split_list, o.model.song_components}), "train-world", &std::cerr);
   const auto runs = worldmodel::TrainAndTest(d, o, split_list, out_dir, &std::cerr, [&](const worldmodel::SplitRun& r) {
+    if (!r.train.finished) {
+      std::printf("  split %d: stopped after epoch %d (--stop-after); rerun the same command to resume from %s.resume\n",
+                  r.split, o.stop_after, r.checkpoint.c_str());
+      return;
+    }
     std::printf("  trained %d epochs in %.1f s, %.0f train tokens/s; best epochs e/r/v/a %d/%d/%d/%d\n",
                 r.train.epochs_run, r.train.seconds, r.train.train_tokens_per_second, r.train.info.best_epoch[0],
                 r.train.info.best_epoch[1], r.train.info.best_epoch[2], r.train.info.best_epoch[3]);
+    if (r.train.ranks > 1)
+      std::printf("  data-parallel over %d ranks: %lld optimizer steps, %.0f bytes all-reduced per rank per step\n",
+                  r.train.ranks, static_cast<long long>(r.train.reduced_steps), r.train.reduced_bytes_per_step);
     PrintScores("test (split " + std::to_string(r.split) + ")", r.test, r.train.info.skip_reason);
     if (r.oracle) PrintScores("oracle ceiling (same users)", *r.oracle);
     for (const auto& b : r.baselines) PrintScores(b.name, b.test);
     std::fflush(stdout);
   }, !no_baselines);
+  if (!runs.empty() && !runs.back().train.finished) return 0;
   const std::string cmp = worldmodel::CompareWithBaselines(runs);
   if (!cmp.empty()) {
     std::printf("%s", cmp.c_str());

@@ -22,7 +22,7 @@ inline constexpr const char* kVersion = "0.1.0";
 
 // Exit status of every command (README "Exit status"): 0 success, 1 bad input or another error,
 // 2 bad options or values, 3 a verdict of `stress` or `check-agent` that failed.
-inline constexpr int kBadInput = 1, kBadOptions = 2, kVerdictFailed = 3;
+inline constexpr int kBadInput = 1, kBadOptions = 2, kVerdictFailed = 3, kDistributedFailure = 4;
 
 // Parses `args` against `desc` (+ positionals); prints help and returns false on --help.
 bool Parse(const std::string& name, const std::vector<std::string>& args, po::options_description& desc,

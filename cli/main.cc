@@ -2,14 +2,20 @@
 // calls the library and prints; the experiment logic lives in the libraries.
 #include <boost/program_options.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cstdio>
 #include <iostream>
 #include <map>
 #include <new>
+#include <set>
 #include <string>
 #include <vector>
 
 #include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
+#include "amrs/distributed/distributed.h"
 #include "common.h"
 
 namespace {
@@ -65,6 +71,9 @@ std::string OneLine(const char* what) {
   return s.empty() ? "an error without a message" : s;
 }
 
+// The commands that run with several processes under torchrun, mpirun or srun (docs/distributed.md).
+const std::set<std::string> kDistributedCommands = {"train-world", "train-policy", "rollout", "evaluate", "stress"};
+
 void Usage(std::ostream& os) {
   os << "amrs " << kVersion << ": offline affective music recommendation simulator\n\n"
      << "usage: amrs <command> [options]   (amrs <command> --help for its options)\n\ncommands:\n";
@@ -77,8 +86,10 @@ void Usage(std::ostream& os) {
 // Exit status, the one rule of every command (README "Exit status"): 0 success; 1 bad input (a
 // file that is missing, malformed or out of range: InputError) or any other error, including an
 // allocation that cannot be satisfied; 2 bad options or values (a parse error, ArgumentError) or
-// an unknown command; 3 when `stress` or `check-agent` ran and its verdict is "failed". Every
-// error is reported as one line on stderr.
+// an unknown command; 3 when `stress` or `check-agent` ran and its verdict is "failed"; 4 when a
+// distributed run failed because of another rank (it died, hung, failed or disagrees) or the
+// process group could not form. Every error is reported as one line on stderr; under a launcher
+// only rank 0 prints, except errors, which every rank prints with its rank.
 int main(int argc, char** argv) {
   if (argc < 2) {
     Usage(std::cerr);
@@ -100,24 +111,50 @@ int main(int argc, char** argv) {
     return 2;
   }
   amrs::InstallSignalCleanup();  // SIGINT/SIGTERM/SIGHUP remove the temporary outputs (exit 128+sig)
-  const std::string prefix = "amrs " + name + ": ";
+  std::string prefix = "amrs " + name + ": ";
+  int saved_stderr = -1;  // rank > 0 prints nothing but its errors: stdout and stderr go to /dev/null
+  auto fail = [&](int status, const std::string& message, bool see_help) {
+    if (saved_stderr >= 0) {
+      std::cerr.flush();
+      std::fflush(stderr);
+      ::dup2(saved_stderr, 2);
+    }
+    std::cerr << prefix << message << (see_help ? " (see amrs " + name + " --help)" : "") << "\n";
+    amrs::distributed::Current().Abort(message);  // the other ranks name this rank and its message
+    return status;
+  };
   try {
-    return it->second.run(std::vector<std::string>(argv + 2, argv + argc));
+    const std::vector<std::string> args(argv + 2, argv + argc);
+    if (const auto launch = amrs::distributed::InitFromEnvironment(); launch && launch->world_size > 1) {
+      prefix = "amrs " + name + ": rank " + std::to_string(launch->rank) + " of " + std::to_string(launch->world_size) + ": ";
+      if (!kDistributedCommands.count(name))
+        throw amrs::ArgumentError("runs as one process only; distributed (WORLD_SIZE " + std::to_string(launch->world_size) +
+                                  " from " + launch->launcher + "): train-world, train-policy, rollout, evaluate, stress");
+      std::string command = std::string(kVersion) + " " + name;
+      for (const auto& a : args) command += " " + a;
+      amrs::distributed::CheckSame(amrs::distributed::Current(), "version and command line", command);
+      if (launch->rank != 0) {
+        std::cout.flush(), std::cerr.flush(), std::fflush(nullptr);
+        const int null_fd = ::open("/dev/null", O_WRONLY);
+        saved_stderr = ::dup(2);
+        if (null_fd >= 0 && saved_stderr >= 0) ::dup2(null_fd, 1), ::dup2(null_fd, 2);
+        if (null_fd >= 0) ::close(null_fd);
+      }
+    }
+    return it->second.run(args);
   } catch (const boost::program_options::error& e) {
-    std::cerr << prefix << OneLine(e.what()) << " (see amrs " << name << " --help)\n";
-    return amrs::cli::kBadOptions;
+    return fail(amrs::cli::kBadOptions, OneLine(e.what()), true);
   } catch (const amrs::ArgumentError& e) {
-    std::cerr << prefix << "error: " << OneLine(e.what()) << " (see amrs " << name << " --help)\n";
-    return amrs::cli::kBadOptions;
+    return fail(amrs::cli::kBadOptions, "error: " + OneLine(e.what()), true);
+  } catch (const amrs::distributed::Failure& e) {
+    return fail(amrs::cli::kDistributedFailure, "error: " + OneLine(e.what()), false);
   } catch (const std::bad_alloc&) {
-    std::cerr << prefix << "error: out of memory (std::bad_alloc); a size option (e.g. --songs, --d-model, --batch) "
-              << "may be too large for this machine\n";
-    return amrs::cli::kBadInput;
+    return fail(amrs::cli::kBadInput,
+                "error: out of memory (std::bad_alloc); a size option (e.g. --songs, --d-model, --batch) may be too "
+                "large for this machine", false);
   } catch (const std::exception& e) {  // amrs::Error, and others (e.g. c10::Error from LibTorch)
-    std::cerr << prefix << "error: " << OneLine(e.what()) << "\n";
-    return amrs::cli::kBadInput;
+    return fail(amrs::cli::kBadInput, "error: " + OneLine(e.what()), false);
   } catch (...) {
-    std::cerr << prefix << "error: an unknown exception\n";
-    return amrs::cli::kBadInput;
+    return fail(amrs::cli::kBadInput, "error: an unknown exception", false);
   }
 }

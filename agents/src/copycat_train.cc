@@ -12,6 +12,7 @@
 #include "amrs/core/error.h"
 #include "amrs/core/rng.h"
 #include "amrs/data/tokens.h"
+#include "amrs/distributed/gradients.h"
 #include "archive.h"
 #include "losses.h"
 #include "policy_net.h"
@@ -219,6 +220,15 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
     }
   }
 
+  // Data-parallel under a distributed launch (docs/distributed.md): each global batch's examples
+  // i % size == rank run on this rank; the gradients of the summed InfoNCE terms are summed over
+  // the ranks and divided by the global number of targets (the single-process batch mean);
+  // validation batches are sharded and their sums reduced; rank 0 alone writes files.
+  auto& comm = distributed::Current();
+  const bool dp = comm.size() > 1;
+  if (dp)
+    distributed::CheckSame(comm, "copycat seed " + std::to_string(o.seed) + " start (options, dataset, resumed epoch, weights)",
+                           key + " " + std::to_string(first_epoch) + " " + distributed::ParameterDigest(net->parameters()));
   const std::int32_t n_songs = cat.size();
   for (std::int32_t epoch = first_epoch; epoch <= o.epochs; ++epoch) {
     const auto te = std::chrono::steady_clock::now();
@@ -232,6 +242,35 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
     for (std::size_t at = 0; at < order.size(); at += static_cast<std::size_t>(o.batch)) {
       const std::vector<std::size_t> idx(order.begin() + at,
                                          order.begin() + std::min(order.size(), at + static_cast<std::size_t>(o.batch)));
+      if (dp) {
+        std::vector<std::size_t> mine;
+        for (std::size_t i = 0; i < idx.size(); ++i)
+          if (distributed::Owns(comm, i)) mine.push_back(idx[i]);
+        opt.zero_grad();
+        float local[2] = {0.f, 0.f};  // targets, summed loss
+        if (!mine.empty()) {
+          auto bl = Step(net, tokens, train, mine, played, songs, o, Mix64(o.seed * 1000003ULL + epoch));
+          if (bl.targets > 0) {
+            const Tensor sum = bl.loss * static_cast<double>(bl.targets);
+            sum.backward();
+            local[0] = static_cast<float>(bl.targets), local[1] = sum.item<float>();
+          }
+        }
+        const auto g = distributed::AllReduceGradients(
+            net->parameters(), {local[0], local[1]}, comm,
+            "copycat seed " + std::to_string(o.seed) + " epoch " + std::to_string(epoch) + " batch " +
+                std::to_string(at / static_cast<std::size_t>(o.batch) + 1) + ": gradients");
+        if (g[0] == 0) continue;
+        {
+          torch::NoGradGuard ng;
+          for (auto& p : net->parameters()) p.mutable_grad().div_(static_cast<double>(g[0]));
+        }
+        torch::nn::utils::clip_grad_norm_(net->parameters(), 1.0);
+        opt.step();
+        loss_sum += g[1];
+        loss_n += static_cast<std::int64_t>(g[0]);
+        continue;
+      }
       auto bl = Step(net, tokens, train, idx, played, songs, o, Mix64(o.seed * 1000003ULL + epoch));
       if (bl.targets == 0) continue;
       opt.zero_grad();
@@ -248,6 +287,7 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
     double vsum = 0, hits = 0;
     std::int64_t vn = 0, hn = 0;
     for (std::size_t at = 0; at < val.size(); at += 64) {
+      if (!distributed::Owns(comm, at / 64)) continue;  // sharded under a distributed launch
       std::vector<std::size_t> idx;
       for (std::size_t i = at; i < std::min(val.size(), at + 64); ++i) idx.push_back(i);
       auto bl = Step(net, tokens, val, idx, played, songs, o, Mix64(o.seed * 1000003ULL));
@@ -261,6 +301,11 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
         for (std::int64_t j = 0; j < top.size(1); ++j)
           if (acc[static_cast<std::int64_t>(r)][j] == bl.last_song[r]) hits += 1;
       }
+    }
+    if (dp) {
+      double sums[4] = {vsum, static_cast<double>(vn), hits, static_cast<double>(hn)};
+      comm.AllReduceSum(sums, 4, "copycat seed " + std::to_string(o.seed) + " epoch " + std::to_string(epoch) + ": validation");
+      vsum = sums[0], vn = static_cast<std::int64_t>(sums[1]), hits = sums[2], hn = static_cast<std::int64_t>(sums[3]);
     }
     EpochLog log;
     log.epoch = epoch;
@@ -297,7 +342,7 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
       torch::serialize::OutputArchive oa;
       opt.save(oa);
       a.write("optimizer", oa);
-      worldmodel::SaveArchive(a, resume_path, "Copycat resume file");
+      if (comm.root()) worldmodel::SaveArchive(a, resume_path, "Copycat resume file");
       if (o.stop_after > 0 && epoch >= o.stop_after) {
         result.finished = false;
         result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
@@ -306,9 +351,12 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
     }
   }
   Restore(net, best);
-  SavePolicy(o.out, info, net);
-  std::error_code ec;
-  std::filesystem::remove(resume_path, ec);
+  if (comm.root()) {
+    SavePolicy(o.out, info, net);
+    std::error_code ec;
+    std::filesystem::remove(resume_path, ec);
+  }
+  if (dp) comm.Barrier("copycat seed " + std::to_string(o.seed) + ": rank 0 writes " + o.out);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

@@ -3,6 +3,7 @@
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
+#include <cstring>
 #include <chrono>
 #include <cmath>
 #include <iomanip>
@@ -11,6 +12,9 @@
 
 #include "amrs/agents/policy.h"
 #include "amrs/core/error.h"
+#include <nlohmann/json.hpp>
+
+#include "amrs/distributed/gradients.h"
 #include "amrs/core/rng.h"
 #include "losses.h"
 #include "policy_net.h"
@@ -153,9 +157,12 @@ std::vector<PreferencePair> BuildPreferencePairs(const env::EnvContext& ctx, con
       }
     }
   }
-  // Score every candidate and the logged song from the same history, batch by batch.
+  // Score every candidate and the logged song from the same history, batch by batch (under a
+  // distributed launch each rank scores the batches b % size == rank, then all gather the results).
   const std::size_t nb = (pairs.size() + o.batch - 1) / static_cast<std::size_t>(o.batch);
+  auto& comm = distributed::Current();
   tbb::parallel_for(std::size_t(0), nb, [&](std::size_t b) {
+    if (!distributed::Owns(comm, b)) return;
     const std::size_t at = b * static_cast<std::size_t>(o.batch), end = std::min(pairs.size(), at + o.batch);
     std::vector<std::int32_t> us;
     std::vector<History> hs;
@@ -181,6 +188,28 @@ std::vector<PreferencePair> BuildPreferencePairs(const env::EnvContext& ctx, con
       pp.loser_utility = utility(f[o.pool]);
     }
   });
+  if (comm.size() > 1) {
+    struct Scored {
+      std::int32_t winner;
+      float winner_utility, loser_utility;
+    };
+    std::string mine;
+    for (std::size_t i = 0; i < pairs.size(); ++i)
+      if (distributed::Owns(comm, i / static_cast<std::size_t>(o.batch))) {
+        const Scored sc{pairs[i].winner, pairs[i].winner_utility, pairs[i].loser_utility};
+        mine.append(reinterpret_cast<const char*>(&sc), sizeof sc);
+      }
+    const auto all = comm.AllGather(mine, "DPO pairs (seed " + std::to_string(o.seed) + "): gathering the scores");
+    std::vector<std::size_t> at(all.size(), 0);
+    for (std::size_t i = 0; i < pairs.size(); ++i) {
+      const std::size_t r = (i / static_cast<std::size_t>(o.batch)) % all.size();
+      if (at[r] + sizeof(Scored) > all[r].size()) throw distributed::Failure("DPO pairs: rank " + std::to_string(r) + " sent too few scores");
+      Scored sc;
+      std::memcpy(&sc, all[r].data() + at[r], sizeof sc);
+      at[r] += sizeof sc;
+      pairs[i].winner = sc.winner, pairs[i].winner_utility = sc.winner_utility, pairs[i].loser_utility = sc.loser_utility;
+    }
+  }
   if (o.require_better)
     pairs.erase(std::remove_if(pairs.begin(), pairs.end(),
                                [](const PreferencePair& p) { return !(p.winner_utility > p.loser_utility); }),
@@ -283,6 +312,15 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
   info.options = DpoTrainingOptions(o, info.world, ref_info.options);
   ref->eval();
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(0.0));
+  // Data-parallel under a distributed launch (docs/distributed.md): the pairs i % size == rank of
+  // each global batch run here; each rank's loss is its share of the batch mean (n_rank / n), the
+  // gradients are summed over the ranks; validation batches are sharded; rank 0 writes.
+  auto& comm = distributed::Current();
+  const bool dp = comm.size() > 1;
+  if (dp)
+    distributed::CheckSame(comm, "dpo seed " + std::to_string(o.seed) + " start (options, pairs, weights)",
+                           nlohmann::json(info.options).dump() + " " + std::to_string(train.size()) + " " + std::to_string(val.size()) + " " +
+                               distributed::ParameterDigest(net->parameters()));
   for (std::int32_t epoch = 1; epoch <= o.epochs; ++epoch) {
     const auto te = std::chrono::steady_clock::now();
     net->train();
@@ -295,6 +333,30 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
     for (std::size_t at = 0; at < order.size(); at += static_cast<std::size_t>(o.batch)) {
       const std::vector<std::size_t> idx(order.begin() + at,
                                          order.begin() + std::min(order.size(), at + static_cast<std::size_t>(o.batch)));
+      if (dp) {
+        std::vector<std::size_t> mine;
+        for (std::size_t i = 0; i < idx.size(); ++i)
+          if (distributed::Owns(comm, i)) mine.push_back(idx[i]);
+        opt.zero_grad();
+        std::vector<float> local(4, 0.f);  // summed loss, margin, accuracy, KL of this rank's pairs
+        if (!mine.empty()) {
+          const auto b = MakePairBatch(*ctx, train, mine, cat.size(), ref_info.config.max_context);
+          auto r = DpoStep(net, ref, b, songs, tau, o.beta);
+          const double n = static_cast<double>(mine.size());
+          (r.out.loss * (n / static_cast<double>(idx.size()))).backward();
+          local = {static_cast<float>(r.out.loss.item<double>() * n), static_cast<float>(r.out.reward_margin.item<double>() * n),
+                   static_cast<float>(r.out.accuracy.item<double>() * n), static_cast<float>(r.kl.item<double>() * n)};
+        }
+        const auto g = distributed::AllReduceGradients(
+            net->parameters(), local, comm,
+            "dpo seed " + std::to_string(o.seed) + " epoch " + std::to_string(epoch) + " batch " +
+                std::to_string(at / static_cast<std::size_t>(o.batch) + 1) + ": gradients");
+        torch::nn::utils::clip_grad_norm_(net->parameters(), 1.0);
+        opt.step();
+        loss += g[0], margin += g[1], acc += g[2], kl += g[3];
+        seen += idx.size();
+        continue;
+      }
       const auto b = MakePairBatch(*ctx, train, idx, cat.size(), ref_info.config.max_context);
       auto r = DpoStep(net, ref, b, songs, tau, o.beta);
       opt.zero_grad();
@@ -311,12 +373,18 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
     {
       torch::NoGradGuard g;
       for (std::size_t at = 0; at < val.size(); at += 128) {
+        if (!distributed::Owns(comm, at / 128)) continue;  // sharded under a distributed launch
         std::vector<std::size_t> idx;
         for (std::size_t i = at; i < std::min(val.size(), at + 128); ++i) idx.push_back(i);
         const auto r = DpoStep(net, ref, MakePairBatch(*ctx, val, idx, cat.size(), ref_info.config.max_context), songs,
                                tau, o.beta);
         vloss += r.out.loss.item<double>() * idx.size(), vacc += r.out.accuracy.item<double>() * idx.size();
       }
+    }
+    if (dp) {
+      double sums[2] = {vloss, vacc};
+      comm.AllReduceSum(sums, 2, "dpo seed " + std::to_string(o.seed) + " epoch " + std::to_string(epoch) + ": validation");
+      vloss = sums[0], vacc = sums[1];
     }
     EpochLog log;
     log.epoch = epoch;
@@ -337,7 +405,8 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
   }
   info.best_epoch = o.epochs;
   info.best_val_loss = result.epochs.back().val_loss;
-  SavePolicy(o.out, info, net);
+  if (comm.root()) SavePolicy(o.out, info, net);
+  if (dp) comm.Barrier("dpo seed " + std::to_string(o.seed) + ": rank 0 writes " + o.out);
   result.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return result;
 }

@@ -17,6 +17,14 @@ const Quiet quiet_errors;
 
 // Every object this project writes: no timestamps (same input, same bytes), attributes and links
 // kept in the object header (checksummed) instead of dense storage.
+// Parent groups are created one by one with ObjectCreatePlist (HDF5's intermediate groups would
+// get default properties: modification times in their headers, so that two runs writing the same
+// content would differ in bytes).
+void EnsureParent(File& f, const std::string& name) {
+  const auto slash = name.rfind('/');
+  if (slash != std::string::npos && slash > 0) f.Group(name.substr(0, slash));
+}
+
 Handle ObjectCreatePlist(hid_t cls) {
   Handle p(H5Pcreate(cls), H5Pclose);
   H5Pset_obj_track_times(p.get(), 0);
@@ -209,6 +217,7 @@ void File::Write(const std::string& name, const std::vector<T>& data, std::vecto
     H5Pset_deflate(dcpl.get(), 1);
     H5Pset_fletcher32(dcpl.get());  // besides zlib's Adler-32: a corrupt chunk fails to read
   }
+  EnsureParent(*this, name);
   Handle ds(H5Dcreate2(h_.get(), name.c_str(), MemType<T>(), sp.get(), lcpl.get(), dcpl.get(),
                        H5P_DEFAULT),
             H5Dclose);
@@ -220,6 +229,7 @@ void File::Write(const std::string& name, const std::vector<T>& data, std::vecto
 
 void File::Group(const std::string& name) {
   if (Exists(name)) return;
+  EnsureParent(*this, name);
   Handle lcpl(H5Pcreate(H5P_LINK_CREATE), H5Pclose);
   H5Pset_create_intermediate_group(lcpl.get(), 1);
   Handle gcpl = ObjectCreatePlist(H5P_GROUP_CREATE);
@@ -335,6 +345,7 @@ void File::WriteStrings(const std::string& name, const std::vector<std::string>&
     H5Pset_chunk(dcpl.get(), 1, &chunk);
     H5Pset_fletcher32(dcpl.get());
   }
+  EnsureParent(*this, name);
   Handle ds(H5Dcreate2(h_.get(), name.c_str(), t.get(), sp.get(), lcpl.get(), dcpl.get(), H5P_DEFAULT),
             H5Dclose);
   std::vector<char> raw(v.size() * width, '\0');

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cstring>
 
 #include "amrs/core/error.h"
 #include "amrs/core/rng.h"
@@ -14,6 +15,9 @@ void RolloutOptions::Validate() const {
   if (batch < 1) throw ArgumentError("rollout: 'batch' must be at least 1");
   if (topk < 0) throw ArgumentError("rollout: 'topk' must be >= 0");
   if (max_users < 0) throw ArgumentError("rollout: 'max_users' must be >= 0");
+  if (shard_count < 1 || shard_rank < 0 || shard_rank >= shard_count)
+    throw ArgumentError("rollout: shard " + std::to_string(shard_rank) + " of " + std::to_string(shard_count) +
+                        " does not exist");
   reset.utility.Validate();
 }
 
@@ -58,7 +62,10 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
   const std::int32_t n_batches = (E + o.batch - 1) / o.batch;
   const std::int32_t n_songs = ctx->world().num_songs();
   std::atomic<std::int64_t> done{0};
+  std::int64_t mine = 0;  // episodes of this shard (the progress total)
+  for (std::int32_t bi = o.shard_rank; bi < n_batches; bi += o.shard_count) mine += std::min(o.batch, E - bi * o.batch);
   tbb::parallel_for(0, n_batches, 1, [&](std::int32_t bi) {
+    if (bi % o.shard_count != o.shard_rank) return;
     const std::int32_t e0 = bi * o.batch, n = std::min(o.batch, E - e0);
     VectorEnv env(ctx, n);
     std::vector<std::uint64_t> seeds(static_cast<std::size_t>(n));
@@ -105,9 +112,59 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
       }
     }
     const auto d = done += n;
-    if (progress) progress(d, E);
+    if (progress) progress(d, mine);
   });
   return b;
+}
+
+namespace {
+
+// Calls f(array, stride) for every per-episode array of `b` (stride: values per episode).
+template <class Block, class F>
+void ForEachArray(Block& b, F&& f) {
+  const std::size_t L = static_cast<std::size_t>(b.horizon), K = static_cast<std::size_t>(b.topk);
+  f(b.episode_seed, 1);
+  f(b.user, 1), f(b.window_index, 1), f(b.window_start, 1), f(b.window_length, 1);
+  f(b.actions, L);
+  f(b.ranked, L * K);
+  f(b.engagement, L), f(b.rating, L), f(b.valence, L), f(b.arousal, L), f(b.reward, L);
+}
+
+}  // namespace
+
+std::string PackShard(const EpisodeBlock& b, std::int32_t batch, int rank, int count) {
+  const std::int32_t E = b.episodes();
+  std::string out;
+  for (std::int32_t e0 = rank * batch; e0 < E; e0 += count * batch) {
+    const std::size_t n = static_cast<std::size_t>(std::min(batch, E - e0));
+    ForEachArray(b, [&](const auto& v, std::size_t stride) {
+      const auto* p = v.data() + static_cast<std::size_t>(e0) * stride;
+      out.append(reinterpret_cast<const char*>(p), n * stride * sizeof(*p));
+    });
+  }
+  return out;
+}
+
+void MergeShards(EpisodeBlock& b, const std::vector<std::string>& shards, std::int32_t batch) {
+  const std::int32_t E = b.episodes();
+  const int count = static_cast<int>(shards.size());
+  for (int rank = 0; rank < count; ++rank) {
+    const std::string& bytes = shards[static_cast<std::size_t>(rank)];
+    std::size_t at = 0;
+    for (std::int32_t e0 = rank * batch; e0 < E; e0 += count * batch) {
+      const std::size_t n = static_cast<std::size_t>(std::min(batch, E - e0));
+      ForEachArray(b, [&](auto& v, std::size_t stride) {
+        auto* p = v.data() + static_cast<std::size_t>(e0) * stride;
+        const std::size_t len = n * stride * sizeof(*p);
+        if (at + len > bytes.size())
+          throw InputError("rollout: the episodes of shard " + std::to_string(rank) + " are shorter than the block");
+        std::memcpy(p, bytes.data() + at, len);
+        at += len;
+      });
+    }
+    if (at != bytes.size())
+      throw InputError("rollout: the episodes of shard " + std::to_string(rank) + " are longer than the block");
+  }
 }
 
 std::int64_t EnforceNoReplay(const ObservationBatch& batch, Decision& d, std::int32_t num_songs) {

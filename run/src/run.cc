@@ -11,6 +11,7 @@
 #include "amrs/agents/policy.h"
 #include "amrs/core/error.h"
 #include "amrs/core/rng.h"
+#include "amrs/distributed/distributed.h"
 #include "amrs/env/episode_log.h"
 #include "amrs/metrics/rollouts.h"
 
@@ -254,14 +255,23 @@ RunResult Runner::Run(const RunHooks& hooks) const {
   result.world_id = world.Id();
   result.dataset_fingerprint = ctx_->dataset_fingerprint();  // computed once per context
   const std::string config = spec_.ToJson();
+  // Sharded over the ranks of a distributed launch (docs/distributed.md): each rank runs the
+  // batches bi % size == rank of every block, all ranks gather the blocks (so every rank returns
+  // the same result), rank 0 alone writes the logs.
+  auto& comm = distributed::Current();
+  const bool sharded = comm.size() > 1;
+  if (sharded)
+    distributed::CheckSame(comm, "run (dataset fingerprint, world, options)",
+                           result.dataset_fingerprint + " " + result.world_id + " " + config);
   for (const auto part : spec_.parts) {
-    const auto options = Options(part);
+    auto options = Options(part);
+    options.shard_rank = comm.rank(), options.shard_count = comm.size();
     PartResult pr;
     pr.part = part;
     if (hooks.on_part) hooks.on_part(part, result.world_name);
     std::unique_ptr<env::EpisodeLogWriter> writer;
-    if (!hooks.log.empty()) {
-      pr.log = ReplacePart(hooks.log, part);
+    if (!hooks.log.empty()) pr.log = ReplacePart(hooks.log, part);
+    if (!hooks.log.empty() && comm.root()) {
       env::RunMetadata meta;
       meta.config = config;
       meta.world = result.world_name;
@@ -295,6 +305,12 @@ RunResult Runner::Run(const RunHooks& hooks) const {
         } else {
           block = rollouts();
         }
+        if (sharded)
+          env::MergeShards(block,
+                           comm.AllGather(env::PackShard(block, options.batch, comm.rank(), comm.size()),
+                                          std::string("rollouts of '") + name + "', seed " + std::to_string(seed) +
+                                              ", " + data::PartName(part) + " part: gathering the episodes"),
+                           options.batch);
         if (writer) writer->Write(block);
         if (hooks.on_block) hooks.on_block(part, block);
         if (hooks.keep_blocks) pr.blocks.push_back(std::move(block));

@@ -11,6 +11,7 @@
 
 #include "amrs/core/paths.h"
 #include "amrs/core/error.h"
+#include "amrs/distributed/distributed.h"
 #include "amrs/data/dataset.h"
 #include "amrs/env/env.h"
 #include "amrs/env/world.h"
@@ -137,7 +138,7 @@ std::vector<PolicySeedResult> TrainPolicies(const PolicyTrainingSpec& spec, std:
                  : std::string())
          << "\n";
   std::vector<PolicySeedResult> results(spec.seeds.size());
-  tbb::parallel_for(std::size_t(0), spec.seeds.size(), [&](std::size_t i) {
+  auto train_seed = [&](std::size_t i) {
     PolicySeedResult& r = results[i];
     r.seed = spec.seeds[i];
     r.checkpoint = spec.Checkpoint(r.seed);
@@ -165,7 +166,14 @@ std::vector<PolicySeedResult> TrainPolicies(const PolicyTrainingSpec& spec, std:
       o.out = r.checkpoint;
       r.outcome = agents::TrainDpo(ctx, o, &lines);
     }
-  });
+  };
+  // Under a distributed launch every seed is trained data-parallel by all ranks, one seed after
+  // another (their collectives must come in the same order on every rank); else seeds in parallel.
+  if (distributed::Current().size() > 1) {
+    for (std::size_t i = 0; i < spec.seeds.size(); ++i) train_seed(i);
+  } else {
+    tbb::parallel_for(std::size_t(0), spec.seeds.size(), train_seed);
+  }
   return results;
 }
 

@@ -17,6 +17,7 @@
 #include "amrs/data/checks.h"
 #include "amrs/data/splits.h"
 #include "amrs/data/tokens.h"
+#include "amrs/distributed/gradients.h"
 #include "archive.h"
 #include "checkpoint.h"
 #include "net.h"
@@ -203,7 +204,26 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   at::Generator gen = at::detail::createCPUGenerator(o.seed);
   net->SetGenerator(gen);
   torch::optim::AdamW opt(net->parameters(), torch::optim::AdamWOptions(o.lr).weight_decay(o.weight_decay));
-  const SignalWeights sw = ComputeSignalWeights(view, train_users, o.split, log);
+  // Data-parallel under a distributed launch (docs/distributed.md): every rank builds the same
+  // batches, takes the sequences i % size == rank of each, and the gradients are summed over the
+  // ranks (each rank's loss is its share of the global per-token mean) before every step; the
+  // validation is sharded and summed; rank 0 alone writes the resume file and the checkpoint.
+  auto& comm = distributed::Current();
+  const bool dp = comm.size() > 1;
+  if (dp) distributed::CheckSame(comm, "train-world options and dataset", ResumeJson(o, fp, ResumeState{}));
+  auto validate = [&] {
+    if (!dp) return ValidationLoss(net, val_spans, cat, offset, o.model, N);
+    std::vector<Span> mine;
+    for (std::size_t i = 0; i < val_spans.size(); ++i)
+      if (distributed::Owns(comm, i)) mine.push_back(val_spans[i]);
+    SignalSums v = ValidationLoss(net, mine, cat, offset, o.model, N);
+    double buf[2 * kNumSignals];
+    for (int s = 0; s < kNumSignals; ++s) buf[s] = v.sum[s], buf[kNumSignals + s] = v.count[s];
+    comm.AllReduceSum(buf, 2 * kNumSignals, "train-world split " + std::to_string(o.split) + ": validation");
+    for (int s = 0; s < kNumSignals; ++s) v.sum[s] = buf[s], v.count[s] = buf[kNumSignals + s];
+    return v;
+  };
+  const SignalWeights sw = ComputeSignalWeights(view, train_users, o.split, comm.root() ? log : nullptr);
   const Tensor& weights = sw.weights;
 
   ResumeState rs;
@@ -247,11 +267,14 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     if (log) *log << "resuming from " << resume_path << " after epoch " << rs.epoch << "\n";
   }
 
+  if (dp)
+    distributed::CheckSame(comm, "train-world start (resumed epoch, initial weights)",
+                           std::to_string(rs.epoch) + " " + distributed::ParameterDigest(net->parameters()));
   const auto& cfg = o.model;
   // With the prior offset the initial network is the per-song mean (its output layer starts at
   // zero): each signal's best until an epoch beats it on validation (best epoch 0).
   if (cfg.prior_offset && rs.epoch == 0) {
-    const SignalSums val = ValidationLoss(net, val_spans, cat, offset, cfg, N);
+    const SignalSums val = validate();
     for (int s = 0; s < kNumSignals; ++s)
       if (std::isfinite(val.Mean(s))) {
         best[s] = CloneParams(net);
@@ -264,6 +287,8 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   auto patience_spent = [&] {
     return o.patience > 0 && rs.epoch > 0 && rs.epoch - *std::max_element(rs.best_epoch.begin(), rs.best_epoch.end()) >= o.patience;
   };
+  std::int64_t steps = 0;
+  std::uint64_t step_bytes = 0;  // all-reduced inside optimizer steps
   for (int epoch = rs.epoch + 1; epoch <= o.epochs && !patience_spent(); ++epoch) {
     const auto te = std::chrono::steady_clock::now();
     gen.set_current_seed(Mix64(o.seed ^ (0x5eedULL + static_cast<std::uint64_t>(epoch))));
@@ -283,6 +308,38 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     SignalSums train_sums;
     std::int64_t epoch_tokens = 0;
     for (std::size_t bi = 0; bi < batches.size(); ++bi) {
+      if (dp) {
+        std::vector<Span> mine;
+        for (std::size_t i = 0; i < batches[bi].size(); ++i)
+          if (distributed::Owns(comm, i)) mine.push_back(batches[bi][i]);
+        const std::string phase = "train-world split " + std::to_string(o.split) + " epoch " + std::to_string(epoch) +
+                                  " batch " + std::to_string(bi + 1);
+        Tensor losses = torch::zeros({kNumSignals}), counts = torch::zeros({kNumSignals});
+        SequenceBatch b;
+        if (!mine.empty()) {
+          b = MakeSequenceBatch(mine, cfg, N);
+          std::tie(losses, counts) = MaskedLosses(ForwardBatch(net, b, cat, offset), b);
+        }
+        const std::uint64_t bytes_before = comm.bytes_reduced();
+        double total[kNumSignals];
+        for (int s = 0; s < kNumSignals; ++s) total[s] = counts[s].item<double>();
+        comm.AllReduceSum(total, kNumSignals, phase + ": token counts");
+        // This rank's share of the global per-token mean of each signal.
+        const Tensor share = counts.to(torch::kFloat) /
+                             torch::tensor(std::vector<float>(total, total + kNumSignals)).clamp_min(1.0f);
+        const Tensor loss = (losses * share * weights).sum();
+        opt.zero_grad();
+        if (!mine.empty()) loss.backward();
+        const auto global = distributed::AllReduceGradients(net->parameters(), {loss.item<float>()}, comm,
+                                                            phase + ": gradients");
+        if (!std::isfinite(global[0]))
+          throw Error("train-world: loss became non-finite at epoch " + std::to_string(epoch) + " (try a smaller --lr)");
+        step_bytes += comm.bytes_reduced() - bytes_before, ++steps;
+        torch::nn::utils::clip_grad_norm_(net->parameters(), o.grad_clip);
+        opt.step();
+        if (!mine.empty()) train_sums.Add(losses.detach(), counts);
+        for (auto l : b.lengths) epoch_tokens += l;
+      } else {
       const SequenceBatch b = MakeSequenceBatch(batches[bi], cfg, N);
       const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat, offset), b);
       const Tensor loss = (losses * weights).sum();
@@ -295,6 +352,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
       opt.step();
       train_sums.Add(losses.detach(), counts);
       for (auto l : b.lengths) epoch_tokens += l;
+      }
       if (log && o.progress_bar && (bi % 8 == 0 || bi + 1 == batches.size())) {
         const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
         const int width = 24, done = static_cast<int>(width * (bi + 1) / batches.size());
@@ -304,8 +362,17 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
              << " tok/s   " << std::flush;
       }
     }
+    if (dp) {  // the epoch's training losses and tokens over every rank (for the log)
+      double buf[2 * kNumSignals + 1];
+      for (int s = 0; s < kNumSignals; ++s) buf[s] = train_sums.sum[s], buf[kNumSignals + s] = train_sums.count[s];
+      buf[2 * kNumSignals] = static_cast<double>(epoch_tokens);
+      comm.AllReduceSum(buf, 2 * kNumSignals + 1, "train-world split " + std::to_string(o.split) + " epoch " +
+                                                      std::to_string(epoch) + ": training losses");
+      for (int s = 0; s < kNumSignals; ++s) train_sums.sum[s] = buf[s], train_sums.count[s] = buf[kNumSignals + s];
+      epoch_tokens = static_cast<std::int64_t>(buf[2 * kNumSignals]);
+    }
     rs.train_tokens += epoch_tokens;
-    const SignalSums val = ValidationLoss(net, val_spans, cat, offset, cfg, N);
+    const SignalSums val = validate();
     std::string improved;
     for (int s = 0; s < kNumSignals; ++s) {
       const double v = val.Mean(s);
@@ -340,7 +407,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     torch::serialize::OutputArchive oa;
     opt.save(oa);
     a.write("optimizer", oa);
-    SaveArchive(a, resume_path, "resume file");
+    if (comm.root()) SaveArchive(a, resume_path, "resume file");
     if (o.stop_after > 0 && epoch >= o.stop_after && epoch < o.epochs) {
       result.finished = false;
       result.train_tokens = rs.train_tokens;
@@ -370,13 +437,19 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     nets[s] = WorldNet(o.model, in_dim);
     LoadParams(nets[s], best[s]);
   }
-  SaveCheckpoint(o.out, info, nets, reduction);
-  std::filesystem::remove(resume_path);
+  if (comm.root()) {
+    SaveCheckpoint(o.out, info, nets, reduction);
+    std::filesystem::remove(resume_path);
+  }
+  if (dp) comm.Barrier("train-world split " + std::to_string(o.split) + ": rank 0 writes " + o.out);
   result.info = info;
   result.epochs_run = rs.epoch;
   result.train_tokens = rs.train_tokens;
   result.seconds = rs.seconds;
   result.train_tokens_per_second = rs.train_tokens / std::max(rs.seconds, 1e-9);
+  result.ranks = comm.size();
+  result.reduced_steps = steps;
+  result.reduced_bytes_per_step = steps > 0 ? static_cast<double>(step_bytes) / static_cast<double>(steps) : 0.0;
   return result;
 }
 

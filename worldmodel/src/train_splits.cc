@@ -103,6 +103,11 @@ std::vector<SplitRun> TrainAndTest(const data::Dataset& d, TrainOptions o, const
     r.checkpoint = o.out = dir + "/split-" + std::to_string(k) + ".pt";
     if (progress) *progress << "== train-world " << o.model.Name() << " split " << k << " -> " << o.out << "\n";
     r.train = TrainWorldModel(d, o, progress);
+    if (!r.train.finished) {  // stop_after: the resume file stays; no checkpoint to test yet
+      if (on_split) on_split(r);
+      runs.push_back(std::move(r));
+      break;
+    }
     const auto model = WorldModel::Load(o.out, d);
     const auto& split = d.splits.at(static_cast<std::size_t>(k));
     std::vector<History> test;

@@ -24,6 +24,9 @@ struct RolloutOptions {
   // If not empty: only these dataset user indices (each must be in the part), before max_users.
   std::vector<std::int32_t> users;
   ResetOptions reset;           // template for every episode (part/user/window are set here)
+  // Sharded rollouts (docs/distributed.md): only the batches bi with bi % shard_count ==
+  // shard_rank run here; the other episodes keep empty values until MergeShards fills them.
+  std::int32_t shard_rank = 0, shard_count = 1;
   void Validate() const;
 };
 
@@ -37,5 +40,12 @@ using RolloutProgress = std::function<void(std::int64_t done, std::int64_t total
 EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> context, const PolicyFactory& make_policy,
                          const std::string& agent, std::uint64_t seed, const RolloutOptions& options,
                          const RolloutProgress& progress = {});
+
+// The episodes of batches bi % count == rank of a block made with batch size `batch`, as bytes
+// (PackShard), and the block completed from every rank's bytes, in rank order (MergeShards: `b`
+// has every array sized, as RunRollouts makes it on any shard). Values are copied bit for bit, so
+// the merged block equals the single-process one. InputError when the bytes do not fit the block.
+std::string PackShard(const EpisodeBlock& b, std::int32_t batch, int rank, int count);
+void MergeShards(EpisodeBlock& b, const std::vector<std::string>& shards, std::int32_t batch);
 
 }  // namespace amrs::env

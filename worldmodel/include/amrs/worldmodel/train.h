@@ -49,6 +49,11 @@ struct TrainResult {
   double train_tokens_per_second = 0;
   bool resumed = false;
   bool finished = true;  // false when stopped early by stop_after (no checkpoint written)
+  // Under a distributed launch (docs/distributed.md): the ranks and the bytes this rank all-reduced
+  // per optimizer step (gradients, loss and token counts).
+  int ranks = 1;
+  std::int64_t reduced_steps = 0;  // optimizer steps of this run (not of a resumed part)
+  double reduced_bytes_per_step = 0;
 };
 
 // The family a command uses when none is given: "mert" if the dataset has it (the synthetic data's
