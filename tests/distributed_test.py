@@ -261,6 +261,13 @@ def main():
         check(p.returncode == 0, "torchrun: exit %d:\n%s" % (p.returncode, p.stderr.decode()[-800:]))
         if p.returncode == 0:
             same_bytes("r1.h5", "tr.h5", "rollout under torchrun vs 1 process")
+        # The multi-node form (c10d rendezvous; rank 0's process serves the store), on one node.
+        p = subprocess.run([torchrun, "--nnodes", "1", "--nproc_per_node", "2", "-r", "1", "-t", "1", "--rdzv_backend",
+                            "c10d", "--rdzv_endpoint", "127.0.0.1:%d" % free_port(), "--rdzv_id", "amrs-test",
+                            "--no_python", AMRS] + [str(a) for a in roll] + ["--out", "rz.h5"], capture_output=True, timeout=300)
+        check(p.returncode == 0, "torchrun --rdzv_backend c10d: exit %d:\n%s" % (p.returncode, p.stderr.decode()[-800:]))
+        if p.returncode == 0:
+            same_bytes("r1.h5", "rz.h5", "rollout under torchrun's c10d rendezvous vs 1 process")
     else:
         print("SKIP: torchrun not installed (Debian: python3-torch); the torchrun launch line is untested")
     mpirun = shutil.which("mpirun")
