@@ -102,6 +102,9 @@ int TrainWorld(const std::vector<std::string>& args) {
     ("weight-decay", po::value(&o.weight_decay)->default_value(o.weight_decay, "0.01"), "AdamW weight decay")
     ("no-baselines", po::bool_switch(&no_baselines), "skip the baselines (song mean, user mean, pooled MLP)")
     ("no-resume", po::bool_switch(&no_resume), "ignore an existing resume file")
+    ("members", po::value(&o.members)->default_value(1),
+     "train an ensemble of N members per split (seeds seed..seed+N-1; split-<k>.ensemble.json lists them, "
+     "usable as --world; docs/ensembles.md)")
     ("stop-after", po::value(&o.stop_after)->default_value(0),
      "stop after this epoch of the first unfinished split, keeping its resume file (0: off); rerun without it "
      "to resume, with any number of ranks (e.g. a cluster job's time limit)");
@@ -139,11 +142,16 @@ int TrainWorld(const std::vector<std::string>& args) {
       std::printf("  data-parallel over %d ranks: %lld optimizer steps, %.0f bytes all-reduced per rank per step\n",
                   r.train.ranks, static_cast<long long>(r.train.reduced_steps), r.train.reduced_bytes_per_step);
     PrintScores("test (split " + std::to_string(r.split) + ")", r.test, r.train.info.skip_reason);
+    if (r.ensemble_test)
+      PrintScores("ensemble of " + std::to_string(o.members) + " (mean)", *r.ensemble_test, r.train.info.skip_reason);
     if (r.oracle) PrintScores("oracle ceiling (same users)", *r.oracle);
     for (const auto& b : r.baselines) PrintScores(b.name, b.test);
     std::fflush(stdout);
   }, !no_baselines);
   if (!runs.empty() && !runs.back().train.finished) return 0;
+  if (o.members > 1 && !runs.empty())
+    std::printf("  ensembles (usable as --world): %s\n",
+                (out_dir + "/" + o.model.Name() + "/split-<k>.ensemble.json").c_str());
   const std::string cmp = worldmodel::CompareWithBaselines(runs);
   if (!cmp.empty()) {
     std::printf("%s", cmp.c_str());

@@ -20,6 +20,7 @@
 #include "amrs/worldmodel/validate.h"
 #include "amrs/worldmodel/world_tables.h"
 #include "test_util.h"
+#include "world_util.h"
 
 using namespace amrs;
 using namespace amrs::worldmodel;
@@ -33,20 +34,7 @@ std::shared_ptr<const data::Dataset> Data(std::uint64_t seed = 4) {
   return d;
 }
 
-TrainOptions TinyTrain() {
-  TrainOptions o;
-  o.model.d_model = 16;
-  o.model.heads = 2;
-  o.model.layers = 1;
-  o.model.ff = 32;
-  o.model.head_hidden = 16;
-  o.model.song_components = 8;
-  o.epochs = 1;
-  o.batch_tokens = 512;
-  o.max_train_users = 10;
-  o.progress_bar = false;
-  return o;
-}
+TrainOptions TinyTrain() { return testing::TinyTrainOptions(); }
 
 MlpBaselineOptions TinyMlp() {
   MlpBaselineOptions m;

@@ -206,6 +206,12 @@ std::vector<WorldKind>& KindList() {
        [](const std::string& spec, std::shared_ptr<const data::Dataset> d) {
          return spec == "oracle" ? MakeOracleWorld(std::move(d)) : MakeOracleWorld(std::move(d), spec.substr(7));
        }},
+      {"ensemble", "PATH.ensemble.json",
+       "an ensemble of world models of one configuration (amrs train-world --members K writes "
+       "<out>/<configuration>/split-<k>.ensemble.json): predicts the members' mean and knows their per-signal "
+       "standard deviation (docs/ensembles.md)",
+       [](const std::string& spec) { return EndsWith(spec, ".ensemble.json"); },
+       [](const std::string& spec, std::shared_ptr<const data::Dataset> d) { return LoadEnsembleWorld(spec, std::move(d)); }},
       {"learned", "PATH.pt (or any existing file)",
        "a world-model checkpoint trained on this dataset (amrs train-world), or a pooled-MLP baseline "
        "checkpoint (baseline-pooled-mlp/split-<k>.pt of train-world or sweep-world); a signal a world model "

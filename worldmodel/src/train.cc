@@ -17,6 +17,7 @@
 #include "amrs/data/checks.h"
 #include "amrs/data/splits.h"
 #include "amrs/data/tokens.h"
+#include "amrs/worldmodel/ensemble_manifest.h"
 #include "amrs/distributed/gradients.h"
 #include "archive.h"
 #include "checkpoint.h"
@@ -36,6 +37,8 @@ void TrainOptions::Validate() const {
   if (max_train_users < 0) throw ArgumentError("train-world: 'max_train_users' must be >= 0");
   if (stop_after < 0) throw ArgumentError("train-world: 'stop_after' must be >= 0");
   if (patience < 0) throw ArgumentError("train-world: 'patience' must be >= 0");
+  if (members < 1 || members > kMaxEnsembleMembers)
+    throw ArgumentError("train-world: 'members' must be in [1, " + std::to_string(kMaxEnsembleMembers) + "]");
   if (!(lr > 0.f) || !std::isfinite(lr)) throw ArgumentError("train-world: 'lr' must be positive");
   if (out.empty()) throw ArgumentError("train-world: an output checkpoint path is required");
   if (split < 0) throw ArgumentError("train-world: 'split' must be >= 0");

@@ -14,6 +14,8 @@
 #include "amrs/metrics/stats.h"
 #include "amrs/worldmodel/train.h"
 #include "amrs/worldmodel/validate.h"
+#include "amrs/worldmodel/ensemble_manifest.h"
+#include "amrs/distributed/distributed.h"
 #include "amrs/worldmodel/world_model.h"
 
 namespace amrs::worldmodel {
@@ -74,6 +76,23 @@ void ApplyPreset(Preset p, const data::Dataset& d, TrainOptions& o) {
   }
 }
 
+// The members' mean, token by token, field by field (in double).
+std::vector<std::vector<Feedback>> MeanPredictions(const std::vector<std::vector<std::vector<Feedback>>>& members) {
+  auto mean = members.front();
+  const double k = static_cast<double>(members.size());
+  for (std::size_t u = 0; u < mean.size(); ++u)
+    for (std::size_t t = 0; t < mean[u].size(); ++t) {
+      double e = 0, r = 0, v = 0, a = 0;
+      for (const auto& m : members) {
+        const Feedback& f = m[u][t];
+        e += f.engagement, r += f.rating, v += f.valence, a += f.arousal;
+      }
+      mean[u][t] = Feedback{static_cast<float>(e / k), static_cast<float>(r / k), static_cast<float>(v / k),
+                            static_cast<float>(a / k)};
+    }
+  return mean;
+}
+
 MlpBaselineOptions BaselineMlpOptions(const ModelConfig& model, std::uint64_t seed) {
   MlpBaselineOptions mo;
   mo.family = model.family;
@@ -96,6 +115,8 @@ std::vector<SplitRun> TrainAndTest(const data::Dataset& d, TrainOptions o, const
   const std::string baseline_dir = out_dir + "/baseline-pooled-mlp";
   if (baselines) std::filesystem::create_directories(baseline_dir);
   const data::UserIndex index(d);
+  // Under a distributed launch every rank trains (data-parallel) and tests; rank 0 alone writes.
+  const bool distributed_root = distributed::Current().root();
   std::vector<SplitRun> runs;
   for (auto k : splits) {
     SplitRun r;
@@ -112,7 +133,37 @@ std::vector<SplitRun> TrainAndTest(const data::Dataset& d, TrainOptions o, const
     const auto& split = d.splits.at(static_cast<std::size_t>(k));
     std::vector<History> test;
     for (auto u : split.test) test.push_back(data::UserHistory(d, index, u));
-    r.test = metrics::ScoreFeedback(test, model->PredictSequences(test));
+    auto predicted = model->PredictSequences(test);
+    r.test = metrics::ScoreFeedback(test, predicted);
+    if (o.members > 1) {
+      // The other members (seeds seed + 1 ...), then the manifest and the members' mean on test.
+      std::vector<std::string> checkpoints{o.out};
+      std::vector<std::vector<std::vector<Feedback>>> member_predictions{std::move(predicted)};
+      bool stopped = false;
+      for (std::int32_t m = 1; m < o.members && !stopped; ++m) {
+        TrainOptions om = o;
+        om.seed = o.seed + static_cast<std::uint64_t>(m);
+        om.out = dir + "/split-" + std::to_string(k) + ".member-" + std::to_string(m) + ".pt";
+        if (progress)
+          *progress << "== member " << m + 1 << "/" << o.members << " (seed " << om.seed << ") -> " << om.out << "\n";
+        const TrainResult tm = TrainWorldModel(d, om, progress);
+        if (!tm.finished) {
+          r.train.finished = false;
+          stopped = true;
+          break;
+        }
+        checkpoints.push_back(om.out);
+        member_predictions.push_back(WorldModel::Load(om.out, d)->PredictSequences(test));
+      }
+      if (stopped) {
+        if (on_split) on_split(r);
+        runs.push_back(std::move(r));
+        break;
+      }
+      r.ensemble_manifest = dir + "/split-" + std::to_string(k) + ".ensemble.json";
+      if (distributed_root) WriteEnsembleManifest(r.ensemble_manifest, checkpoints);
+      r.ensemble_test = metrics::ScoreFeedback(test, MeanPredictions(member_predictions));
+    }
     if (d.oracle) r.oracle = data::EvaluateOracle(d, split.test);
     if (baselines) {
       if (progress) *progress << "   baselines on the same test tokens (song mean, user mean, pooled MLP)\n";
@@ -121,7 +172,7 @@ std::vector<SplitRun> TrainAndTest(const data::Dataset& d, TrainOptions o, const
       const auto mlp = PooledMlp::Train(d, split, k, BaselineMlpOptions(o.model, o.seed));
       r.baselines.push_back({"baseline-pooled-mlp", metrics::ScoreFeedback(test, mlp->PredictSequences(test))});
       r.baseline_checkpoint = baseline_dir + "/split-" + std::to_string(k) + ".pt";
-      mlp->Save(r.baseline_checkpoint);
+      if (distributed_root) mlp->Save(r.baseline_checkpoint);
     }
     if (on_split) on_split(r);
     runs.push_back(std::move(r));

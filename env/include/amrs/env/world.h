@@ -52,6 +52,14 @@ class World {
                                     std::int32_t m) const;
   // Multiply-adds of one Append plus one Predict per row (0 if unknown), for benchmarks.
   virtual double FlopsPerStep(std::int32_t history_length) const { (void)history_length; return 0; }
+
+  // Where the world is unsure (docs/ensembles.md): the members of an ensemble (1 for a single
+  // model or the oracle) and, with each prediction, the members' standard deviation per signal
+  // (zeros for a single member). `sd` gets one Feedback per prediction, in the same order.
+  virtual std::int32_t members() const { return 1; }
+  virtual std::vector<Feedback> PredictSpread(const WorldState& state, const std::vector<std::int32_t>& songs,
+                                              std::vector<Feedback>& sd) const;
+  virtual std::vector<Feedback> ScoreCatalogueSpread(const WorldState& state, std::vector<Feedback>& sd) const;
 };
 
 std::shared_ptr<const World> MakeLearnedWorld(std::shared_ptr<const worldmodel::WorldModel> model);
@@ -62,6 +70,17 @@ std::shared_ptr<const World> MakePooledMlpWorld(std::shared_ptr<const worldmodel
 // Throws InputError if the dataset has no oracle.
 std::shared_ptr<const World> MakeOracleWorld(std::shared_ptr<const data::Dataset> dataset,
                                              const std::string& family = "mert");
+// An ensemble of worlds of one configuration (members of `amrs train-world --members K`): predicts
+// the members' mean, with their per-signal standard deviation (population SD over the K members)
+// from PredictSpread / ScoreCatalogueSpread. Every call costs one call per member. The members
+// must share the catalogue (ArgumentError otherwise); at least 2.
+std::shared_ptr<const World> MakeEnsembleWorld(std::vector<std::shared_ptr<const World>> members);
+// The ensemble a manifest names (`<split>.ensemble.json` of train-world --members): its member
+// checkpoints, paths relative to the manifest's folder. InputError naming the manifest and the
+// member on a missing or unreadable file, or members of different configurations, datasets or
+// splits.
+std::shared_ptr<const World> LoadEnsembleWorld(const std::string& manifest, std::shared_ptr<const data::Dataset> dataset);
+
 // The world a --world spec names, through the WorldRegistry: "oracle" (optionally
 // "oracle:<family>") or a world-model checkpoint path. An unknown spec throws ArgumentError
 // listing the kinds.

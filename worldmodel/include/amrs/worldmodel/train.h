@@ -38,6 +38,10 @@ struct TrainOptions {
   // Early stopping: >0 stops when no signal's validation loss improved for this many epochs
   // (`epochs` is then the maximum); each signal keeps its best epoch's weights either way.
   std::int32_t patience = 0;
+  // TrainAndTest only: members of an ensemble per split (docs/ensembles.md). Member j trains with
+  // seed + j; member 0 is the usual split-<k>.pt, the others split-<k>.member-<j>.pt, and the
+  // manifest split-<k>.ensemble.json lists them all. 1: a single model, no manifest.
+  std::int32_t members = 1;
   void Validate() const;
 };
 
@@ -100,6 +104,10 @@ struct SplitRun {
   std::optional<metrics::SignalScores> oracle;  // the oracle's ceiling on the same users (synthetic data)
   std::vector<BaselineScores> baselines;         // empty with baselines off
   std::string baseline_checkpoint;               // the pooled MLP's, usable as --world
+  // With options.members > 1: the ensemble manifest (usable as --world) and the members' mean
+  // prediction scored on the same test users.
+  std::string ensemble_manifest;
+  std::optional<metrics::SignalScores> ensemble_test;
 };
 
 // Trains options.model on each split into <out_dir>/<configuration>/split-<k>.pt (options.split
