@@ -22,6 +22,7 @@ namespace {
 struct PolicyCli {
   run::PolicyTrainingSpec spec;
   std::string utility, seeds_s;
+  float penalty = 0.f;
   std::int32_t n_seeds = 5, threads = 0, epochs = 0;
   double tau = spec.copycat.model.tau, lr = 0;
 
@@ -53,6 +54,8 @@ struct PolicyCli {
       ("engagement-threshold", po::value(&dp.pairs.engagement_threshold)->default_value(dp.pairs.engagement_threshold),
        "dpo: a logged song is negative if disliked or its engagement is below this")
       ("utility", po::value(&utility)->default_value("affect"), "dpo: utility that scores the pairs")
+      ("penalty", po::value(&penalty)->default_value(0.f, "0"),
+       "dpo: lambda of the penalized reward when --world is an ensemble (docs/ensembles.md)")
       ("threads", po::value(&threads)->default_value(0), "seeds trained at once (0: all cores)")
       ("force", po::bool_switch(&spec.force), "retrain seeds whose checkpoint is already up to date");
   }
@@ -71,6 +74,8 @@ struct PolicyCli {
     if (epochs > 0) cc.epochs = dp.epochs = epochs;
     if (lr > 0) cc.lr = dp.lr = lr;
     dp.utility = Utility::Parse(utility);
+    if (penalty != 0.f) dp.utility.penalty = penalty;
+    dp.utility.Validate();
     if (threads < 0) throw ArgumentError("--threads must be >= 0");
     if (threads > 0) return std::make_unique<tbb::global_control>(tbb::global_control::max_allowed_parallelism, threads);
     return nullptr;

@@ -18,6 +18,7 @@ namespace {
 // The options every run command shares, bound to a RunSpec.
 struct RunOptions {
   std::string agents, utility = "affect", params, seeds_list, part = "test", no_replay = "session";
+  float penalty = 0.f;
   std::string seed_scope = run::SeedScopeName(run::kDefaultSeedScope);
   std::int32_t seeds = 5, threads = 0;
   bool new_session = false;
@@ -34,6 +35,9 @@ void AddRunOptions(po::options_description& desc, run::RunSpec& s, RunOptions& o
     ("batch", po::value(&s.batch)->default_value(s.batch), "envs per batch (one TBB task)")
     ("max-users", po::value(&s.max_users)->default_value(0), "limit the users of each part (0: all)")
     ("utility", po::value(&o.utility)->default_value(o.utility), "reward weights, e.g. valence=0.5,arousal=0.5")
+    ("penalty", po::value(&o.penalty)->default_value(0.f, "0"),
+     "lambda of the penalized reward under an ensemble world: utility of the mean minus lambda x the members' "
+     "utility-weighted disagreement (docs/ensembles.md)")
     ("window-seed", po::value(&s.window_seed)->default_value(0), "seed of the users' windows")
     ("seed-scope", po::value(&o.seed_scope)->default_value(o.seed_scope),
      "what the seeds vary: policy | policy+windows (windows drawn per seed) | policy+windows+world ('{seed}' in "
@@ -52,6 +56,8 @@ void ApplyRunOptions(run::RunSpec& s, const RunOptions& o) {
   s.params = ParseParams({o.params});
   s.seeds = SeedsOption(o.seeds_list, o.seeds, "seeds");
   s.utility = Utility::Parse(o.utility);
+  if (o.penalty != 0.f) s.utility.penalty = o.penalty;
+  s.utility.Validate();
   s.new_session = o.new_session;
   s.seed_scope = run::ParseSeedScope(o.seed_scope);
   try {

@@ -12,7 +12,13 @@
 #include "amrs/core/error.h"
 #include "amrs/data/synthetic.h"
 #include "amrs/data/tokens.h"
+#include "amrs/agents/agent.h"
+#include "amrs/env/env.h"
+#include "amrs/env/episode_log.h"
+#include "amrs/env/rollout.h"
 #include "amrs/env/world.h"
+#include "amrs/scenarios/scenario.h"
+#include "amrs/scenarios/stress.h"
 #include "amrs/worldmodel/ensemble_manifest.h"
 #include "amrs/worldmodel/train.h"
 #include "test_util.h"
@@ -170,4 +176,118 @@ TEST_CASE("ensemble manifests: located errors") {
   CHECK_THROWS_AS(env::MakeEnsembleWorld({env::LoadWorld(members[0], Data())}), ArgumentError);
   CHECK_THROWS_AS(TrainAndTest(*Data(), [] { auto x = Tiny(); x.members = 0; return x; }(), {0}, tmp.path().string(), nullptr),
                   ArgumentError);
+}
+
+TEST_CASE("the penalty: parsed, validated, printed only when set") {
+  CHECK(Utility::Parse("affect").ToString() == "rating=0,engagement=0,valence=0.5,arousal=0.5");
+  const auto u = Utility::Parse("penalty=1.5");  // only a penalty: the affect weights
+  CHECK(u.valence == 0.5f);
+  CHECK(u.penalty == 1.5f);
+  CHECK(u.ToString() == "rating=0,engagement=0,valence=0.5,arousal=0.5,penalty=1.5");
+  CHECK(Utility::Parse("valence=1,penalty=2").valence == 1.f);
+  CHECK_THROWS_WITH_AS(Utility::Parse("penalty=-1"), doctest::Contains("penalty"), ArgumentError);
+  Feedback sd;
+  sd.rating = 0.1f, sd.engagement = 0.2f, sd.valence = 0.3f, sd.arousal = 0.4f;
+  Utility w{-1.f, 0.5f, 0.f, 0.25f};
+  w.penalty = 2.f;
+  CHECK(w.Disagreement(sd) == doctest::Approx(0.1 + 0.1 + 0.1));  // |weights| x SD
+  Feedback mean;
+  mean.rating = 0.5f, mean.engagement = 0.4f, mean.arousal = 0.8f;
+  CHECK(w.Penalized(mean, sd) == doctest::Approx(w(mean) - 2 * 0.3));
+}
+
+TEST_CASE("under an ensemble world: penalized rewards, logged disagreement, greedy on the penalized reward") {
+  const auto& t = Ensemble();
+  const auto d = Data();
+  const auto ens = env::LoadWorld(t.run.ensemble_manifest, d);
+  env::EnvConfig cfg;
+  const auto ctx = env::EnvContext::Create(d, ens, cfg);
+  env::VectorEnv v(ctx, 3);
+  env::ResetOptions ro;
+  ro.utility.penalty = 3.f;
+  v.Reset(11, ro);
+  std::vector<std::int32_t> actions(3);
+  {
+    const auto first = v.Batch();
+    for (std::size_t i = 0; i < 3; ++i)  // an allowed song of each row (no-replay: session)
+      while (first.Banned(i, actions[i])) ++actions[i];
+  }
+  std::vector<Feedback> sd;
+  const auto expect = ens->PredictSpread(*v.Batch().state, actions, sd);
+  const auto res = v.Step(actions);
+  for (int i = 0; i < 3; ++i) {
+    CHECK(res[i].reward == doctest::Approx(ro.utility.Penalized(expect[i], sd[i])));
+    CHECK(res[i].info.disagreement == doctest::Approx(ro.utility.Disagreement(sd[i])));
+    CHECK(res[i].info.disagreement > 0.f);
+  }
+  // Greedy takes the argmax of the penalized reward over the catalogue.
+  agents::AgentContext ac{ctx, {}, 0};
+  auto greedy = agents::AgentRegistry::Create("greedy", ac);
+  const auto obs = v.Batch();
+  const auto act = greedy->Act(obs, 0).actions;
+  std::vector<Feedback> csd;
+  const auto scores = ens->ScoreCatalogueSpread(*obs.state, csd);
+  const std::int32_t n = ens->num_songs();
+  for (int r = 0; r < 3; ++r) {
+    float best = -1e9f;
+    for (std::int32_t s = 0; s < n; ++s)
+      if (!obs.Banned(static_cast<std::size_t>(r), s))
+        best = std::max(best, ro.utility.Penalized(scores[r * n + s], csd[r * n + s]));
+    CHECK(ro.utility.Penalized(scores[r * n + act[r]], csd[r * n + act[r]]) == best);
+  }
+  // Rollout blocks carry the disagreement under an ensemble, not under a single model.
+  env::RolloutOptions o;
+  o.max_users = 3;
+  o.reset = ro;
+  const auto block = env::RunRollouts(ctx, [&] { return agents::AgentRegistry::Create("random", ac); }, "random", 0, o);
+  CHECK(block.disagreement.size() == block.reward.size());
+  const auto single_ctx = env::EnvContext::Create(d, env::LoadWorld(t.run.checkpoint, d), cfg);
+  agents::AgentContext sac{single_ctx, {}, 0};
+  const auto single =
+      env::RunRollouts(single_ctx, [&] { return agents::AgentRegistry::Create("random", sac); }, "random", 0, o);
+  CHECK(single.disagreement.empty());
+  // The episode log keeps both.
+  testing::TempDir tmp;
+  env::RunMetadata meta;
+  meta.utility = ro.utility;
+  meta.horizon = block.horizon;
+  meta.topk = block.topk;
+  {
+    env::EpisodeLogWriter w(tmp.File("log.h5"), meta);
+    w.Write(block);
+    w.Finalize();
+  }
+  const auto log = env::ReadEpisodeLog(tmp.File("log.h5"));
+  CHECK(log.meta.utility.penalty == 3.f);
+  REQUIRE(log.blocks.size() == 1);
+  CHECK(log.blocks[0].disagreement == block.disagreement);
+}
+
+TEST_CASE("stress under an ensemble: the mean disagreement per agent and the max_disagreement guardrail") {
+  const auto& t = Ensemble();
+  testing::TempDir tmp;
+  const std::string data_path = tmp.File("d.h5");
+  data::WriteDataset(*Data(), data_path);
+  auto scenario = [&](const std::string& world, double threshold) {
+    return "name = \"unsure-" + std::to_string(static_cast<int>(threshold * 100)) + "\"\nworld = \"" + world + "\"\ndata = \"" + data_path +
+           "\"\nagents = [\"random\", \"greedy\"]\nseeds = [0]\nhorizon = 3\n[users]\nsplit = 0\npart = \"test\"\n"
+           "[utility]\npreset = \"affect\"\npenalty = 1.0\n[guardrails.max_disagreement]\nthreshold = " +
+           std::to_string(threshold) + "\nmax_violation_rate = 0.0\n";
+  };
+  const auto strict = scenarios::ParseScenarioText(scenario(t.run.ensemble_manifest, 0.0), "strict.toml");
+  const auto loose = scenarios::ParseScenarioText(scenario(t.run.ensemble_manifest, 1.0), "loose.toml");
+  const auto report = scenarios::RunStress({strict, loose});
+  REQUIRE(report.scenarios.size() == 2);
+  for (const auto& a : report.scenarios[0].agents) {
+    REQUIRE(a.disagreement.has_value());
+    CHECK(*a.disagreement > 0);
+    REQUIRE(a.guardrails.size() == 1);
+    CHECK_FALSE(a.guardrails[0].passed);  // every episode disagrees a little: above 0
+  }
+  for (const auto& a : report.scenarios[1].agents) CHECK(a.guardrails[0].passed);  // never above 1
+  CHECK(report.RequiredFailed());
+  CHECK(scenarios::StressMarkdown(report).find("disagreement") != std::string::npos);
+  // The guardrail needs an ensemble: refused before any rollout under a single model.
+  const auto single = scenarios::ParseScenarioText(scenario(t.run.checkpoint, 0.5), "single.toml");
+  CHECK_THROWS_WITH_AS(scenarios::RunStress({single}), doctest::Contains("needs an ensemble world"), InputError);
 }

@@ -176,16 +176,21 @@ std::vector<PreferencePair> BuildPreferencePairs(const env::EnvContext& ctx, con
       songs.push_back(pp.loser);
     }
     const auto state = world.Encode(us, hs);
-    const auto fb = world.PredictMany(*state, songs, o.pool + 1);
+    // Under an ensemble world the candidates are scored by the penalized reward (docs/ensembles.md).
+    const bool spread = world.members() > 1;
+    std::vector<Feedback> sd;
+    const auto fb = spread ? world.PredictManySpread(*state, songs, o.pool + 1, sd) : world.PredictMany(*state, songs, o.pool + 1);
     for (std::size_t i = at; i < end; ++i) {
       auto& pp = pairs[i];
-      const Feedback* f = fb.data() + (i - at) * static_cast<std::size_t>(o.pool + 1);
+      const std::size_t row = (i - at) * static_cast<std::size_t>(o.pool + 1);
+      const Feedback* f = fb.data() + row;
+      auto score = [&](std::int32_t j) { return spread ? utility.Penalized(f[j], sd[row + j]) : utility(f[j]); };
       std::int32_t best = 0;
       for (std::int32_t j = 1; j < o.pool; ++j)
-        if (utility(f[j]) > utility(f[best])) best = j;
+        if (score(j) > score(best)) best = j;
       pp.winner = pp.pool[best];
-      pp.winner_utility = utility(f[best]);
-      pp.loser_utility = utility(f[o.pool]);
+      pp.winner_utility = score(best);
+      pp.loser_utility = score(o.pool);
     }
   });
   if (comm.size() > 1) {

@@ -1,5 +1,6 @@
 // Greedy: scores the whole catalogue under the world and takes the song of highest utility
-// (each row under its own env's utility) among the songs the run's no-replay rule allows.
+// (each row under its own env's utility; penalized by an ensemble's disagreement) among the songs
+// the run's no-replay rule allows.
 #include "amrs/agents/agent.h"
 #include "amrs/core/error.h"
 
@@ -17,10 +18,15 @@ class GreedyAgent : public Agent {
     if (batch.utility.size() != batch.size())
       throw ArgumentError("greedy: the observation batch has " + std::to_string(batch.utility.size()) +
                           " utilities for " + std::to_string(batch.size()) + " rows");
-    const auto scores = batch.world->ScoreCatalogue(*batch.state);
+    // Under an ensemble world: the penalized reward (utility of the mean minus the penalty times
+    // the members' utility-weighted disagreement; docs/ensembles.md).
+    const bool spread = batch.world->members() > 1;
+    std::vector<Feedback> sd;
+    const auto scores = spread ? batch.world->ScoreCatalogueSpread(*batch.state, sd) : batch.world->ScoreCatalogue(*batch.state);
     std::vector<float> utility(scores.size());
     const auto n = static_cast<std::size_t>(num_songs_);
-    for (std::size_t i = 0; i < scores.size(); ++i) utility[i] = batch.utility[i / n](scores[i]);
+    for (std::size_t i = 0; i < scores.size(); ++i)
+      utility[i] = spread ? batch.utility[i / n].Penalized(scores[i], sd[i]) : batch.utility[i / n](scores[i]);
     MaskBanned(utility, batch, num_songs_);  // the run's no-replay rule: argmax over allowed songs
     env::Decision d;
     d.actions = BestPerRow(utility, batch.size(), num_songs_);

@@ -40,8 +40,10 @@ void EpisodeBlock::Validate() const {
   CheckSize(valence, EL, "valence");
   CheckSize(arousal, EL, "arousal");
   if (!reward.empty()) CheckSize(reward, EL, "reward");
+  if (!disagreement.empty()) CheckSize(disagreement, EL, "disagreement");
   const std::pair<const std::vector<float>*, const char*> signals[] = {
-      {&engagement, "engagement"}, {&rating, "rating"}, {&valence, "valence"}, {&arousal, "arousal"}, {&reward, "reward"}};
+      {&engagement, "engagement"}, {&rating, "rating"}, {&valence, "valence"}, {&arousal, "arousal"}, {&reward, "reward"},
+      {&disagreement, "disagreement"}};
   for (const auto& [v, name] : signals) CheckFinite(*v, name);
 }
 

@@ -63,11 +63,19 @@ void Utility::Validate() const {
       throw ArgumentError(std::string("utility weight '") + name + "' = " + std::to_string(v) +
                           " is outside [-1, 1]");
   }
+  if (!std::isfinite(penalty) || penalty < 0.f || penalty > 100.f)
+    throw ArgumentError("utility penalty = " + std::to_string(penalty) + " is outside [0, 100]");
+}
+
+float Utility::Disagreement(const Feedback& sd) const {
+  return std::abs(rating) * sd.rating + std::abs(engagement) * sd.engagement + std::abs(valence) * sd.valence +
+         std::abs(arousal) * sd.arousal;
 }
 
 Utility Utility::Parse(const std::string& spec) {
   if (spec == "affect" || spec.empty()) return Utility{};
   Utility u{0.f, 0.f, 0.f, 0.f};
+  bool weights = false;  // only a penalty given: the affect weights
   std::size_t pos = 0;
   while (pos < spec.size()) {
     const auto comma = spec.find(',', pos);
@@ -87,9 +95,16 @@ Utility Utility::Parse(const std::string& spec) {
     else if (key == "engagement") u.engagement = v;
     else if (key == "valence") u.valence = v;
     else if (key == "arousal") u.arousal = v;
-    else throw ArgumentError("utility '" + spec + "': unknown key '" + key + "' (known: rating, engagement, valence, arousal)");
+    else if (key == "penalty") u.penalty = v;
+    else throw ArgumentError("utility '" + spec + "': unknown key '" + key + "' (known: rating, engagement, valence, arousal, penalty)");
+    if (key != "penalty") weights = true;
     if (comma == std::string::npos) break;
     pos = comma + 1;
+  }
+  if (!weights) {
+    const float lambda = u.penalty;
+    u = Utility{};
+    u.penalty = lambda;
   }
   u.Validate();
   return u;
@@ -98,7 +113,12 @@ Utility Utility::Parse(const std::string& spec) {
 std::string Utility::ToString() const {
   char buf[160];
   std::snprintf(buf, sizeof buf, "rating=%g,engagement=%g,valence=%g,arousal=%g", rating, engagement, valence, arousal);
-  return buf;
+  std::string out = buf;
+  if (penalty != 0.f) {
+    std::snprintf(buf, sizeof buf, ",penalty=%g", penalty);
+    out += buf;
+  }
+  return out;
 }
 
 }  // namespace amrs

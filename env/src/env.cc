@@ -269,13 +269,18 @@ std::vector<StepResult> VectorEnv::Step(const std::vector<std::int32_t>& actions
   for (std::int32_t i = 0; i < n_; ++i)
     if (IsBanned(history_[i], info_[i].step, no_replay_[i], n_songs, actions[i]))
       throw ArgumentError("env: " + BannedActionMessage(actions[i], i, no_replay_[i]));
-  const auto fb = ctx_->world().Predict(*state_, actions);
+  // An ensemble world also gives its members' spread: the reward is then penalized by it.
+  const bool spread = ctx_->world().members() > 1;
+  std::vector<Feedback> sd;
+  const auto fb = spread ? ctx_->world().PredictSpread(*state_, actions, sd) : ctx_->world().Predict(*state_, actions);
   std::vector<Token> tokens(static_cast<std::size_t>(n_));
   std::vector<StepResult> out(static_cast<std::size_t>(n_));
   for (std::int32_t i = 0; i < n_; ++i) {
     const SessionMode mode = history_[i].empty() ? SessionMode::kNone : history_[i].back().mode;
     tokens[i] = Token::Song(actions[i], fb[i], cfg.append_rating, cfg.append_affect, mode);
-    out[i].reward = utility_[i](fb[i]);
+    out[i].reward = spread ? utility_[i].Penalized(fb[i], sd[i]) : utility_[i](fb[i]);
+    info_[i].spread = spread ? sd[i] : Feedback{};
+    info_[i].disagreement = spread ? utility_[i].Disagreement(sd[i]) : 0.f;
   }
   ctx_->world().Append(*state_, tokens);
   for (std::int32_t i = 0; i < n_; ++i) {

@@ -22,6 +22,7 @@ void WriteEpisodeBlockH5(File& f, const std::string& g, const EpisodeBlock& b) {
   f.Write(g + "/valence", b.valence, {E, L});
   f.Write(g + "/arousal", b.arousal, {E, L});
   f.Write(g + "/reward", b.reward, {E, L});
+  if (!b.disagreement.empty()) f.Write(g + "/disagreement", b.disagreement, {E, L});
 }
 
 }  // namespace amrs::env

@@ -43,6 +43,7 @@ EpisodeLogWriter::EpisodeLogWriter(const std::string& path, const RunMetadata& m
   f.WriteScalarAttr<float>("/meta", "utility_engagement", m.utility.engagement);
   f.WriteScalarAttr<float>("/meta", "utility_valence", m.utility.valence);
   f.WriteScalarAttr<float>("/meta", "utility_arousal", m.utility.arousal);
+  if (m.utility.penalty != 0.f) f.WriteScalarAttr<float>("/meta", "utility_penalty", m.utility.penalty);
   f.Group("/runs");
 }
 
@@ -87,6 +88,7 @@ EpisodeLog ReadEpisodeLog(const std::string& path) {
   m.utility.engagement = f.ReadScalarAttr<float>("/meta", "utility_engagement");
   m.utility.valence = f.ReadScalarAttr<float>("/meta", "utility_valence");
   m.utility.arousal = f.ReadScalarAttr<float>("/meta", "utility_arousal");
+  if (f.HasAttr("/meta", "utility_penalty")) m.utility.penalty = f.ReadScalarAttr<float>("/meta", "utility_penalty");
   for (const auto& agent : f.Children("/runs"))
     for (const auto& seed : f.Children("/runs/" + agent)) {
       const std::string g = "/runs/" + agent + "/" + seed;
@@ -116,6 +118,10 @@ EpisodeLog ReadEpisodeLog(const std::string& path) {
                                {"arousal", &b.arousal}, {"reward", &b.reward}}) {
         *vec = f.Read<float>(g + "/" + name);
         check(name, vec->size(), E * L);
+      }
+      if (f.Exists(g + "/disagreement")) {  // ensemble worlds only (docs/ensembles.md)
+        b.disagreement = f.Read<float>(g + "/disagreement");
+        check("disagreement", b.disagreement.size(), E * L);
       }
       check("episode_seed", b.episode_seed.size(), E);
       log.blocks.push_back(std::move(b));

@@ -59,6 +59,8 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
   b.actions.resize(static_cast<std::size_t>(E) * L);
   b.ranked.assign(static_cast<std::size_t>(E) * L * K, -1);
   for (auto* v : {&b.engagement, &b.rating, &b.valence, &b.arousal, &b.reward}) v->resize(static_cast<std::size_t>(E) * L);
+  const bool ensemble = ctx->world().members() > 1;
+  if (ensemble) b.disagreement.resize(static_cast<std::size_t>(E) * L);
   const std::int32_t n_batches = (E + o.batch - 1) / o.batch;
   const std::int32_t n_songs = ctx->world().num_songs();
   std::atomic<std::int64_t> done{0};
@@ -109,6 +111,7 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
         b.valence[at] = res[i].info.predicted.valence;
         b.arousal[at] = res[i].info.predicted.arousal;
         b.reward[at] = res[i].reward;
+        if (ensemble) b.disagreement[at] = res[i].info.disagreement;
       }
     }
     const auto d = done += n;
@@ -128,6 +131,7 @@ void ForEachArray(Block& b, F&& f) {
   f(b.actions, L);
   f(b.ranked, L * K);
   f(b.engagement, L), f(b.rating, L), f(b.valence, L), f(b.arousal, L), f(b.reward, L);
+  if (!b.disagreement.empty()) f(b.disagreement, L);
 }
 
 }  // namespace

@@ -176,16 +176,31 @@ std::shared_ptr<const World> MakeOracleWorld(std::shared_ptr<const data::Dataset
 
 std::vector<Feedback> World::PredictMany(const WorldState& state, const std::vector<std::int32_t>& songs,
                                         std::int32_t m) const {
+  return PredictManyImpl(state, songs, m, nullptr);
+}
+
+std::vector<Feedback> World::PredictManySpread(const WorldState& state, const std::vector<std::int32_t>& songs,
+                                              std::int32_t m, std::vector<Feedback>& sd) const {
+  return PredictManyImpl(state, songs, m, &sd);
+}
+
+std::vector<Feedback> World::PredictManyImpl(const WorldState& state, const std::vector<std::int32_t>& songs,
+                                            std::int32_t m, std::vector<Feedback>* sd) const {
   const std::int32_t rows = state.size();
   if (m < 1 || songs.size() != static_cast<std::size_t>(rows) * static_cast<std::size_t>(m))
     throw ArgumentError("PredictMany: expected " + std::to_string(rows) + " rows x " + std::to_string(m) +
                         " candidates, got " + std::to_string(songs.size()) + " songs");
   std::vector<Feedback> out(songs.size());
+  if (sd) sd->assign(songs.size(), Feedback{});
   std::vector<std::int32_t> column(static_cast<std::size_t>(rows));
+  std::vector<Feedback> column_sd;
   for (std::int32_t j = 0; j < m; ++j) {
     for (std::int32_t r = 0; r < rows; ++r) column[r] = songs[static_cast<std::size_t>(r) * m + j];
-    const auto f = Predict(state, column);
-    for (std::int32_t r = 0; r < rows; ++r) out[static_cast<std::size_t>(r) * m + j] = f[r];
+    const auto f = sd ? PredictSpread(state, column, column_sd) : Predict(state, column);
+    for (std::int32_t r = 0; r < rows; ++r) {
+      out[static_cast<std::size_t>(r) * m + j] = f[r];
+      if (sd) (*sd)[static_cast<std::size_t>(r) * m + j] = column_sd[r];
+    }
   }
   return out;
 }

@@ -323,6 +323,7 @@ py::dict BlockDict(const env::EpisodeBlock& b) {
   d["reward"] = Array(b.reward, {E, L}), d["valence"] = Array(b.valence, {E, L});
   d["arousal"] = Array(b.arousal, {E, L}), d["rating"] = Array(b.rating, {E, L});
   d["engagement"] = Array(b.engagement, {E, L});
+  if (!b.disagreement.empty()) d["disagreement"] = Array(b.disagreement, {E, L});  // ensemble worlds only
   return d;
 }
 

@@ -23,6 +23,7 @@ std::string_view GuardrailName(GuardrailKind kind) {
     case GuardrailKind::kMaxRepeats: return "max_repeats";
     case GuardrailKind::kMinValence: return "min_valence";
     case GuardrailKind::kArousalDown: return "arousal_down";
+    case GuardrailKind::kMaxDisagreement: return "max_disagreement";
   }
   return "?";
 }
@@ -31,7 +32,7 @@ namespace {
 
 constexpr GuardrailKind kAllGuardrails[] = {GuardrailKind::kMaxArousalStep, GuardrailKind::kMinCoverage,
                                             GuardrailKind::kMaxRepeats, GuardrailKind::kMinValence,
-                                            GuardrailKind::kArousalDown};
+                                            GuardrailKind::kArousalDown, GuardrailKind::kMaxDisagreement};
 
 const char* TypeName(const toml::node& n) {
   switch (n.type()) {
@@ -248,7 +249,7 @@ class Reader {
 
     if (const auto* u = Table(root, "utility")) {
       const std::string p = "utility.";
-      Keys(*u, p, {"preset", "rating", "engagement", "valence", "arousal"});
+      Keys(*u, p, {"preset", "rating", "engagement", "valence", "arousal", "penalty"});
       if (auto v = String(*u, "preset", p)) {
         try {
           s.utility = UtilityPreset(*v);
@@ -261,6 +262,7 @@ class Reader {
       if (auto v = Number(*u, "engagement", p, -1, 1)) s.utility.engagement = static_cast<float>(*v);
       if (auto v = Number(*u, "valence", p, -1, 1)) s.utility.valence = static_cast<float>(*v);
       if (auto v = Number(*u, "arousal", p, -1, 1)) s.utility.arousal = static_cast<float>(*v);
+      if (auto v = Number(*u, "penalty", p, 0, 100)) s.utility.penalty = static_cast<float>(*v);
     }
 
     if (const auto* pt = Table(root, "params")) {

@@ -106,6 +106,16 @@ GuardrailResult CheckGuardrail(const GuardrailSpec& spec, const std::vector<env:
           u.at.step = L - 1;
           u.violates = u.at.value > -th;
           break;
+        case GuardrailKind::kMaxDisagreement: {
+          if (b.disagreement.empty())
+            throw InputError("guardrail max_disagreement: the world is not an ensemble (no disagreement to check)");
+          const float* dis = b.disagreement.data() + row;
+          u.at.value = dis[0], u.at.step = 0;
+          for (std::int32_t t = 1; t < L; ++t)
+            if (dis[t] > u.at.value) u.at.value = dis[t], u.at.step = t;
+          u.violates = u.at.value > th;
+          break;
+        }
         case GuardrailKind::kMinCoverage:
           break;
       }
@@ -234,6 +244,10 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
       rethrow("users.split", e);
     }
     if (ctx->Users(s.part).empty()) throw InputError(s.Where("users.part") + ": the part of the split has no users");
+    for (const auto& g : s.guardrails)
+      if (g.kind == GuardrailKind::kMaxDisagreement && w->members() < 2)
+        throw InputError(s.Where("guardrails.max_disagreement") + ": needs an ensemble world (PATH.ensemble.json); '" +
+                         s.world + "' is a single world");
     auto spec = ToRunSpec(s, *ctx);
     std::vector<std::string> registered;  // external agents take no params
     for (const auto& a : spec.agents) {
@@ -282,6 +296,15 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
         ar.blocks.push_back(std::move(block));
       }
       for (auto& [key, value] : ar.metrics) value /= static_cast<double>(ar.blocks.size());
+      if (!ar.blocks.empty() && !ar.blocks.front().disagreement.empty()) {
+        double sum = 0;
+        for (const auto& b : ar.blocks) {
+          double block = 0;
+          for (float x : b.disagreement) block += x;
+          sum += block / static_cast<double>(b.disagreement.size());
+        }
+        ar.disagreement = sum / static_cast<double>(ar.blocks.size());
+      }
       ar.reward = ar.metrics[metrics::key::kReward], ar.valence = ar.metrics[metrics::key::kValence];
       ar.arousal = ar.metrics[metrics::key::kArousal], ar.rating = ar.metrics[metrics::key::kRating];
       ar.engagement = ar.metrics[metrics::key::kEngagement], ar.coverage = ar.metrics[metrics::key::kCoverage];
@@ -324,12 +347,14 @@ void WriteStressHdf5(const StressReport& report, const std::string& path, const 
       f.WriteScalarAttr<float>(g, "utility_engagement", s.utility.engagement);
       f.WriteScalarAttr<float>(g, "utility_valence", s.utility.valence);
       f.WriteScalarAttr<float>(g, "utility_arousal", s.utility.arousal);
+      if (s.utility.penalty != 0.f) f.WriteScalarAttr<float>(g, "utility_penalty", s.utility.penalty);
       f.WriteStringAttr(g, "params", nlohmann::json(AgentParams(s)).dump());
       f.WriteStrings(g + "/agents", s.agents);
       for (const auto& ar : sr.agents) {
         const std::string sg = g + "/summary/" + ar.agent;
         f.Group(sg);
         for (const auto& [name, x] : ar.metrics) f.WriteScalarAttr<double>(sg, name, x);
+        if (ar.disagreement) f.WriteScalarAttr<double>(sg, "disagreement", *ar.disagreement);
         for (const auto& b : ar.blocks)
           env::WriteEpisodeBlockH5(f, g + "/runs/" + ar.agent + "/seed-" + std::to_string(b.seed), b);
         for (const auto& gr : ar.guardrails) {
@@ -395,14 +420,16 @@ std::string StressMarkdown(const StressReport& report) {
        << ", utility " << (s.utility_preset.empty() ? s.utility.ToString() : s.utility_preset + " (" + s.utility.ToString() + ")")
        << ". Guardrail cells: violation rate (episodes, or seeds for min_coverage); FAIL marks a required guardrail "
           "over its allowed rate.\n\n";
-    os << "| agent | reward | valence | arousal | coverage |";
+    const bool unsure = !sr.agents.empty() && sr.agents.front().disagreement.has_value();
+    os << "| agent | reward | valence | arousal | coverage |" << (unsure ? " disagreement |" : "");
     for (const auto& g : s.guardrails) os << " " << GuardHeader(g) << " |";
-    os << "\n|---|---:|---:|---:|---:|";
+    os << "\n|---|---:|---:|---:|---:|" << (unsure ? "---:|" : "");
     for (std::size_t i = 0; i < s.guardrails.size(); ++i) os << "---:|";
     os << "\n";
     for (const auto& ar : sr.agents) {
       os << "| " << ar.agent << " | " << Fmt(ar.reward) << " | " << Fmt(ar.valence) << " | " << Fmt(ar.arousal) << " | "
          << Fmt(ar.coverage) << " |";
+      if (unsure) os << " " << (ar.disagreement ? Fmt(*ar.disagreement) : std::string("n/a")) << " |";
       for (const auto& g : ar.guardrails) os << " " << GuardCell(g) << " |";
       os << "\n";
     }
@@ -418,8 +445,10 @@ std::string StressTable(const StressReport& report) {
     const auto& s = sr.scenario;
     os << "scenario " << s.name << " (world " << sr.world_name << ", " << s.seeds.size() << " seeds, L = " << s.horizon << ")\n";
     char buf[256];
+    const bool unsure = !sr.agents.empty() && sr.agents.front().disagreement.has_value();
     std::snprintf(buf, sizeof buf, "  %-22s %9s %9s %9s %9s", "agent", "reward", "valence", "arousal", "coverage");
     os << buf;
+    if (unsure) os << "  disagree";
     for (const auto& g : s.guardrails) {
       std::snprintf(buf, sizeof buf, " %18s", std::string(GuardrailName(g.kind)).c_str());
       os << buf;
@@ -429,6 +458,10 @@ std::string StressTable(const StressReport& report) {
       std::snprintf(buf, sizeof buf, "  %-22s %9.4f %9.4f %9.4f %9.4f", ar.agent.c_str(), ar.reward, ar.valence,
                     ar.arousal, ar.coverage);
       os << buf;
+      if (unsure) {
+        std::snprintf(buf, sizeof buf, " %9.4f", ar.disagreement.value_or(0.0));
+        os << buf;
+      }
       for (const auto& g : ar.guardrails) {
         std::snprintf(buf, sizeof buf, " %18s", GuardCell(g).c_str());
         os << buf;

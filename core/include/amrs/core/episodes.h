@@ -21,6 +21,9 @@ struct EpisodeBlock {
   std::vector<std::int32_t> actions;                                  // E x L
   std::vector<std::int32_t> ranked;                                   // E x L x K, best first
   std::vector<float> engagement, rating, valence, arousal, reward;    // E x L (reward may be empty)
+  // E x L: the utility-weighted disagreement of the world's ensemble members on each action
+  // (Utility::Disagreement; docs/ensembles.md). Empty under a single-model world or the oracle.
+  std::vector<float> disagreement;
 
   std::int32_t episodes() const { return static_cast<std::int32_t>(user.size()); }
   // Throws ArgumentError naming the first field whose size or values are wrong (NaN included).

@@ -66,15 +66,26 @@ struct Utility {
   float valence = 0.5f;
   float arousal = 0.5f;
 
+  // Pessimism under an uncertain world (docs/ensembles.md): lambda >= 0 of the penalized reward.
+  float penalty = 0.f;
+
   float operator()(const Feedback& f) const {
     return rating * f.rating + engagement * f.engagement + valence * f.valence +
            arousal * f.arousal;
   }
-  // Throws ArgumentError naming the weight that is outside [-1, 1] or not finite.
+  // The utility-weighted disagreement of a world's per-signal spread `sd` (an ensemble's members'
+  // SD): |w_rating| sd_rating + |w_engagement| sd_engagement + |w_valence| sd_valence +
+  // |w_arousal| sd_arousal (docs/ensembles.md).
+  float Disagreement(const Feedback& sd) const;
+  // The penalized reward: utility of the mean prediction minus penalty x Disagreement(sd).
+  float Penalized(const Feedback& mean, const Feedback& sd) const { return (*this)(mean) - penalty * Disagreement(sd); }
+  // Throws ArgumentError naming the weight that is outside [-1, 1] or not finite, or a penalty
+  // outside [0, 100].
   void Validate() const;
   // "valence=0.5,arousal=0.5" (unnamed weights are 0; keys rating, engagement, valence,
-  // arousal); "affect" is the paper's default. Throws ArgumentError naming a bad key or value.
+  // arousal, penalty); "affect" is the paper's default. Throws ArgumentError naming a bad key or value.
   static Utility Parse(const std::string& spec);
+  // The weights; ",penalty=<lambda>" follows only when the penalty is not 0.
   std::string ToString() const;
 };
 

@@ -112,6 +112,10 @@ struct Observation {
 
 struct Info {
   Feedback predicted;  // the world's predicted feedback of the action (after Step)
+  // Under an ensemble world: the members' per-signal SD of `predicted` and its utility-weighted
+  // sum (Utility::Disagreement); zeros otherwise. The reward is Utility::Penalized (docs/ensembles.md).
+  Feedback spread;
+  float disagreement = 0.f;
   std::int32_t user = -1;
   std::int32_t window_index = -1;
   data::Window window;

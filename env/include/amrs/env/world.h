@@ -60,6 +60,13 @@ class World {
   virtual std::vector<Feedback> PredictSpread(const WorldState& state, const std::vector<std::int32_t>& songs,
                                               std::vector<Feedback>& sd) const;
   virtual std::vector<Feedback> ScoreCatalogueSpread(const WorldState& state, std::vector<Feedback>& sd) const;
+  // PredictMany with the spread of each candidate (one PredictSpread per candidate column).
+  std::vector<Feedback> PredictManySpread(const WorldState& state, const std::vector<std::int32_t>& songs,
+                                          std::int32_t m, std::vector<Feedback>& sd) const;
+
+ private:
+  std::vector<Feedback> PredictManyImpl(const WorldState& state, const std::vector<std::int32_t>& songs,
+                                        std::int32_t m, std::vector<Feedback>* sd) const;
 };
 
 std::shared_ptr<const World> MakeLearnedWorld(std::shared_ptr<const worldmodel::WorldModel> model);

@@ -18,8 +18,10 @@
 
 namespace amrs::scenarios {
 
-enum class GuardrailKind { kMaxArousalStep, kMinCoverage, kMaxRepeats, kMinValence, kArousalDown };
-// "max_arousal_step" | "min_coverage" | "max_repeats" | "min_valence" | "arousal_down"
+enum class GuardrailKind { kMaxArousalStep, kMinCoverage, kMaxRepeats, kMinValence, kArousalDown, kMaxDisagreement };
+// "max_arousal_step" | "min_coverage" | "max_repeats" | "min_valence" | "arousal_down" |
+// "max_disagreement" (an ensemble world's utility-weighted disagreement on any step of an episode:
+// the simulator must not be out of its depth; docs/ensembles.md)
 std::string_view GuardrailName(GuardrailKind kind);
 
 struct GuardrailSpec {

@@ -5,6 +5,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,9 @@ struct AgentResult {
   std::string agent;
   double reward = 0, valence = 0, arousal = 0, rating = 0, engagement = 0;  // means over steps and seeds
   double coverage = 0;                                                      // mean over seeds
+  // Under an ensemble world: the mean utility-weighted disagreement of its members on the agent's
+  // actions, over steps and seeds (docs/ensembles.md); empty otherwise.
+  std::optional<double> disagreement;
   std::map<std::string, double> metrics;  // every metrics::EvaluateSeed key, mean over seeds
   std::vector<GuardrailResult> guardrails;                                  // in scenario order
   std::vector<env::EpisodeBlock> blocks;                                    // one per seed
