@@ -7,6 +7,8 @@
 #include <torch/csrc/distributed/c10d/TCPStore.hpp>
 #include <torch/torch.h>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
@@ -46,6 +48,12 @@ std::string Seconds(std::chrono::milliseconds t) {
 class GlooCommunicator final : public Communicator {
  public:
   explicit GlooCommunicator(const Launch& l) : launch_(l) {
+    // A peer that dies leaves sockets whose next write raises SIGPIPE, which would kill this
+    // process at once (no diagnosis, temporaries left behind): ignore it, so that the write fails
+    // with EPIPE and the collective reports the dead rank. Only when nobody installed a handler.
+    struct sigaction old {};
+    if (::sigaction(SIGPIPE, nullptr, &old) == 0 && old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO))
+      ::signal(SIGPIPE, SIG_IGN);
     where_ = l.master_addr + ":" + std::to_string(l.master_port);
     c10d::TCPStoreOptions so;
     so.port = static_cast<std::uint16_t>(l.master_port);
