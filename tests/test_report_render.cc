@@ -189,3 +189,24 @@ TEST_CASE("The Tuning section: grid table with the chosen row bold, and Table 4'
   CHECK(j["tuning"]["tables"][1]["points"][1]["val_reward"]["mean"].get<double>() == doctest::Approx(0.15));
   CHECK(TuningCaption({TwoPointTable()}).rfind("Hyperparameters of dpo: chosen", 0) == 0);
 }
+
+TEST_CASE("the simulator-uncertainty section: only when an ensemble world's logs carry disagreement") {
+  ReportData d;
+  d.table5["test"] = ThreeAgents(true);
+  CHECK(ReportMarkdown(d, {}, "").find("Simulator uncertainty") == std::string::npos);
+  AgentRuns unsure;
+  unsure["greedy"].Add(0, {{key::kDisagreement, 0.08}});
+  unsure["greedy"].Add(1, {{key::kDisagreement, 0.06}});
+  unsure["random"].Add(0, {{key::kDisagreement, 0.05}});
+  unsure["random"].Add(1, {{key::kDisagreement, 0.05}});
+  d.table5["val"] = unsure;
+  const auto md = ReportMarkdown(d, {}, "");
+  INFO(md);
+  CHECK(md.find("## Simulator uncertainty (ensemble world)") != std::string::npos);
+  CHECK(md.find("| Agent | val |\n") != std::string::npos);  // the test part has none: no column
+  CHECK(md.find("| greedy | 0.0700 (0.0141) |") != std::string::npos);
+  CHECK(md.find("| random | 0.0500 (0.0000) |") != std::string::npos);
+  const auto j = nlohmann::json::parse(ReportJson(d));
+  CHECK(j["uncertainty"]["val"]["greedy"]["mean"].get<double>() == doctest::Approx(0.07));
+  CHECK_FALSE(j["uncertainty"].contains("test"));
+}

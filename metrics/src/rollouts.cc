@@ -115,6 +115,11 @@ std::map<std::string, double> EvaluateSeed(const RolloutArrays& r, const EvalCon
                                   {key::kRating, means.rating},
                                   {key::kEngagement, means.engagement}};
   if (means.reward) m[key::kReward] = *means.reward;
+  if (!r.disagreement.empty()) {
+    double sum = 0;
+    for (float x : r.disagreement) sum += x;
+    m[key::kDisagreement] = sum / static_cast<double>(r.disagreement.size());
+  }
   m[key::kCoverage] = Coverage(r.actions, c.num_songs);
   m[key::kEntropy] = NormalizedEntropy(r.actions, c.num_songs);
   m[key::kGini] = Gini(r.actions, c.num_songs);

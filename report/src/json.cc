@@ -2,6 +2,7 @@
 #include <cmath>
 #include <nlohmann/json.hpp>
 
+#include "amrs/metrics/rollouts.h"
 #include "amrs/metrics/stats.h"
 #include "amrs/report/render.h"
 
@@ -86,6 +87,12 @@ std::string ReportJson(const ReportData& d) {
     for (const auto& r : d.oracle->gains)
       o["gains"][r.key] = {{"learned", GainJson(r.learned)}, {"oracle", GainJson(r.oracle)}, {"exploitation_gap", r.gap}};
   }
+  for (const auto& [part, runs] : d.table5)  // an ensemble world's disagreement (docs/ensembles.md)
+    for (const auto& [agent, r] : runs) {
+      const auto it = r.values.find(metrics::key::kDisagreement);
+      if (it == r.values.end() || it->second.empty()) continue;
+      j["uncertainty"][part][agent] = {{"mean", Mean(it->second)}, {"sd", Sd(it->second)}, {"values", it->second}};
+    }
   for (const auto& [file, rows] : d.world_results)
     for (const auto& [row, metrics] : rows)
       for (const auto& [k, v] : metrics)

@@ -1,10 +1,13 @@
 // report.md: Tables 4 and 5, the oracle comparison and the whole report (render.h).
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <iomanip>
 #include <set>
 #include <sstream>
 
 #include "amrs/metrics/rollouts.h"
+#include "amrs/metrics/stats.h"
 #include "amrs/report/render.h"
 
 namespace amrs::report {
@@ -251,6 +254,50 @@ std::string OracleMarkdown(const OracleComparison& c) {
   return os.str();
 }
 
+// Under an ensemble world: the members' mean disagreement on each agent's actions, per part
+// (mean (SD) over seeds); "" when no log carries it.
+std::string UncertaintyMarkdown(const std::map<std::string, metrics::AgentRuns>& parts) {
+  std::vector<std::string> part_names, agents;
+  for (const char* p : {"train", "val", "test"}) {
+    const auto it = parts.find(p);
+    if (it == parts.end()) continue;
+    bool any = false;
+    for (const auto& [agent, runs] : it->second)
+      if (runs.values.count(metrics::key::kDisagreement)) {
+        any = true;
+        if (std::find(agents.begin(), agents.end(), agent) == agents.end()) agents.push_back(agent);
+      }
+    if (any) part_names.push_back(p);
+  }
+  if (part_names.empty()) return "";
+  std::ostringstream os;
+  os << "## Simulator uncertainty (ensemble world)\n\n"
+     << "Mean utility-weighted disagreement of the ensemble's members on each agent's actions "
+        "(sum over signals of |utility weight| x the members' SD; docs/ensembles.md), mean (SD) over seeds. "
+        "Higher: the agent steers where the simulator is less sure of its predictions.\n\n| Agent |";
+  for (const auto& p : part_names) os << " " << p << " |";
+  os << "\n|---|";
+  for (std::size_t i = 0; i < part_names.size(); ++i) os << "---|";
+  os << "\n";
+  for (const auto& agent : agents) {
+    os << "| " << agent << " |";
+    for (const auto& p : part_names) {
+      const auto& runs = parts.at(p);
+      const auto a = runs.find(agent);
+      if (a == runs.end() || !a->second.values.count(metrics::key::kDisagreement)) {
+        os << " n/a |";
+        continue;
+      }
+      const auto& v = a->second.values.at(metrics::key::kDisagreement);
+      char buf[64];
+      std::snprintf(buf, sizeof buf, " %.4f (%.4f) |", metrics::Mean(v), metrics::Sd(v));
+      os << buf;
+    }
+    os << "\n";
+  }
+  return os.str() + "\n";
+}
+
 std::string ReportMarkdown(const ReportData& d, const std::vector<Figure>& figures, const std::string& figures_note) {
   std::ostringstream os;
   os << "# AMRS-Sim benchmark report\n\n";
@@ -281,6 +328,7 @@ std::string ReportMarkdown(const ReportData& d, const std::vector<Figure>& figur
        << "Predicted (learned-world test log) and true (oracle-world test log) mean affect per agent."
        << RunsCaption(d.runs, [](const RunInfo& r) { return r.part == "test"; }) << "\n\n"
        << OracleMarkdown(*d.oracle) << "\n";
+  os << UncertaintyMarkdown(d.table5);
   for (const auto& [file, md] : d.world_tables) os << "## World model (`" << file << "`)\n\n" << md << "\n";
   os << "## Figures\n\n";
   if (!figures_note.empty()) os << figures_note << "\n\n";

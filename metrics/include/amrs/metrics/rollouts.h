@@ -61,6 +61,9 @@ inline constexpr const char* kArousal = "arousal";
 inline constexpr const char* kRating = "rating";
 inline constexpr const char* kEngagement = "engagement";
 inline constexpr const char* kReward = "reward";
+// Under an ensemble world only: the mean utility-weighted disagreement of its members on the
+// agent's actions (EpisodeBlock::disagreement; docs/ensembles.md).
+inline constexpr const char* kDisagreement = "disagreement";
 inline constexpr const char* kCoverage = "coverage";
 inline constexpr const char* kEntropy = "norm_entropy";
 inline constexpr const char* kIld = "ild";
