@@ -229,7 +229,8 @@ int Bench(const std::vector<std::string>& args) {
   po::options_description desc("amrs bench: speed benchmark (prints measured numbers)");
   desc.add_options()
     ("data", po::value(&data)->required(), "dataset (.h5)")
-    ("world", po::value(&w.checkpoint), "world-model checkpoint to time (default: untrained default config)")
+    ("world", po::value(&w.checkpoint),
+     "world-model checkpoint to time, or an ensemble manifest (env part only) (default: untrained default config)")
     ("batch", po::value(&w.batch)->default_value(w.batch), "histories per batch for append/re-encode")
     ("history", po::value(&w.history)->default_value(w.history), "tokens per history")
     ("seconds", po::value(&min_seconds)->default_value(min_seconds), "minimum timed seconds per env measurement")
@@ -248,14 +249,23 @@ int Bench(const std::vector<std::string>& args) {
   worldmodel::SetTorchThreads(1);
   const char* coretype = std::getenv("OPENBLAS_CORETYPE");
   std::printf("bench: OPENBLAS_CORETYPE=%s\n", coretype ? coretype : "(unset)");
+  // An ensemble manifest: the env part times the ensemble world (K members per step); the
+  // world-model part needs one checkpoint and is skipped.
+  const bool ensemble = w.checkpoint.size() > 14 && w.checkpoint.compare(w.checkpoint.size() - 14, 14, ".ensemble.json") == 0;
   if (!skip_env) {
-    const auto learned = env::MakeLearnedWorld(
-        w.checkpoint.empty() ? worldmodel::WorldModel::CreateUntrained(w.model, *d, 0)
-                             : worldmodel::WorldModel::Load(w.checkpoint, *d));
+    const auto learned = ensemble ? env::LoadWorld(w.checkpoint, d)
+                                  : env::MakeLearnedWorld(w.checkpoint.empty()
+                                                              ? worldmodel::WorldModel::CreateUntrained(w.model, *d, 0)
+                                                              : worldmodel::WorldModel::Load(w.checkpoint, *d));
+    if (ensemble) std::printf("bench: ensemble world of %d members (%s)\n", learned->members(), w.checkpoint.c_str());
     const auto oracle = d->oracle ? env::MakeOracleWorld(d) : nullptr;
     PrintEnvBench(run::RunEnvBench(d, learned, oracle, min_seconds));
   }
   if (skip_world) return 0;
+  if (ensemble) {
+    std::printf("bench: the world-model part times one checkpoint; give a member's .pt for it\n");
+    return 0;
+  }
   const auto b = worldmodel::RunWorldBench(*d, w);
   std::printf("torch intra-op threads: %d\n", b.torch_threads);
   std::printf("world model (%s)\n", (w.checkpoint.empty() ? w.model.Name() + ", untrained weights" : w.checkpoint).c_str());
