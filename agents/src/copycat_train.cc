@@ -243,9 +243,7 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
       const std::vector<std::size_t> idx(order.begin() + at,
                                          order.begin() + std::min(order.size(), at + static_cast<std::size_t>(o.batch)));
       if (dp) {
-        std::vector<std::size_t> mine;
-        for (std::size_t i = 0; i < idx.size(); ++i)
-          if (distributed::Owns(comm, i)) mine.push_back(idx[i]);
+        const std::vector<std::size_t> mine = distributed::Owned(comm, idx);
         opt.zero_grad();
         float local[2] = {0.f, 0.f};  // targets, summed loss
         if (!mine.empty()) {

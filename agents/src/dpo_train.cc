@@ -339,9 +339,7 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
       const std::vector<std::size_t> idx(order.begin() + at,
                                          order.begin() + std::min(order.size(), at + static_cast<std::size_t>(o.batch)));
       if (dp) {
-        std::vector<std::size_t> mine;
-        for (std::size_t i = 0; i < idx.size(); ++i)
-          if (distributed::Owns(comm, i)) mine.push_back(idx[i]);
+        const std::vector<std::size_t> mine = distributed::Owned(comm, idx);
         opt.zero_grad();
         std::vector<float> local(4, 0.f);  // summed loss, margin, accuracy, KL of this rank's pairs
         if (!mine.empty()) {

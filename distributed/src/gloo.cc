@@ -92,11 +92,8 @@ class GlooCommunicator final : public Communicator {
     }
   }
 
-  ~GlooCommunicator() override {
-    pg_.reset();
-    // The store's server lives in rank 0 (without torchrun's agent): let the others read their
-    // last keys (e.g. a failure message) before it goes.
-  }
+  // The process group goes before the store it was formed through.
+  ~GlooCommunicator() override { pg_.reset(); }
 
   int rank() const override { return launch_.rank; }
   int size() const override { return launch_.world_size; }

@@ -1,8 +1,5 @@
 // An ensemble of worlds (docs/ensembles.md): the members' mean and per-signal standard deviation.
 #include <cmath>
-#include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "amrs/core/error.h"
 #include "amrs/env/world.h"
@@ -17,14 +14,9 @@ class EnsembleState : public WorldState {
   std::vector<std::unique_ptr<WorldState>> members;
 };
 
-float* Field(Feedback& f, int s) {
-  switch (s) {
-    case 0: return &f.engagement;
-    case 1: return &f.rating;
-    case 2: return &f.valence;
-    default: return &f.arousal;
-  }
-}
+// The four signals of a Feedback, by index (engagement, rating, valence, arousal).
+float& Field(Feedback& f, int s) { return s == 0 ? f.engagement : s == 1 ? f.rating : s == 2 ? f.valence : f.arousal; }
+float Field(const Feedback& f, int s) { return Field(const_cast<Feedback&>(f), s); }
 
 // Mean and population SD over the members' predictions, field by field, in double.
 std::vector<Feedback> Combine(const std::vector<std::vector<Feedback>>& per_member, std::vector<Feedback>* sd) {
@@ -34,17 +26,13 @@ std::vector<Feedback> Combine(const std::vector<std::vector<Feedback>>& per_memb
   for (std::size_t i = 0; i < n; ++i)
     for (int s = 0; s < 4; ++s) {
       double sum = 0;
-      for (std::size_t m = 0; m < k; ++m) sum += *Field(const_cast<Feedback&>(per_member[m][i]), s);
+      for (const auto& m : per_member) sum += Field(m[i], s);
       const double mu = sum / static_cast<double>(k);
-      *Field(mean[i], s) = static_cast<float>(mu);
-      if (sd) {
-        double ss = 0;
-        for (std::size_t m = 0; m < k; ++m) {
-          const double d = *Field(const_cast<Feedback&>(per_member[m][i]), s) - mu;
-          ss += d * d;
-        }
-        *Field((*sd)[i], s) = static_cast<float>(std::sqrt(ss / static_cast<double>(k)));
-      }
+      Field(mean[i], s) = static_cast<float>(mu);
+      if (!sd) continue;
+      double ss = 0;
+      for (const auto& m : per_member) ss += (Field(m[i], s) - mu) * (Field(m[i], s) - mu);
+      Field((*sd)[i], s) = static_cast<float>(std::sqrt(ss / static_cast<double>(k)));
     }
   return mean;
 }

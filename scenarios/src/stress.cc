@@ -296,15 +296,8 @@ StressReport RunStress(const std::vector<Scenario>& scenarios, const StressProgr
         ar.blocks.push_back(std::move(block));
       }
       for (auto& [key, value] : ar.metrics) value /= static_cast<double>(ar.blocks.size());
-      if (!ar.blocks.empty() && !ar.blocks.front().disagreement.empty()) {
-        double sum = 0;
-        for (const auto& b : ar.blocks) {
-          double block = 0;
-          for (float x : b.disagreement) block += x;
-          sum += block / static_cast<double>(b.disagreement.size());
-        }
-        ar.disagreement = sum / static_cast<double>(ar.blocks.size());
-      }
+      // EvaluateSeed's per-seed mean disagreement (ensemble worlds only), averaged like the rest.
+      if (const auto it = ar.metrics.find(metrics::key::kDisagreement); it != ar.metrics.end()) ar.disagreement = it->second;
       ar.reward = ar.metrics[metrics::key::kReward], ar.valence = ar.metrics[metrics::key::kValence];
       ar.arousal = ar.metrics[metrics::key::kArousal], ar.rating = ar.metrics[metrics::key::kRating];
       ar.engagement = ar.metrics[metrics::key::kEngagement], ar.coverage = ar.metrics[metrics::key::kCoverage];

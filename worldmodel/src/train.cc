@@ -216,10 +216,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   if (dp) distributed::CheckSame(comm, "train-world options and dataset", ResumeJson(o, fp, ResumeState{}));
   auto validate = [&] {
     if (!dp) return ValidationLoss(net, val_spans, cat, offset, o.model, N);
-    std::vector<Span> mine;
-    for (std::size_t i = 0; i < val_spans.size(); ++i)
-      if (distributed::Owns(comm, i)) mine.push_back(val_spans[i]);
-    SignalSums v = ValidationLoss(net, mine, cat, offset, o.model, N);
+    SignalSums v = ValidationLoss(net, distributed::Owned(comm, val_spans), cat, offset, o.model, N);
     double buf[2 * kNumSignals];
     for (int s = 0; s < kNumSignals; ++s) buf[s] = v.sum[s], buf[kNumSignals + s] = v.count[s];
     comm.AllReduceSum(buf, 2 * kNumSignals, "train-world split " + std::to_string(o.split) + ": validation");
@@ -312,9 +309,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     std::int64_t epoch_tokens = 0;
     for (std::size_t bi = 0; bi < batches.size(); ++bi) {
       if (dp) {
-        std::vector<Span> mine;
-        for (std::size_t i = 0; i < batches[bi].size(); ++i)
-          if (distributed::Owns(comm, i)) mine.push_back(batches[bi][i]);
+        const std::vector<Span> mine = distributed::Owned(comm, batches[bi]);
         const std::string phase = "train-world split " + std::to_string(o.split) + " epoch " + std::to_string(epoch) +
                                   " batch " + std::to_string(bi + 1);
         Tensor losses = torch::zeros({kNumSignals}), counts = torch::zeros({kNumSignals});
@@ -398,19 +393,21 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
       *log << "  early stopping after epoch " << epoch << ": no validation loss improved for " << o.patience
            << " epochs (each signal keeps its best epoch)\n";
 
-    // Resume point: current weights, optimizer, per-signal bests (written atomically).
-    torch::serialize::OutputArchive a;
-    a.write("meta", c10::IValue(ResumeJson(o, fp, rs)));
-    WriteParams(a, "current", *net);
-    for (int s = 0; s < kNumSignals; ++s) {
-      WorldNet tmp(o.model, in_dim);
-      LoadParams(tmp, best[s]);
-      WriteParams(a, std::string("best_") + kSignalNames[s], *tmp);
+    // Resume point: current weights, optimizer, per-signal bests (written atomically, by rank 0).
+    if (comm.root()) {
+      torch::serialize::OutputArchive a;
+      a.write("meta", c10::IValue(ResumeJson(o, fp, rs)));
+      WriteParams(a, "current", *net);
+      for (int s = 0; s < kNumSignals; ++s) {
+        WorldNet tmp(o.model, in_dim);
+        LoadParams(tmp, best[s]);
+        WriteParams(a, std::string("best_") + kSignalNames[s], *tmp);
+      }
+      torch::serialize::OutputArchive oa;
+      opt.save(oa);
+      a.write("optimizer", oa);
+      SaveArchive(a, resume_path, "resume file");
     }
-    torch::serialize::OutputArchive oa;
-    opt.save(oa);
-    a.write("optimizer", oa);
-    if (comm.root()) SaveArchive(a, resume_path, "resume file");
     if (o.stop_after > 0 && epoch >= o.stop_after && epoch < o.epochs) {
       result.finished = false;
       result.train_tokens = rs.train_tokens;

@@ -91,5 +91,13 @@ void CheckSame(Communicator& comm, const std::string& what, const std::string& v
 inline bool Owns(const Communicator& comm, std::size_t i) {
   return static_cast<int>(i % static_cast<std::size_t>(comm.size())) == comm.rank();
 }
+// This rank's items of `items` (Owns), in order.
+template <class T>
+std::vector<T> Owned(const Communicator& comm, const std::vector<T>& items) {
+  std::vector<T> out;
+  for (std::size_t i = 0; i < items.size(); ++i)
+    if (Owns(comm, i)) out.push_back(items[i]);
+  return out;
+}
 
 }  // namespace amrs::distributed
