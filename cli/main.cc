@@ -125,11 +125,13 @@ int main(int argc, char** argv) {
   };
   try {
     const std::vector<std::string> args(argv + 2, argv + argc);
-    if (const auto launch = amrs::distributed::InitFromEnvironment(); launch && launch->world_size > 1) {
+    if (const auto launch = amrs::distributed::LaunchFromEnvironment(); launch && launch->world_size > 1) {
       prefix = "amrs " + name + ": rank " + std::to_string(launch->rank) + " of " + std::to_string(launch->world_size) + ": ";
+      // Refused before joining the process group: every rank refuses on its own, none waits.
       if (!kDistributedCommands.count(name))
         throw amrs::ArgumentError("runs as one process only; distributed (WORLD_SIZE " + std::to_string(launch->world_size) +
                                   " from " + launch->launcher + "): train-world, train-policy, rollout, evaluate, stress");
+      amrs::distributed::SetCurrent(amrs::distributed::Connect(*launch));
       std::string command = std::string(kVersion) + " " + name;
       for (const auto& a : args) command += " " + a;
       amrs::distributed::CheckSame(amrs::distributed::Current(), "version and command line", command);
