@@ -7,6 +7,7 @@
 
 #include "amrs/core/error.h"
 #include "amrs/core/paths.h"
+#include "amrs/metrics/rollouts.h"
 #include "amrs/run/evaluate.h"
 #include "amrs/run/run.h"
 #include "amrs/worldmodel/world_model.h"
@@ -21,7 +22,7 @@ struct RunOptions {
   float penalty = 0.f;
   std::string seed_scope = run::SeedScopeName(run::kDefaultSeedScope);
   std::int32_t seeds = 5, threads = 0;
-  bool new_session = false;
+  bool new_session = false, no_oracle_error = false;
   std::vector<std::string> plugins;
 };
 
@@ -44,6 +45,9 @@ void AddRunOptions(po::options_description& desc, run::RunSpec& s, RunOptions& o
      "--world names one world per seed); docs/metrics.md")
     ("no-replay", po::value(&o.no_replay)->default_value(o.no_replay),
      "songs no agent may recommend: session (of the current session) | episode (of this episode) | off")
+    ("no-oracle-error", po::bool_switch(&o.no_oracle_error),
+     "under an ensemble world on synthetic data, do not replay the episodes in the oracle to log the error of "
+     "the predictions (oracle_error; docs/ensembles.md)")
     ("threads", po::value(&o.threads)->default_value(0), "TBB worker threads (0: all cores)");
   AddPluginOption(desc, o.plugins);
 }
@@ -59,6 +63,7 @@ void ApplyRunOptions(run::RunSpec& s, const RunOptions& o) {
   if (o.penalty != 0.f) s.utility.penalty = o.penalty;
   s.utility.Validate();
   s.new_session = o.new_session;
+  s.oracle_error = !o.no_oracle_error;
   s.seed_scope = run::ParseSeedScope(o.seed_scope);
   try {
     s.no_replay = env::ParseNoReplay(o.no_replay);
@@ -108,8 +113,27 @@ class RunPrinter {
     for (const auto& a : run::Summarize(agent_blocks_))
       std::printf("%-12s %-6s %6zu %10.4f %10.4f %10.4f %10.4f %10.4f\n", a.agent.c_str(), data::PartName(part),
                   a.seeds, a.reward, a.valence, a.arousal, a.rating, a.engagement);
+    PrintUncertainty();
     std::fflush(stdout);
     agent_blocks_.clear();
+  }
+  // Under an ensemble world: the members' mean disagreement on the agent's actions and, on
+  // synthetic data, the error against the oracle and their Spearman correlation (means over seeds).
+  void PrintUncertainty() const {
+    double d = 0, err = 0, rho = 0;
+    std::size_t nd = 0, ne = 0, nr = 0;
+    for (const auto& b : agent_blocks_) {
+      if (b.disagreement.empty()) continue;
+      const auto m = metrics::UncertaintyMetrics(b);
+      if (const auto it = m.find(metrics::key::kDisagreement); it != m.end()) d += it->second, ++nd;
+      if (const auto it = m.find(metrics::key::kOracleError); it != m.end()) err += it->second, ++ne;
+      if (const auto it = m.find(metrics::key::kDisagreementErrorSpearman); it != m.end()) rho += it->second, ++nr;
+    }
+    if (nd == 0) return;
+    std::printf("%-12s %-6s disagreement %.4f", "", "", d / static_cast<double>(nd));
+    if (ne > 0) std::printf(", error against the oracle %.4f", err / static_cast<double>(ne));
+    if (nr > 0) std::printf(", Spearman(disagreement, error) %+.3f", rho / static_cast<double>(nr));
+    std::printf("\n");
   }
   const run::RunSpec& spec_;
   std::size_t seeds_;

@@ -105,6 +105,8 @@ int TrainWorld(const std::vector<std::string>& args) {
     ("members", po::value(&o.members)->default_value(1),
      "train an ensemble of N members per split (seeds seed..seed+N-1; split-<k>.ensemble.json lists them, "
      "usable as --world; docs/ensembles.md)")
+    ("member-jobs", po::value(&o.member_jobs)->default_value(0),
+     "members trained side by side, each single-threaded (0: as many as cores; the same checkpoints for any value)")
     ("stop-after", po::value(&o.stop_after)->default_value(0),
      "stop after this epoch of the first unfinished split, keeping its resume file (0: off); rerun without it "
      "to resume, with any number of ranks (e.g. a cluster job's time limit)");
@@ -181,6 +183,8 @@ int SweepWorld(const std::vector<std::string>& args) {
     ("lr", po::value(&o.train.lr)->default_value(o.train.lr, "0.001"), "AdamW learning rate (the small preset: 0.0003)")
     ("seed", po::value(&o.train.seed)->default_value(o.train.seed), "seed")
     ("fidelity-histories", po::value(&o.fidelity_histories)->default_value(o.fidelity_histories), "sampled histories for ranking fidelity")
+    ("members", po::value(&o.members)->default_value(o.members),
+     "also an ensemble of N members of the chosen configuration per split (a row next to it; docs/ensembles.md)")
     ("no-baselines", po::bool_switch(&no_baselines), "skip the baselines and the oracle");
   AddModelOptions(desc, o.train.model, arch, ablation);
   po::variables_map vm;

@@ -17,6 +17,9 @@
 #include "amrs/env/episode_log.h"
 #include "amrs/env/rollout.h"
 #include "amrs/env/world.h"
+#include "amrs/metrics/regression.h"
+#include "amrs/metrics/rollouts.h"
+#include "amrs/run/run.h"
 #include "amrs/scenarios/scenario.h"
 #include "amrs/scenarios/stress.h"
 #include "amrs/worldmodel/ensemble_manifest.h"
@@ -290,4 +293,106 @@ TEST_CASE("stress under an ensemble: the mean disagreement per agent and the max
   // The guardrail needs an ensemble: refused before any rollout under a single model.
   const auto single = scenarios::ParseScenarioText(scenario(t.run.checkpoint, 0.5), "single.toml");
   CHECK_THROWS_WITH_AS(scenarios::RunStress({single}), doctest::Contains("needs an ensemble world"), InputError);
+}
+
+TEST_CASE("the error against the oracle: every episode replayed there, logged per step, ranked against the disagreement") {
+  const auto& t = Ensemble();
+  run::RunSpec spec;
+  spec.world = t.run.ensemble_manifest;
+  spec.agents = {"random", "greedy"};
+  spec.seeds = {0, 1};
+  spec.max_users = 4;
+  spec.batch = 3;  // several batches per block
+  spec.utility = Utility::Parse("rating=0.2,engagement=-0.3,valence=0.25,arousal=0.25");
+  testing::TempDir tmp;
+  const run::Runner runner(spec, run::Inputs{Data(), nullptr, nullptr});
+  run::RunHooks hooks;
+  hooks.log = tmp.File("ens.h5");
+  const auto result = runner.Run(hooks);
+  const auto& blocks = result.parts.at(0).blocks;
+  REQUIRE(blocks.size() == 4);
+  const auto oracle = env::MakeOracleWorld(Data(), Data()->families[0].name);
+  for (const auto& b : blocks) {
+    const std::size_t EL = static_cast<std::size_t>(b.episodes()) * static_cast<std::size_t>(b.horizon);
+    REQUIRE(b.oracle_error.size() == EL);
+    // Episode by episode, the same actions in an oracle env of the run's configuration: the logged
+    // error is sum |w_s| |logged_s - oracle_s|.
+    const auto octx = env::EnvContext::Create(Data(), oracle, runner.ContextFor(b.seed)->config());
+    double largest = 0;
+    for (std::int32_t e = 0; e < b.episodes(); ++e) {
+      env::RecEnv r(octx);
+      auto ro = runner.Options(data::Part::kTest).reset;
+      ro.user = b.user[static_cast<std::size_t>(e)];
+      ro.window = b.window_index[static_cast<std::size_t>(e)];
+      r.Reset(b.episode_seed[static_cast<std::size_t>(e)], ro);
+      for (std::int32_t s = 0; s < b.horizon; ++s) {
+        const std::size_t at = static_cast<std::size_t>(e) * b.horizon + s;
+        const auto f = r.Step(b.actions[at]).info.predicted;
+        const double want = 0.2 * std::abs(b.rating[at] - f.rating) + 0.3 * std::abs(b.engagement[at] - f.engagement) +
+                            0.25 * std::abs(b.valence[at] - f.valence) + 0.25 * std::abs(b.arousal[at] - f.arousal);
+        CHECK(b.oracle_error[at] == doctest::Approx(want).epsilon(1e-5));
+        largest = std::max(largest, want);
+      }
+    }
+    CHECK(largest > 0);
+    // The metrics: the mean error and the Spearman correlation with the disagreement.
+    const auto m = metrics::UncertaintyMetrics(b);
+    double sum = 0;
+    for (float x : b.oracle_error) sum += x;
+    CHECK(m.at(metrics::key::kOracleError) == doctest::Approx(sum / static_cast<double>(EL)));
+    const std::vector<double> dv(b.disagreement.begin(), b.disagreement.end()), ev(b.oracle_error.begin(), b.oracle_error.end());
+    CHECK(m.at(metrics::key::kDisagreementErrorSpearman) == doctest::Approx(Spearman(dv, ev)));
+  }
+  // The log keeps it; sharded blocks carry it through PackShard/MergeShards.
+  const auto log = env::ReadEpisodeLog(tmp.File("ens.h5"));
+  REQUIRE(log.blocks.size() == 4);
+  for (const auto& lb : log.blocks) {
+    const auto it = std::find_if(blocks.begin(), blocks.end(),
+                                 [&](const env::EpisodeBlock& b) { return b.agent == lb.agent && b.seed == lb.seed; });
+    REQUIRE(it != blocks.end());
+    CHECK(lb.oracle_error == it->oracle_error);
+  }
+  env::EpisodeBlock merged = blocks[0];
+  std::fill(merged.oracle_error.begin(), merged.oracle_error.end(), -1.f);
+  env::MergeShards(merged, {env::PackShard(blocks[0], 3, 0, 2), env::PackShard(blocks[0], 3, 1, 2)}, 3);
+  CHECK(merged.oracle_error == blocks[0].oracle_error);
+  // Off on request, and absent under a single model.
+  spec.oracle_error = false;
+  CHECK(run::Run(spec, {}, run::Inputs{Data(), nullptr, nullptr}).parts.at(0).blocks.at(0).oracle_error.empty());
+  spec.oracle_error = true;
+  spec.world = t.run.checkpoint;
+  CHECK(run::Run(spec, {}, run::Inputs{Data(), nullptr, nullptr}).parts.at(0).blocks.at(0).oracle_error.empty());
+}
+
+TEST_CASE("members trained side by side: the same checkpoints as one after another") {
+  const auto& t = Ensemble();  // trained with member_jobs 0 (as many as cores)
+  testing::TempDir dir;
+  auto o = Tiny();
+  o.members = 3;
+  o.member_jobs = 1;
+  const auto serial = TrainAndTest(*Data(), o, {0}, dir.path().string(), nullptr, {}, false).at(0);
+  const auto a = ReadEnsembleManifest(t.run.ensemble_manifest), b = ReadEnsembleManifest(serial.ensemble_manifest);
+  REQUIRE(a.size() == 3);
+  REQUIRE(b.size() == 3);
+  const auto hs = Histories(4);
+  // Bit for bit (NaN where a token has no prediction, e.g. a session boundary).
+  auto same = [](float x, float y) { return (std::isnan(x) && std::isnan(y)) || x == y; };
+  std::size_t compared = 0;
+  for (std::size_t m = 0; m < 3; ++m) {
+    const auto pa = WorldModel::Load(a[m], *Data())->PredictSequences(hs);
+    const auto pb = WorldModel::Load(b[m], *Data())->PredictSequences(hs);
+    REQUIRE(pa.size() == pb.size());
+    for (std::size_t u = 0; u < pa.size(); ++u)
+      for (std::size_t i = 0; i < pa[u].size(); ++i) {
+        CHECK(same(pa[u][i].engagement, pb[u][i].engagement));
+        CHECK(same(pa[u][i].valence, pb[u][i].valence));
+        CHECK(same(pa[u][i].arousal, pb[u][i].arousal));
+        CHECK(same(pa[u][i].rating, pb[u][i].rating));
+        compared += std::isnan(pa[u][i].engagement) ? 0 : 1;
+      }
+  }
+  CHECK(compared > 10);
+  CHECK(serial.ensemble_test->valence_r2 == t.run.ensemble_test->valence_r2);
+  o.member_jobs = -1;
+  CHECK_THROWS_AS(TrainAndTest(*Data(), o, {0}, dir.path().string(), nullptr, {}, false), ArgumentError);
 }

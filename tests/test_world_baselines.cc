@@ -14,6 +14,9 @@
 #include "amrs/data/tokens.h"
 #include "amrs/env/world.h"
 #include "amrs/metrics/stats.h"
+#include "amrs/data/results.h"
+#include "amrs/metrics/world.h"
+#include "amrs/worldmodel/ensemble_manifest.h"
 #include "amrs/worldmodel/pooled_mlp.h"
 #include "amrs/worldmodel/sweep.h"
 #include "amrs/worldmodel/train.h"
@@ -332,4 +335,56 @@ TEST_CASE("Early stopping stops after `patience` epochs without improvement and 
   const auto hs = TestHistories(d, 0);
   const auto pa = a->PredictSequences(hs), pb = b->PredictSequences(hs);
   for (std::size_t u = 0; u < hs.size(); ++u) CHECK(MaxDiff(pa[u], pb[u]) == 0.f);
+}
+
+TEST_CASE("sweep-world --members: the chosen configuration as an ensemble, scored next to the single model") {
+  testing::TempDir tmp;
+  const auto& d = *Data();
+  SweepOptions o;
+  o.splits = {0, 1};
+  o.train = TinyTrain();
+  o.train.model.family = "";
+  o.families = {"mert"};
+  o.table3 = false;
+  o.jobs = 2;
+  o.members = 3;
+  o.fidelity_histories = 4;
+  o.out_dir = tmp.File("sweep");
+  const auto rep = RunSweep(d, o, nullptr);
+  const std::string row = EnsembleRowName(rep.chosen_model, 3);
+  const auto results = data::ReadResults(rep.results_path);
+  REQUIRE(results.at("world").count(row));
+  const auto& r = results.at("world").at(row);
+  REQUIRE(r.values.at("valence_r2").size() == 2);
+  REQUIRE(r.values.at("ranking_spearman").size() == 2);
+  const data::UserIndex index(d);
+  for (std::size_t i = 0; i < 2; ++i) {
+    const std::int32_t k = o.splits[i];
+    const std::string dir = o.out_dir + "/" + rep.chosen_model + "/split-" + std::to_string(k);
+    const auto members = ReadEnsembleManifest(dir + ".ensemble.json");
+    REQUIRE(members.size() == 3);
+    CHECK(members[0] == dir + ".pt");
+    // Member m trained with seed + m.
+    for (std::size_t m = 0; m < 3; ++m) CHECK(WorldModel::ReadInfo(members[m]).seed == o.train.seed + m);
+    // The row is the members' mean prediction scored on the split's test users.
+    std::vector<History> test;
+    for (auto u : d.splits[static_cast<std::size_t>(k)].test) test.push_back(data::UserHistory(d, index, u));
+    std::vector<std::vector<std::vector<Feedback>>> preds;
+    for (const auto& m : members) preds.push_back(WorldModel::Load(m, d)->PredictSequences(test));
+    const auto want = metrics::ScoreFeedback(test, MeanPredictions(preds));
+    CHECK(r.values.at("valence_r2")[i] == doctest::Approx(want.valence_r2));
+    CHECK(r.values.at("engagement_r2")[i] == doctest::Approx(want.engagement_r2));
+    CHECK(r.values.at("rating_auc")[i] == doctest::Approx(want.rating_auc));
+  }
+  INFO(rep.markdown);
+  CHECK(rep.markdown.find("| " + row + " |") != std::string::npos);
+  CHECK(rep.markdown.find("Ensemble `" + row + "`") != std::string::npos);
+  CHECK(rep.markdown.find("fraction of the oracle ceiling engagement") != std::string::npos);
+  // A second run reuses the members (same seeds): their files are not rewritten.
+  const std::string member = o.out_dir + "/" + rep.chosen_model + "/split-0.member-2.pt";
+  const auto before = std::filesystem::last_write_time(member);
+  RunSweep(d, o, nullptr);
+  CHECK(std::filesystem::last_write_time(member) == before);
+  o.members = 0;
+  CHECK_THROWS_AS(RunSweep(d, o, nullptr), ArgumentError);
 }

@@ -41,9 +41,10 @@ void EpisodeBlock::Validate() const {
   CheckSize(arousal, EL, "arousal");
   if (!reward.empty()) CheckSize(reward, EL, "reward");
   if (!disagreement.empty()) CheckSize(disagreement, EL, "disagreement");
+  if (!oracle_error.empty()) CheckSize(oracle_error, EL, "oracle_error");
   const std::pair<const std::vector<float>*, const char*> signals[] = {
       {&engagement, "engagement"}, {&rating, "rating"}, {&valence, "valence"}, {&arousal, "arousal"}, {&reward, "reward"},
-      {&disagreement, "disagreement"}};
+      {&disagreement, "disagreement"}, {&oracle_error, "oracle_error"}};
   for (const auto& [v, name] : signals) CheckFinite(*v, name);
 }
 

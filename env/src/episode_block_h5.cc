@@ -23,6 +23,7 @@ void WriteEpisodeBlockH5(File& f, const std::string& g, const EpisodeBlock& b) {
   f.Write(g + "/arousal", b.arousal, {E, L});
   f.Write(g + "/reward", b.reward, {E, L});
   if (!b.disagreement.empty()) f.Write(g + "/disagreement", b.disagreement, {E, L});
+  if (!b.oracle_error.empty()) f.Write(g + "/oracle_error", b.oracle_error, {E, L});
 }
 
 }  // namespace amrs::env

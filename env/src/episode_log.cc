@@ -123,6 +123,10 @@ EpisodeLog ReadEpisodeLog(const std::string& path) {
         b.disagreement = f.Read<float>(g + "/disagreement");
         check("disagreement", b.disagreement.size(), E * L);
       }
+      if (f.Exists(g + "/oracle_error")) {  // synthetic data under an ensemble world only
+        b.oracle_error = f.Read<float>(g + "/oracle_error");
+        check("oracle_error", b.oracle_error.size(), E * L);
+      }
       check("episode_seed", b.episode_seed.size(), E);
       log.blocks.push_back(std::move(b));
     }

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cstring>
 
 #include "amrs/core/error.h"
@@ -120,6 +121,52 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
   return b;
 }
 
+std::vector<float> ReplayOracleError(std::shared_ptr<const EnvContext> ctx, const EpisodeBlock& b,
+                                     const RolloutOptions& o) {
+  o.Validate();
+  if (!ctx || ctx->world().Name() != "oracle")
+    throw ArgumentError("oracle replay: the context's world is not the oracle");
+  const std::int32_t E = b.episodes(), L = b.horizon;
+  if (L != ctx->config().horizon)
+    throw ArgumentError("oracle replay: the block's horizon " + std::to_string(L) + " is not the context's " +
+                        std::to_string(ctx->config().horizon));
+  const std::size_t EL = static_cast<std::size_t>(E) * static_cast<std::size_t>(L);
+  if (b.episode_seed.size() != static_cast<std::size_t>(E) || b.window_index.size() != static_cast<std::size_t>(E) ||
+      b.actions.size() != EL || b.valence.size() != EL)
+    throw ArgumentError("oracle replay: the block of '" + b.agent + "' lacks episode seeds, windows or steps");
+  const Utility& w = o.reset.utility;
+  std::vector<float> error(EL, 0.f);
+  const std::int32_t n_batches = (E + o.batch - 1) / o.batch;
+  tbb::parallel_for(0, n_batches, 1, [&](std::int32_t bi) {
+    if (bi % o.shard_count != o.shard_rank) return;
+    const std::int32_t e0 = bi * o.batch, n = std::min(o.batch, E - e0);
+    VectorEnv env(ctx, n);
+    std::vector<std::uint64_t> seeds(static_cast<std::size_t>(n));
+    std::vector<ResetOptions> opts(static_cast<std::size_t>(n), o.reset);
+    for (std::int32_t i = 0; i < n; ++i) {
+      seeds[i] = b.episode_seed[static_cast<std::size_t>(e0 + i)];
+      opts[i].part = o.part;
+      opts[i].user = b.user[static_cast<std::size_t>(e0 + i)];
+      opts[i].window = b.window_index[static_cast<std::size_t>(e0 + i)];
+    }
+    env.Reset(seeds, opts);
+    std::vector<std::int32_t> actions(static_cast<std::size_t>(n));
+    for (std::int32_t t = 0; t < L; ++t) {
+      for (std::int32_t i = 0; i < n; ++i) actions[i] = b.actions[static_cast<std::size_t>(e0 + i) * L + t];
+      const auto res = env.Step(actions);
+      for (std::int32_t i = 0; i < n; ++i) {
+        const std::size_t at = static_cast<std::size_t>(e0 + i) * L + t;
+        const Feedback& f = res[i].info.predicted;
+        error[at] = std::abs(w.rating) * std::abs(b.rating[at] - f.rating) +
+                    std::abs(w.engagement) * std::abs(b.engagement[at] - f.engagement) +
+                    std::abs(w.valence) * std::abs(b.valence[at] - f.valence) +
+                    std::abs(w.arousal) * std::abs(b.arousal[at] - f.arousal);
+      }
+    }
+  });
+  return error;
+}
+
 namespace {
 
 // Calls f(array, stride) for every per-episode array of `b` (stride: values per episode).
@@ -132,6 +179,7 @@ void ForEachArray(Block& b, F&& f) {
   f(b.ranked, L * K);
   f(b.engagement, L), f(b.rating, L), f(b.valence, L), f(b.arousal, L), f(b.reward, L);
   if (!b.disagreement.empty()) f(b.disagreement, L);
+  if (!b.oracle_error.empty()) f(b.oracle_error, L);
 }
 
 }  // namespace

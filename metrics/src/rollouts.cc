@@ -2,10 +2,12 @@
 
 #include <algorithm>
 #include <cmath>
+#include <numeric>
 #include <string>
 
 #include "amrs/core/error.h"
 #include "amrs/metrics/recommender.h"
+#include "amrs/metrics/regression.h"
 
 namespace amrs::metrics {
 namespace {
@@ -108,6 +110,24 @@ Adherence TimeStepAdherence(const RolloutArrays& r, const LoggedSongs& logged, s
   return a;
 }
 
+std::map<std::string, double> UncertaintyMetrics(const RolloutArrays& r) {
+  std::map<std::string, double> m;
+  if (!r.disagreement.empty()) {
+    double sum = 0;
+    for (float x : r.disagreement) sum += x;
+    m[key::kDisagreement] = sum / static_cast<double>(r.disagreement.size());
+    if (r.oracle_error.size() == r.disagreement.size()) {
+      const std::vector<double> d(r.disagreement.begin(), r.disagreement.end());
+      const std::vector<double> err(r.oracle_error.begin(), r.oracle_error.end());
+      m[key::kOracleError] = std::accumulate(err.begin(), err.end(), 0.0) / static_cast<double>(err.size());
+      const auto [dmin, dmax] = std::minmax_element(d.begin(), d.end());
+      const auto [emin, emax] = std::minmax_element(err.begin(), err.end());
+      if (*dmin < *dmax && *emin < *emax) m[key::kDisagreementErrorSpearman] = Spearman(d, err);
+    }
+  }
+  return m;
+}
+
 std::map<std::string, double> EvaluateSeed(const RolloutArrays& r, const EvalContext& c) {
   const auto means = RolloutMeans(r);
   std::map<std::string, double> m{{key::kValence, means.valence},
@@ -115,11 +135,7 @@ std::map<std::string, double> EvaluateSeed(const RolloutArrays& r, const EvalCon
                                   {key::kRating, means.rating},
                                   {key::kEngagement, means.engagement}};
   if (means.reward) m[key::kReward] = *means.reward;
-  if (!r.disagreement.empty()) {
-    double sum = 0;
-    for (float x : r.disagreement) sum += x;
-    m[key::kDisagreement] = sum / static_cast<double>(r.disagreement.size());
-  }
+  for (const auto& [k, v] : UncertaintyMetrics(r)) m[k] = v;
   m[key::kCoverage] = Coverage(r.actions, c.num_songs);
   m[key::kEntropy] = NormalizedEntropy(r.actions, c.num_songs);
   m[key::kGini] = Gini(r.actions, c.num_songs);

@@ -324,6 +324,7 @@ py::dict BlockDict(const env::EpisodeBlock& b) {
   d["arousal"] = Array(b.arousal, {E, L}), d["rating"] = Array(b.rating, {E, L});
   d["engagement"] = Array(b.engagement, {E, L});
   if (!b.disagreement.empty()) d["disagreement"] = Array(b.disagreement, {E, L});  // ensemble worlds only
+  if (!b.oracle_error.empty()) d["oracle_error"] = Array(b.oracle_error, {E, L});  // and synthetic data
   return d;
 }
 

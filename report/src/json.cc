@@ -91,7 +91,14 @@ std::string ReportJson(const ReportData& d) {
     for (const auto& [agent, r] : runs) {
       const auto it = r.values.find(metrics::key::kDisagreement);
       if (it == r.values.end() || it->second.empty()) continue;
-      j["uncertainty"][part][agent] = {{"mean", Mean(it->second)}, {"sd", Sd(it->second)}, {"values", it->second}};
+      auto& u = j["uncertainty"][part][agent];
+      u = {{"mean", Mean(it->second)}, {"sd", Sd(it->second)}, {"values", it->second}};
+      // Synthetic data: the error against the oracle and its rank correlation with the disagreement.
+      for (const char* k : {metrics::key::kOracleError, metrics::key::kDisagreementErrorSpearman}) {
+        const auto e = r.values.find(k);
+        if (e != r.values.end() && !e->second.empty())
+          u[k] = {{"mean", Mean(e->second)}, {"sd", Sd(e->second)}, {"values", e->second}};
+      }
     }
   for (const auto& [file, rows] : d.world_results)
     for (const auto& [row, metrics] : rows)

@@ -295,6 +295,46 @@ std::string UncertaintyMarkdown(const std::map<std::string, metrics::AgentRuns>&
     }
     os << "\n";
   }
+  // Synthetic data: is the disagreement informative? Its Spearman correlation, over every step of
+  // a seed, with the actual error against the oracle (the episodes replayed there).
+  std::vector<std::string> checked;
+  for (const auto& p : part_names)
+    for (const auto& [agent, runs] : parts.at(p))
+      if (runs.values.count(metrics::key::kOracleError)) {
+        checked.push_back(p);
+        break;
+      }
+  if (checked.empty()) return os.str() + "\n";
+  os << "\nIs the disagreement informative? Each episode replayed in the oracle with the same actions: mean "
+        "utility-weighted absolute error of the predicted feedback against the oracle's, and the Spearman "
+        "correlation between the per-step disagreement and that error (over every step of a seed; mean (SD) over "
+        "seeds; n/a where either is constant).\n\n| Agent |";
+  for (const auto& p : checked) os << " " << p << " error | " << p << " Spearman |";
+  os << "\n|---|";
+  for (std::size_t i = 0; i < checked.size(); ++i) os << "---|---|";
+  os << "\n";
+  for (const auto& agent : agents) {
+    os << "| " << agent << " |";
+    for (const auto& p : checked) {
+      const auto& runs = parts.at(p);
+      const auto a = runs.find(agent);
+      for (const char* k : {metrics::key::kOracleError, metrics::key::kDisagreementErrorSpearman}) {
+        const std::vector<double>* v = nullptr;
+        if (a != runs.end())
+          if (const auto it = a->second.values.find(k); it != a->second.values.end() && !it->second.empty())
+            v = &it->second;
+        if (!v) {
+          os << " n/a |";
+          continue;
+        }
+        char buf[64];
+        std::snprintf(buf, sizeof buf, k == metrics::key::kOracleError ? " %.4f (%.4f) |" : " %+.3f (%.3f) |",
+                      metrics::Mean(*v), metrics::Sd(*v));
+        os << buf;
+      }
+    }
+    os << "\n";
+  }
   return os.str() + "\n";
 }
 

@@ -172,6 +172,19 @@ Runner::Runner(RunSpec spec, Inputs inputs) : spec_(std::move(spec)) {
       seed_ctx_[seed] = env::EnvContext::Create(inputs_.dataset, world, cfg);
     }
   }
+  if (spec_.oracle_error && inputs_.dataset->oracle) {
+    // One oracle context per distinct configuration (under kPolicy: one for every seed).
+    std::map<std::uint64_t, std::shared_ptr<const env::EnvContext>> by_window_seed;
+    std::shared_ptr<const env::World> oracle;
+    for (const auto seed : spec_.seeds) {
+      const auto ctx = ContextFor(seed);
+      if (ctx->world().members() < 2) continue;
+      if (!oracle) oracle = env::MakeOracleWorld(inputs_.dataset, ctx->world().catalogue().family);
+      auto& o = by_window_seed[ctx->config().window_seed];
+      if (!o) o = env::EnvContext::Create(inputs_.dataset, oracle, ctx->config());
+      oracle_ctx_[seed] = o;
+    }
+  }
   if (spec_.topk > inputs_.dataset->num_songs())
     throw ArgumentError("run: 'topk' is " + std::to_string(spec_.topk) + ", more than the catalogue's " +
                         std::to_string(inputs_.dataset->num_songs()) + " songs");
@@ -305,6 +318,8 @@ RunResult Runner::Run(const RunHooks& hooks) const {
         } else {
           block = rollouts();
         }
+        if (const auto o = oracle_ctx_.find(seed); o != oracle_ctx_.end())
+          block.oracle_error = env::ReplayOracleError(o->second, block, options);
         if (sharded)
           env::MergeShards(block,
                            comm.AllGather(env::PackShard(block, options.batch, comm.rank(), comm.size()),

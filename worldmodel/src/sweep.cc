@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iomanip>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <sstream>
 #include <streambuf>
@@ -17,44 +18,20 @@
 #include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
 #include "amrs/data/tokens.h"
+#include "amrs/worldmodel/ensemble_manifest.h"
 #include "amrs/worldmodel/validate.h"
+#include "prefixed_lines.h"
 
 namespace amrs::worldmodel {
 namespace {
 
-// Forwards whole lines to a shared stream under a mutex, each with a prefix.
-class PrefixedLines : public std::streambuf {
- public:
-  PrefixedLines(std::ostream* out, std::mutex* mu, std::string prefix)
-      : out_(out), mu_(mu), prefix_(std::move(prefix)) {}
-  ~PrefixedLines() override { Flush(); }
-
- protected:
-  int overflow(int c) override {
-    if (c == EOF) return 0;
-    if (c == '\n') Flush();
-    else if (c != '\r') line_.push_back(static_cast<char>(c));
-    return c;
-  }
-
- private:
-  void Flush() {
-    if (line_.empty() || !out_) return;
-    std::lock_guard<std::mutex> lock(*mu_);
-    *out_ << prefix_ << line_ << "\n" << std::flush;
-    line_.clear();
-  }
-  std::ostream* out_;
-  std::mutex* mu_;
-  std::string prefix_, line_;
-};
-
 bool CheckpointMatches(const std::string& path, const ModelConfig& cfg, const std::string& fp, std::int32_t split,
-                       std::int32_t epochs) {
+                       std::int32_t epochs, std::optional<std::uint64_t> seed = std::nullopt) {
   if (!std::filesystem::exists(path)) return false;
   try {
     const auto info = WorldModel::ReadInfo(path);
-    return info.config == cfg && info.dataset_fingerprint == fp && info.split == split && info.epochs == epochs;
+    return info.config == cfg && info.dataset_fingerprint == fp && info.split == split && info.epochs == epochs &&
+           (!seed || info.seed == *seed);
   } catch (const Error&) {
     return false;
   }
@@ -86,6 +63,8 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
       throw ArgumentError("sweep-world: split " + std::to_string(k) + " does not exist (the dataset has " +
                           std::to_string(d.splits.size()) + ")");
   if (o.jobs < 1) throw ArgumentError("sweep-world: 'jobs' must be >= 1");
+  if (o.members < 1 || o.members > kMaxEnsembleMembers)
+    throw ArgumentError("sweep-world: 'members' must be in [1, " + std::to_string(kMaxEnsembleMembers) + "]");
   // Families: checked before anything is created (the error lists the dataset's families).
   std::vector<std::string> families = o.families;
   if (families.empty())
@@ -217,6 +196,63 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
                                             o.fidelity_histories, Utility{}, o.train.seed);
       section[rep.chosen_model].values["ranking_spearman"].push_back(f.mean);
     }
+    render();
+  }
+  if (o.members > 1 && section.count(rep.chosen_model)) {
+    // The chosen configuration as an ensemble (docs/ensembles.md): members 1..K-1 with seeds
+    // seed + m next to its checkpoint (member 0), a manifest per split, and a row of the members'
+    // mean on the same test users, with its ranking fidelity.
+    const auto cfg = ModelConfig::FromJson(section[rep.chosen_model].attrs["config"]);
+    const std::string dir = o.out_dir + "/" + cfg.Name();
+    auto member_path = [&](std::int32_t k, std::int32_t m) {
+      return dir + "/split-" + std::to_string(k) + (m == 0 ? "" : ".member-" + std::to_string(m)) + ".pt";
+    };
+    std::vector<std::pair<std::int32_t, std::int32_t>> todo;
+    for (auto k : o.splits)
+      for (std::int32_t m = 1; m < o.members; ++m) todo.emplace_back(k, m);
+    if (log)
+      *log << "sweep-world: ensembles of " << o.members << " members of " << cfg.Name() << " ("
+           << todo.size() << " more trainings)\n";
+    arena.execute([&] {
+      tbb::parallel_for(std::size_t{0}, todo.size(), std::size_t{1}, [&](std::size_t i) {
+        const auto [k, m] = todo[i];
+        TrainOptions t = o.train;
+        t.model = cfg;
+        t.split = k;
+        t.seed = o.train.seed + static_cast<std::uint64_t>(m);
+        t.out = member_path(k, m);
+        t.progress_bar = false;
+        if (CheckpointMatches(t.out, cfg, fp, k, t.epochs, t.seed)) return;
+        PrefixedLines buf(log, &mu, "  [" + cfg.Name() + " split " + std::to_string(k) + " member " +
+                                        std::to_string(m + 1) + "] ");
+        std::ostream os(&buf);
+        TrainWorldModel(d, t, log ? &os : nullptr);
+      });
+    });
+    std::vector<metrics::SignalScores> scores;
+    std::vector<double> fidelity;
+    for (auto k : o.splits) {
+      std::vector<std::shared_ptr<const WorldModel>> members;
+      std::vector<std::string> paths;
+      for (std::int32_t m = 0; m < o.members; ++m) {
+        paths.push_back(member_path(k, m));
+        members.push_back(WorldModel::Load(paths.back(), d));
+      }
+      WriteEnsembleManifest(dir + "/split-" + std::to_string(k) + ".ensemble.json", paths);
+      const auto& split = d.splits[static_cast<std::size_t>(k)];
+      std::vector<History> test;
+      for (auto u : split.test) test.push_back(data::UserHistory(d, index, u));
+      std::vector<std::vector<std::vector<Feedback>>> predictions;
+      for (const auto& m : members) predictions.push_back(m->PredictSequences(test));
+      scores.push_back(metrics::ScoreFeedback(test, MeanPredictions(predictions)));
+      if (d.oracle)
+        fidelity.push_back(
+            MeasureRankingFidelity(members, d, split.test, o.fidelity_histories, Utility{}, o.train.seed).mean);
+    }
+    auto row = ScoresRow(scores, o.splits, "world-model-ensemble");
+    row.attrs["members"] = std::to_string(o.members);
+    if (!fidelity.empty()) row.values["ranking_spearman"] = fidelity;
+    section[EnsembleRowName(cfg.Name(), o.members)] = row;
     render();
   }
   if (rep.chosen == "baseline-pooled-mlp" || (section.count(rep.chosen) && section[rep.chosen].attrs.count("config")))

@@ -39,6 +39,8 @@ void TrainOptions::Validate() const {
   if (patience < 0) throw ArgumentError("train-world: 'patience' must be >= 0");
   if (members < 1 || members > kMaxEnsembleMembers)
     throw ArgumentError("train-world: 'members' must be in [1, " + std::to_string(kMaxEnsembleMembers) + "]");
+  if (member_jobs < 0 || member_jobs > kMaxEnsembleMembers)
+    throw ArgumentError("train-world: 'member_jobs' must be in [0, " + std::to_string(kMaxEnsembleMembers) + "]");
   if (!(lr > 0.f) || !std::isfinite(lr)) throw ArgumentError("train-world: 'lr' must be positive");
   if (out.empty()) throw ArgumentError("train-world: an output checkpoint path is required");
   if (split < 0) throw ArgumentError("train-world: 'split' must be >= 0");

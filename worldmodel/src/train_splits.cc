@@ -1,11 +1,16 @@
 // `amrs train-world` as a library call: train and test one configuration on several splits,
 // with the baselines on the same test tokens. No torch here: training and the models are reached
 // through train.h, world_model.h, pooled_mlp.h and validate.h.
+#include <tbb/info.h>
+#include <tbb/parallel_for.h>
+#include <tbb/task_arena.h>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <ostream>
+#include <mutex>
 #include <sstream>
 
 #include "amrs/core/error.h"
@@ -17,6 +22,7 @@
 #include "amrs/worldmodel/ensemble_manifest.h"
 #include "amrs/distributed/distributed.h"
 #include "amrs/worldmodel/world_model.h"
+#include "prefixed_lines.h"
 
 namespace amrs::worldmodel {
 
@@ -103,7 +109,11 @@ MlpBaselineOptions BaselineMlpOptions(const ModelConfig& model, std::uint64_t se
 std::vector<SplitRun> TrainAndTest(const data::Dataset& d, TrainOptions o, const std::vector<std::int32_t>& splits,
                                    const std::string& out_dir, std::ostream* progress,
                                    const std::function<void(const SplitRun&)>& on_split, bool baselines) {
-  o.model.Validate();
+  {
+    TrainOptions check = o;  // everything but the path, which is set per split below
+    if (check.out.empty()) check.out = "-";
+    check.Validate();
+  }
   d.Family(o.model.family);  // fail before creating anything for an unknown family
   if (splits.empty()) throw ArgumentError("train-world: no splits given");
   for (auto k : splits)
@@ -123,8 +133,46 @@ std::vector<SplitRun> TrainAndTest(const data::Dataset& d, TrainOptions o, const
     r.split = o.split = k;
     r.checkpoint = o.out = dir + "/split-" + std::to_string(k) + ".pt";
     if (progress) *progress << "== train-world " << o.model.Name() << " split " << k << " -> " << o.out << "\n";
-    r.train = TrainWorldModel(d, o, progress);
-    if (!r.train.finished) {  // stop_after: the resume file stays; no checkpoint to test yet
+    // Member j of an ensemble trains with seed + j into split-<k>.member-<j>.pt (member 0: split-<k>.pt).
+    const std::int32_t K = std::max(1, o.members);
+    std::vector<TrainOptions> member(static_cast<std::size_t>(K), o);
+    for (std::int32_t m = 1; m < K; ++m) {
+      member[m].seed = o.seed + static_cast<std::uint64_t>(m);
+      member[m].out = dir + "/split-" + std::to_string(k) + ".member-" + std::to_string(m) + ".pt";
+    }
+    std::vector<TrainResult> trained(static_cast<std::size_t>(K));
+    const std::int32_t jobs =
+        std::min(K, o.member_jobs > 0 ? o.member_jobs : static_cast<std::int32_t>(tbb::info::default_concurrency()));
+    if (K > 1 && jobs > 1 && distributed::Current().size() == 1) {
+      // Side by side, each single-threaded, its lines prefixed with its member number.
+      if (progress)
+        *progress << "== " << K << " members (seeds " << o.seed << ".." << o.seed + static_cast<std::uint64_t>(K - 1)
+                  << "), " << jobs << " in parallel\n";
+      SetTorchThreads(1);
+      std::mutex mu;
+      tbb::task_arena arena(jobs);
+      arena.execute([&] {
+        tbb::parallel_for(0, K, 1, [&](std::int32_t m) {
+          TrainOptions t = member[static_cast<std::size_t>(m)];
+          t.progress_bar = false;
+          PrefixedLines buf(progress, &mu, "  [member " + std::to_string(m + 1) + "/" + std::to_string(K) + "] ");
+          std::ostream os(&buf);
+          if (progress) os << "seed " << t.seed << " -> " << t.out << "\n";
+          trained[static_cast<std::size_t>(m)] = TrainWorldModel(d, t, progress ? &os : nullptr);
+        });
+      });
+    } else {
+      for (std::int32_t m = 0; m < K; ++m) {
+        if (m > 0 && progress)
+          *progress << "== member " << m + 1 << "/" << K << " (seed " << member[m].seed << ") -> " << member[m].out
+                    << "\n";
+        trained[static_cast<std::size_t>(m)] = TrainWorldModel(d, member[static_cast<std::size_t>(m)], progress);
+        if (!trained[static_cast<std::size_t>(m)].finished) break;
+      }
+    }
+    r.train = trained[0];
+    for (const auto& t : trained) r.train.finished = r.train.finished && t.finished;
+    if (!r.train.finished) {  // stop_after: the resume files stay; no checkpoint to test yet
       if (on_split) on_split(r);
       runs.push_back(std::move(r));
       break;
@@ -135,30 +183,13 @@ std::vector<SplitRun> TrainAndTest(const data::Dataset& d, TrainOptions o, const
     for (auto u : split.test) test.push_back(data::UserHistory(d, index, u));
     auto predicted = model->PredictSequences(test);
     r.test = metrics::ScoreFeedback(test, predicted);
-    if (o.members > 1) {
-      // The other members (seeds seed + 1 ...), then the manifest and the members' mean on test.
+    if (K > 1) {
+      // The manifest and the members' mean on test.
       std::vector<std::string> checkpoints{o.out};
       std::vector<std::vector<std::vector<Feedback>>> member_predictions{std::move(predicted)};
-      bool stopped = false;
-      for (std::int32_t m = 1; m < o.members && !stopped; ++m) {
-        TrainOptions om = o;
-        om.seed = o.seed + static_cast<std::uint64_t>(m);
-        om.out = dir + "/split-" + std::to_string(k) + ".member-" + std::to_string(m) + ".pt";
-        if (progress)
-          *progress << "== member " << m + 1 << "/" << o.members << " (seed " << om.seed << ") -> " << om.out << "\n";
-        const TrainResult tm = TrainWorldModel(d, om, progress);
-        if (!tm.finished) {
-          r.train.finished = false;
-          stopped = true;
-          break;
-        }
-        checkpoints.push_back(om.out);
-        member_predictions.push_back(WorldModel::Load(om.out, d)->PredictSequences(test));
-      }
-      if (stopped) {
-        if (on_split) on_split(r);
-        runs.push_back(std::move(r));
-        break;
+      for (std::int32_t m = 1; m < K; ++m) {
+        checkpoints.push_back(member[static_cast<std::size_t>(m)].out);
+        member_predictions.push_back(WorldModel::Load(member[static_cast<std::size_t>(m)].out, d)->PredictSequences(test));
       }
       r.ensemble_manifest = dir + "/split-" + std::to_string(k) + ".ensemble.json";
       if (distributed_root) WriteEnsembleManifest(r.ensemble_manifest, checkpoints);

@@ -1,6 +1,7 @@
 #include "amrs/worldmodel/validate.h"
 
 #include <algorithm>
+#include <functional>
 #include <cmath>
 #include <limits>
 
@@ -81,9 +82,13 @@ Predictions PooledMlpBaseline(const data::Dataset& d, const data::Split& split, 
   return PooledMlp::Train(d, split, -1, o)->PredictSequences(hs);
 }
 
-RankingFidelity MeasureRankingFidelity(const WorldModel& model, const data::Dataset& d,
-                                       const std::vector<std::int32_t>& users, std::int32_t histories,
-                                       const Utility& utility, std::uint64_t seed) {
+namespace {
+
+// Ranking fidelity of the catalogue scores `score` gives for a batch of histories (one row of
+// num_songs Feedback per history).
+RankingFidelity Fidelity(const std::function<std::vector<Feedback>(const std::vector<History>&)>& score,
+                         std::int32_t n, const data::Dataset& d, const std::vector<std::int32_t>& users,
+                         std::int32_t histories, const Utility& utility, std::uint64_t seed) {
   if (!d.oracle) throw InputError("ranking fidelity needs a synthetic dataset with an oracle");
   if (users.empty() || histories <= 0) throw ArgumentError("ranking fidelity needs users and histories > 0");
   const data::Oracle oracle(d.oracle);
@@ -98,9 +103,7 @@ RankingFidelity MeasureRankingFidelity(const WorldModel& model, const data::Data
     prefixes.emplace_back(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(cut));
     who.push_back(u);
   }
-  const auto state = model.Encode(prefixes);
-  const auto scores = model.ScoreCatalogue(*state);
-  const std::int32_t n = model.num_songs();
+  const auto scores = score(prefixes);
   std::vector<double> rhos;
   for (std::size_t i = 0; i < prefixes.size(); ++i) {
     const auto os = oracle.Encode(who[i], prefixes[i]);
@@ -117,6 +120,38 @@ RankingFidelity MeasureRankingFidelity(const WorldModel& model, const data::Data
   r.sd = metrics::Sd(rhos);
   r.min = *std::min_element(rhos.begin(), rhos.end());
   return r;
+}
+
+}  // namespace
+
+RankingFidelity MeasureRankingFidelity(const WorldModel& model, const data::Dataset& d,
+                                       const std::vector<std::int32_t>& users, std::int32_t histories,
+                                       const Utility& utility, std::uint64_t seed) {
+  return Fidelity([&](const std::vector<History>& hs) { return model.ScoreCatalogue(*model.Encode(hs)); },
+                  model.num_songs(), d, users, histories, utility, seed);
+}
+
+RankingFidelity MeasureRankingFidelity(const std::vector<std::shared_ptr<const WorldModel>>& members,
+                                       const data::Dataset& d, const std::vector<std::int32_t>& users,
+                                       std::int32_t histories, const Utility& utility, std::uint64_t seed) {
+  if (members.empty()) throw ArgumentError("ranking fidelity of an ensemble needs at least one member");
+  auto mean = [&](const std::vector<History>& hs) {
+    std::vector<double> e, r, v, a;
+    std::vector<Feedback> out;
+    for (const auto& m : members) {
+      const auto s = m->ScoreCatalogue(*m->Encode(hs));
+      if (e.empty()) e.assign(s.size(), 0), r.assign(s.size(), 0), v.assign(s.size(), 0), a.assign(s.size(), 0);
+      for (std::size_t i = 0; i < s.size(); ++i)
+        e[i] += s[i].engagement, r[i] += s[i].rating, v[i] += s[i].valence, a[i] += s[i].arousal;
+    }
+    const double k = static_cast<double>(members.size());
+    out.resize(e.size());
+    for (std::size_t i = 0; i < e.size(); ++i)
+      out[i] = Feedback{static_cast<float>(e[i] / k), static_cast<float>(r[i] / k), static_cast<float>(v[i] / k),
+                        static_cast<float>(a[i] / k)};
+    return out;
+  };
+  return Fidelity(mean, members.front()->num_songs(), d, users, histories, utility, seed);
 }
 
 metrics::SignalScores OracleScores(const data::Dataset& d, const std::vector<std::int32_t>& users) {

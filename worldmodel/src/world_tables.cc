@@ -90,6 +90,10 @@ ModelConfig SectionBase(const data::ResultSection& world) {
   return base;
 }
 
+std::string EnsembleRowName(const std::string& model, int members) {
+  return model + ".ensemble-" + std::to_string(members);
+}
+
 WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfig& base, bool table2,
                               bool table3) {
   metrics::RowData rows;
@@ -126,8 +130,13 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
        << "\n\nEach row removes one input in training and at test. Stars: paired t-test against the base (†).\n\n"
        << t.markdown << "\n";
   }
-  // Validation: the chosen configuration against the baselines and the oracle.
+  // Validation: the chosen configuration (and its ensemble, when the sweep trained one) against
+  // the baselines and the oracle.
   std::vector<std::string> order{chosen};
+  std::string ensemble;
+  for (const auto& [name, row] : world)
+    if (name.rfind(chosen + ".ensemble-", 0) == 0 && rows.count(name)) ensemble = name;
+  if (!ensemble.empty()) order.push_back(ensemble);
   for (const char* b : {"baseline-song-mean", "baseline-user-mean", "baseline-pooled-mlp", "oracle"})
     if (rows.count(b)) order.push_back(b);
   rep.chosen_model = chosen;
@@ -182,6 +191,30 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
             "oracle's affect-only utility, sampled test histories): "
          << std::fixed << std::setprecision(3) << metrics::Mean(r) << " (SD over splits " << metrics::Sd(r)
          << ").\n\n";
+    }
+    if (!ensemble.empty()) {
+      // The ensemble's mean against the single model (its member 0): the same measures.
+      md << "Ensemble `" << ensemble << "` (the members' mean prediction; stars in the table: paired t-test "
+            "against the single model " << chosen << ", docs/ensembles.md)";
+      const auto& e = rows[ensemble];
+      if (rows.count("oracle")) {
+        const auto& orc = rows["oracle"];
+        auto frac = [&](const char* key, bool auc) {
+          std::vector<double> f;
+          for (std::size_t i = 0; e.count(key) && i < e.at(key).size() && i < orc.at(key).size(); ++i)
+            f.push_back(auc ? (e.at(key)[i] - 0.5) / (orc.at(key)[i] - 0.5) : e.at(key)[i] / orc.at(key)[i]);
+          std::ostringstream s;
+          s << std::fixed << std::setprecision(1) << 100 * metrics::Mean(f) << "%";
+          return s.str();
+        };
+        md << ": fraction of the oracle ceiling engagement " << frac("engagement_r2", false) << ", rating "
+           << frac("rating_auc", true) << ", valence " << frac("valence_r2", false) << ", arousal "
+           << frac("arousal_r2", false);
+      }
+      if (e.count("ranking_spearman"))
+        md << "; ranking fidelity " << std::fixed << std::setprecision(3) << metrics::Mean(e.at("ranking_spearman"))
+           << " (SD over splits " << metrics::Sd(e.at("ranking_spearman")) << ")";
+      md << ".\n\n";
     }
   }
   if (rep.chosen != rep.chosen_model) {

@@ -24,6 +24,10 @@ struct EpisodeBlock {
   // E x L: the utility-weighted disagreement of the world's ensemble members on each action
   // (Utility::Disagreement; docs/ensembles.md). Empty under a single-model world or the oracle.
   std::vector<float> disagreement;
+  // E x L, synthetic data under an ensemble world only: the utility-weighted absolute error of the
+  // logged (mean) prediction against the oracle's on the same action, the episode replayed in the
+  // oracle (env::ReplayOracleError; docs/ensembles.md). Empty otherwise.
+  std::vector<float> oracle_error;
 
   std::int32_t episodes() const { return static_cast<std::int32_t>(user.size()); }
   // Throws ArgumentError naming the first field whose size or values are wrong (NaN included).

@@ -41,6 +41,17 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> context, const Policy
                          const std::string& agent, std::uint64_t seed, const RolloutOptions& options,
                          const RolloutProgress& progress = {});
 
+// Is the simulator's uncertainty informative (docs/ensembles.md)? Replays every episode of `b` (a
+// block RunRollouts made with `options`) in `oracle` -- an env context of the oracle world with
+// the same configuration (split, horizon, windows) as the block's -- with the same episode seeds,
+// users, windows and reset options, taking the block's actions, and returns, per step (E x L), the
+// utility-weighted absolute error of the block's logged prediction against the oracle's for the
+// same action: sum over signals of |w_s| |logged_s - oracle_s| (w: options.reset.utility). Runs the
+// batches of options' shard only (the others stay 0 until MergeShards). ArgumentError when
+// `oracle`'s world is not the oracle or the block does not fit `options`.
+std::vector<float> ReplayOracleError(std::shared_ptr<const EnvContext> oracle, const EpisodeBlock& b,
+                                     const RolloutOptions& options);
+
 // The episodes of batches bi % count == rank of a block made with batch size `batch`, as bytes
 // (PackShard), and the block completed from every rank's bytes, in rank order (MergeShards: `b`
 // has every array sized, as RunRollouts makes it on any shard). Values are copied bit for bit, so

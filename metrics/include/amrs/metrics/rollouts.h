@@ -64,6 +64,12 @@ inline constexpr const char* kReward = "reward";
 // Under an ensemble world only: the mean utility-weighted disagreement of its members on the
 // agent's actions (EpisodeBlock::disagreement; docs/ensembles.md).
 inline constexpr const char* kDisagreement = "disagreement";
+// Synthetic data under an ensemble world only (EpisodeBlock::oracle_error): the mean
+// utility-weighted absolute error of the prediction against the oracle on the agent's actions, and
+// the Spearman correlation over every step between the disagreement and that error (is the
+// uncertainty informative?); the correlation is left out when either is constant.
+inline constexpr const char* kOracleError = "oracle_error";
+inline constexpr const char* kDisagreementErrorSpearman = "disagreement_error_spearman";
 inline constexpr const char* kCoverage = "coverage";
 inline constexpr const char* kEntropy = "norm_entropy";
 inline constexpr const char* kIld = "ild";
@@ -76,6 +82,10 @@ inline constexpr const char* kL3Hit = "l3_hit";
 inline constexpr const char* kL3Mrr = "l3_mrr";
 inline constexpr const char* kL3Ndcg = "l3_ndcg";
 }  // namespace key
+
+// The uncertainty keys alone (kDisagreement, kOracleError, kDisagreementErrorSpearman): empty
+// unless the block carries the disagreement (an ensemble world).
+std::map<std::string, double> UncertaintyMetrics(const RolloutArrays& r);
 
 // Every metric of one (agent, seed) block: feedback means (and reward when logged), coverage,
 // normalized entropy and Gini over all actions, ILD over each episode's L actions, and - with

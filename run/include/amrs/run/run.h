@@ -87,6 +87,10 @@ struct RunSpec {
   // and thread-safe.
   std::function<void(History& history, std::uint64_t episode_seed)> transform;
   std::string scenario;                       // recorded in the log ("" for plain runs)
+  // Under an ensemble world on synthetic data: replay each block's episodes in the oracle and log
+  // the per-step error of the prediction against it (EpisodeBlock::oracle_error; docs/ensembles.md).
+  // Nothing happens under other worlds or without an oracle.
+  bool oracle_error = true;
   std::map<std::string, ExternalAgent> external;  // agents by name that the registry does not hold
 
   // Throws ArgumentError naming the field of the first bad value (counts against the bounds
@@ -165,6 +169,9 @@ class Runner {
   Inputs inputs_;
   std::shared_ptr<const env::EnvContext> ctx_;
   std::map<std::uint64_t, std::shared_ptr<const env::EnvContext>> seed_ctx_;  // empty under kPolicy
+  // Per seed, the oracle's context of the same configuration (RunSpec::oracle_error); seeds whose
+  // world is not an ensemble, or datasets without an oracle, have none.
+  std::map<std::uint64_t, std::shared_ptr<const env::EnvContext>> oracle_ctx_;
 };
 
 // Runner(spec, inputs).Run(hooks).

@@ -27,6 +27,10 @@ struct SweepOptions {
   bool baselines = true;      // song mean, user mean, pooled MLP (+ oracle on synthetic data)
   std::int32_t jobs = 2;      // trainings in parallel (each single-threaded)
   std::int32_t fidelity_histories = 50;  // sampled test histories for ranking fidelity
+  // >1: the chosen configuration also as an ensemble of this many members per split (seeds
+  // train.seed + m; member 0 is its checkpoint): split-<k>.ensemble.json beside it and a row
+  // EnsembleRowName(...) with the members' mean scores and ranking fidelity (docs/ensembles.md).
+  std::int32_t members = 1;
   std::string out_dir = "out/world";     // <config>/split-<k>.pt, world-results.h5, world-tables.md
 };
 

@@ -42,6 +42,10 @@ struct TrainOptions {
   // seed + j; member 0 is the usual split-<k>.pt, the others split-<k>.member-<j>.pt, and the
   // manifest split-<k>.ensemble.json lists them all. 1: a single model, no manifest.
   std::int32_t members = 1;
+  // Members trained side by side (each single-threaded; 0: as many as the machine's cores, at most
+  // `members`). Each member draws only from its own seed, so the checkpoints are the same for any
+  // value. Under a distributed launch members train one after another (each data-parallel).
+  std::int32_t member_jobs = 0;
   void Validate() const;
 };
 
@@ -129,6 +133,9 @@ std::string CompareWithBaselines(const std::vector<SplitRun>& runs);
 
 // The pooled-MLP baseline options train-world and sweep-world use for a model configuration.
 MlpBaselineOptions BaselineMlpOptions(const ModelConfig& model, std::uint64_t seed);
+
+// The members' mean prediction, token by token (an ensemble's teacher-forced predictions).
+std::vector<std::vector<Feedback>> MeanPredictions(const std::vector<std::vector<std::vector<Feedback>>>& members);
 
 // Scores the model on the full histories of `users`.
 metrics::SignalScores Evaluate(const WorldModel& model, const data::Dataset& dataset,

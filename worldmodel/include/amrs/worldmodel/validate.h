@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <memory>
 #include <vector>
 
 #include "amrs/core/types.h"
@@ -37,6 +38,11 @@ RankingFidelity MeasureRankingFidelity(const WorldModel& model, const data::Data
                                        const std::vector<std::int32_t>& users,
                                        std::int32_t histories, const Utility& utility,
                                        std::uint64_t seed);
+
+// The same for an ensemble: the members' mean utility (docs/ensembles.md). At least one member.
+RankingFidelity MeasureRankingFidelity(const std::vector<std::shared_ptr<const WorldModel>>& members,
+                                       const data::Dataset& d, const std::vector<std::int32_t>& users,
+                                       std::int32_t histories, const Utility& utility, std::uint64_t seed);
 
 // Oracle scores in the common format (throws InputError without an oracle).
 metrics::SignalScores OracleScores(const data::Dataset& d, const std::vector<std::int32_t>& users);

@@ -20,6 +20,10 @@ std::vector<ModelConfig> Table3Configs(const ModelConfig& base);
 // The baseline rows a sweep may choose (the oracle is a ceiling, never chosen).
 constexpr const char* kChoosableBaselines[] = {"baseline-song-mean", "baseline-user-mean", "baseline-pooled-mlp"};
 
+// The validation row of an ensemble of `members` members of configuration `model` (sweep-world
+// --members): "<model>.ensemble-<members>".
+std::string EnsembleRowName(const std::string& model, int members);
+
 struct WorldTables {
   std::string markdown;      // Tables 2 and 3 and the validation section
   std::string chosen_model;  // Table 2 configuration chosen by average rank
