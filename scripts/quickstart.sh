@@ -8,8 +8,10 @@
 #
 #   bash scripts/quickstart.sh                   # quick profile: world model on split 0 (minutes)
 #   bash scripts/quickstart.sh --profile paper   # the paper's protocol: full world-model sweep on
-#                                                # 10 MCCV splits (Tables 2 and 3), then the same
-#                                                # policy stage on split 0 (hours on 2 cores)
+#                                                # 10 MCCV splits (Tables 2 and 3, with a 5-member
+#                                                # ensemble of the chosen model), the same policy
+#                                                # stage on split 0, and the agents under that
+#                                                # ensemble (out/report-ensemble; hours on 2 cores)
 #   bash scripts/quickstart.sh --profile smoke   # every stage on tiny data and models (seconds;
 #                                                # CTest's quickstart_smoke runs it; numbers mean nothing)
 # With AMRS_BIN=path/to/amrs the install and build stage is skipped and that binary is used.
@@ -20,7 +22,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --profile) PROFILE="${2:-}"; shift 2 ;;
     --profile=*) PROFILE="${1#--profile=}"; shift ;;
-    -h|--help) sed -n 2,14p "$0"; exit 0 ;;
+    -h|--help) sed -n 2,16p "$0"; exit 0 ;;
     *) echo "quickstart: unknown option '$1' (known: --profile quick|paper|smoke)" >&2; exit 2 ;;
   esac
 done
@@ -29,6 +31,7 @@ OUT=${OUT:-out}
 start=$(date +%s)
 stage_start=$start
 STAGES=9
+[ "$PROFILE" = paper ] && STAGES=10  # + the 5-member ensemble's evaluation (docs/ensembles.md)
 n=0
 stage() {
   local now; now=$(date +%s)
@@ -69,7 +72,8 @@ world="$OUT/world/factorized-mert+pe/split-0.pt"
 world_results=()
 if [ "$PROFILE" = paper ]; then
   stage "world-model sweep: Tables 2 and 3 on 10 MCCV splits -> $OUT/world/"
-  $amrs sweep-world --data "$OUT/synthetic.h5" --out "$OUT/world" --splits 0,1,2,3,4,5,6,7,8,9 | tee "$OUT/world-sweep.txt"
+  $amrs sweep-world --data "$OUT/synthetic.h5" --out "$OUT/world" --splits 0,1,2,3,4,5,6,7,8,9 --members 5 \
+    | tee "$OUT/world-sweep.txt"
   world_results=(--world-results "$OUT/world/world-results.h5")
 else
   stage "train and test the world model on split 0 -> $world"
@@ -89,6 +93,17 @@ stage "evaluate copycat, dpo, random, greedy ($seeds paired seeds): train/val/te
 $amrs evaluate --data "$OUT/synthetic.h5" --world "$world" --agents copycat,dpo,random,greedy --seeds $seeds \
   --param "copycat=$OUT/policy/copycat-seed-{seed}.pt,dpo=$OUT/policy/dpo-seed-{seed}.pt" --out-dir "$OUT/eval" \
   ${eval_opts[@]+"${eval_opts[@]}"} | tee "$OUT/evaluate.txt"
+
+if [ "$PROFILE" = paper ]; then
+  # The chosen configuration's 5-member ensemble (trained by the sweep): where the simulator is
+  # unsure on each agent's actions, and whether that predicts its error against the oracle.
+  ensemble="$OUT/world/factorized-mert+pe/split-0.ensemble.json"
+  stage "evaluate the four agents under the 5-member ensemble (test users) -> $OUT/eval-ensemble, $OUT/report-ensemble"
+  $amrs evaluate --data "$OUT/synthetic.h5" --world "$ensemble" --agents copycat,dpo,random,greedy --seeds $seeds \
+    --parts test --oracle no --param "copycat=$OUT/policy/copycat-seed-{seed}.pt,dpo=$OUT/policy/dpo-seed-{seed}.pt" \
+    --out-dir "$OUT/eval-ensemble" | tee "$OUT/evaluate-ensemble.txt"
+  $amrs report "$OUT/eval-ensemble/test.h5" --data "$OUT/synthetic.h5" --out "$OUT/report-ensemble" --no-figures
+fi
 
 stage "stress-test the bundled scenarios -> $OUT/stress.h5, $OUT/stress.md"
 set +e

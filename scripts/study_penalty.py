@@ -3,13 +3,12 @@
 
     study_penalty.py OUT LAMBDA...
 
-Reads OUT/lambda-<l>/report/summary.json (learned ensemble world, test part) and
-OUT/lambda-<l>/report-oracle/summary.json (oracle, test part). Per agent (dpo, greedy) and lambda:
-the gain over copycat in each world, paired by seed, and the exploitation gap = learned gain -
-oracle gain, for valence and arousal; coverage and Gini (oracle-world runs: the same actions
-policy-wise would differ by world, so both worlds' values are printed); the ensemble's mean
-disagreement and its Spearman correlation with the error against the oracle. p: two-sided paired
-t-test of the per-seed gaps against lambda = 0 (the first lambda given). Standard library only.
+Reads OUT/lambda-<l>/report/summary.json (the ensemble world, test part, with the episodes
+replayed in the oracle) and OUT/lambda-<l>/report-oracle/summary.json (the oracle world, test
+part). Per agent (dpo, greedy) and lambda: the predicted gain over copycat and the true gain of the
+same actions, paired by seed, and the exploitation gap = predicted - true, for valence and
+arousal, with a paired t-test against the first lambda; coverage, Gini, the mean disagreement and
+its Spearman correlation with the error against the oracle. Standard library only.
 """
 import json
 import math
@@ -85,6 +84,11 @@ def values(summary, agent, key):
     return summary["table4"]["rows"][agent]["metrics"][key]["values"]
 
 
+def replayed(summary, agent, key):
+    """Per-seed values of an uncertainty key (oracle_valence, ...) of the learned-world log."""
+    return summary["uncertainty"]["test"][agent][key]["values"]
+
+
 def main():
     if len(sys.argv) < 3:
         sys.exit(__doc__)
@@ -97,8 +101,9 @@ def main():
             oracle = json.load(f)
         data[lam] = (learned, oracle)
     gaps = {}
-    print("| lambda | agent | valence gain learned / oracle | valence gap (p vs 0) | arousal gain learned / oracle |"
-          " arousal gap (p vs 0) | coverage | Gini | disagreement | error vs oracle | Spearman |")
+    print("| lambda | agent | valence gain predicted / true | valence gap (p vs lambda 0) | arousal gain predicted / true |"
+          " arousal gap (p vs lambda 0) | coverage | Gini | disagreement | Spearman(disagreement, error) |"
+          " closed-loop oracle gain valence / arousal |")
     print("|---|---|---|---|---|---|---|---|---|---|---|")
     for agent in ["copycat", "dpo", "greedy"]:
         for lam in lambdas:
@@ -108,24 +113,33 @@ def main():
                 if agent == "copycat":
                     cells += ["(reference)", ""]
                     continue
-                gl = [a - c for a, c in zip(values(learned, agent, sig), values(learned, "copycat", sig))]
-                go = [a - c for a, c in zip(values(oracle, agent, sig), values(oracle, "copycat", sig))]
-                gap = [a - b for a, b in zip(gl, go)]
+                # Predicted gain over copycat, and the true gain of the same actions (replayed in
+                # the oracle), paired by seed.
+                gp = [a - c for a, c in zip(values(learned, agent, sig), values(learned, "copycat", sig))]
+                gt = [a - c for a, c in zip(replayed(learned, agent, "oracle_" + sig),
+                                            replayed(learned, "copycat", "oracle_" + sig))]
+                gap = [a - b for a, b in zip(gp, gt)]
                 gaps[(agent, sig, lam)] = gap
                 base = gaps.get((agent, sig, lambdas[0]))
                 p = "" if lam == lambdas[0] else f" (p {paired_p(gap, base):.3g})"
-                cells += [f"{mean(gl):+.4f} / {mean(go):+.4f}", f"{mean(gap):+.4f} (SD {sd(gap):.4f}){p}"]
+                cells += [f"{mean(gp):+.4f} / {mean(gt):+.4f}", f"{mean(gap):+.4f} (SD {sd(gap):.4f}){p}"]
             cov = f"{mean(values(learned, agent, 'coverage')):.4f}"
             gini = f"{mean(values(learned, agent, 'gini')):.4f}"
             u = learned.get("uncertainty", {}).get("test", {}).get(agent, {})
             dis = f"{u['mean']:.4f}" if "mean" in u else "n/a"
-            err = f"{u['oracle_error']['mean']:.4f}" if "oracle_error" in u else "n/a"
             rho = (f"{u['disagreement_error_spearman']['mean']:+.3f} (SD {u['disagreement_error_spearman']['sd']:.3f})"
                    if "disagreement_error_spearman" in u else "n/a")
-            print(f"| {lam} | {agent} | " + " | ".join(cells) + f" | {cov} | {gini} | {dis} | {err} | {rho} |")
+            closed = "(reference)" if agent == "copycat" else " / ".join(
+                f"{mean([a - c for a, c in zip(values(oracle, agent, sig), values(oracle, 'copycat', sig))]):+.4f}"
+                for sig in ["valence", "arousal"])
+            print(f"| {lam} | {agent} | " + " | ".join(cells) + f" | {cov} | {gini} | {dis} | {rho} | {closed} |")
     print()
-    print("Gains over copycat paired by seed (mean over seeds); gap = learned-world gain - oracle gain; coverage and "
-          "Gini of the learned-world runs; disagreement, error and Spearman under the ensemble (test part).")
+    print("Gains over copycat, paired by seed, mean over seeds. Predicted: under the ensemble (its members' mean). "
+          "True: the same actions replayed in the oracle (oracle_valence, oracle_arousal). Gap = predicted gain - "
+          "true gain (the exploitation gap); p: two-sided paired t-test of the per-seed gaps against lambda "
+          f"{lambdas[0]}. Coverage, Gini, disagreement and its Spearman correlation with the error against the oracle: "
+          "the ensemble runs (test part). Closed-loop oracle gain: the agent run in the oracle world itself "
+          "(amrs evaluate's oracle log; Greedy there is the oracle's own argmax, whatever lambda).")
 
 
 if __name__ == "__main__":

@@ -331,6 +331,11 @@ TEST_CASE("the error against the oracle: every episode replayed there, logged pe
         const double want = 0.2 * std::abs(b.rating[at] - f.rating) + 0.3 * std::abs(b.engagement[at] - f.engagement) +
                             0.25 * std::abs(b.valence[at] - f.valence) + 0.25 * std::abs(b.arousal[at] - f.arousal);
         CHECK(b.oracle_error[at] == doctest::Approx(want).epsilon(1e-5));
+        REQUIRE(b.oracle_feedback.size() == 4 * EL);
+        CHECK(b.oracle_feedback[4 * at + 0] == f.engagement);
+        CHECK(b.oracle_feedback[4 * at + 1] == f.rating);
+        CHECK(b.oracle_feedback[4 * at + 2] == f.valence);
+        CHECK(b.oracle_feedback[4 * at + 3] == f.arousal);
         largest = std::max(largest, want);
       }
     }
@@ -342,6 +347,9 @@ TEST_CASE("the error against the oracle: every episode replayed there, logged pe
     CHECK(m.at(metrics::key::kOracleError) == doctest::Approx(sum / static_cast<double>(EL)));
     const std::vector<double> dv(b.disagreement.begin(), b.disagreement.end()), ev(b.oracle_error.begin(), b.oracle_error.end());
     CHECK(m.at(metrics::key::kDisagreementErrorSpearman) == doctest::Approx(Spearman(dv, ev)));
+    double v = 0;
+    for (std::size_t i = 0; i < EL; ++i) v += b.oracle_feedback[4 * i + 2];
+    CHECK(m.at(metrics::key::kOracleValence) == doctest::Approx(v / static_cast<double>(EL)));
   }
   // The log keeps it; sharded blocks carry it through PackShard/MergeShards.
   const auto log = env::ReadEpisodeLog(tmp.File("ens.h5"));
@@ -351,11 +359,14 @@ TEST_CASE("the error against the oracle: every episode replayed there, logged pe
                                  [&](const env::EpisodeBlock& b) { return b.agent == lb.agent && b.seed == lb.seed; });
     REQUIRE(it != blocks.end());
     CHECK(lb.oracle_error == it->oracle_error);
+    CHECK(lb.oracle_feedback == it->oracle_feedback);
   }
   env::EpisodeBlock merged = blocks[0];
   std::fill(merged.oracle_error.begin(), merged.oracle_error.end(), -1.f);
+  std::fill(merged.oracle_feedback.begin(), merged.oracle_feedback.end(), -1.f);
   env::MergeShards(merged, {env::PackShard(blocks[0], 3, 0, 2), env::PackShard(blocks[0], 3, 1, 2)}, 3);
   CHECK(merged.oracle_error == blocks[0].oracle_error);
+  CHECK(merged.oracle_feedback == blocks[0].oracle_feedback);
   // Off on request, and absent under a single model.
   spec.oracle_error = false;
   CHECK(run::Run(spec, {}, run::Inputs{Data(), nullptr, nullptr}).parts.at(0).blocks.at(0).oracle_error.empty());

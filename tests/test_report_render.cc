@@ -215,8 +215,10 @@ TEST_CASE("the simulator-uncertainty section: only when an ensemble world's logs
 TEST_CASE("the simulator-uncertainty section: the error against the oracle and its Spearman with the disagreement") {
   ReportData d;
   AgentRuns unsure;
-  unsure["greedy"].Add(0, {{key::kDisagreement, 0.08}, {key::kOracleError, 0.10}, {key::kDisagreementErrorSpearman, 0.30}});
-  unsure["greedy"].Add(1, {{key::kDisagreement, 0.06}, {key::kOracleError, 0.12}, {key::kDisagreementErrorSpearman, 0.20}});
+  unsure["greedy"].Add(0, {{key::kDisagreement, 0.08}, {key::kOracleError, 0.10}, {key::kDisagreementErrorSpearman, 0.30},
+                          {key::kValence, 0.70}, {key::kOracleValence, 0.65}, {key::kArousal, 0.60}, {key::kOracleArousal, 0.58}});
+  unsure["greedy"].Add(1, {{key::kDisagreement, 0.06}, {key::kOracleError, 0.12}, {key::kDisagreementErrorSpearman, 0.20},
+                          {key::kValence, 0.72}, {key::kOracleValence, 0.67}, {key::kArousal, 0.62}, {key::kOracleArousal, 0.60}});
   unsure["random"].Add(0, {{key::kDisagreement, 0.05}, {key::kOracleError, 0.04}});  // Spearman undefined
   unsure["random"].Add(1, {{key::kDisagreement, 0.05}, {key::kOracleError, 0.06}});
   d.table5["test"] = unsure;
@@ -226,8 +228,11 @@ TEST_CASE("the simulator-uncertainty section: the error against the oracle and i
   CHECK(md.find("| Agent | test error | test Spearman |\n") != std::string::npos);
   CHECK(md.find("| greedy | 0.1100 (0.0141) | +0.250 (0.071) |") != std::string::npos);
   CHECK(md.find("| random | 0.0500 (0.0141) | n/a |") != std::string::npos);
+  CHECK(md.find("| greedy | test | 0.710 | 0.660 | 0.610 | 0.590 |") != std::string::npos);
+  CHECK(md.find("| random | test |") == std::string::npos);  // no replayed feedback logged
   const auto j = nlohmann::json::parse(ReportJson(d));
   CHECK(j["uncertainty"]["test"]["greedy"]["oracle_error"]["mean"].get<double>() == doctest::Approx(0.11));
   CHECK(j["uncertainty"]["test"]["greedy"]["disagreement_error_spearman"]["values"].size() == 2);
   CHECK_FALSE(j["uncertainty"]["test"]["random"].contains("disagreement_error_spearman"));
+  CHECK(j["uncertainty"]["test"]["greedy"]["oracle_valence"]["mean"].get<double>() == doctest::Approx(0.66));
 }

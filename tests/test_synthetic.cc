@@ -302,3 +302,36 @@ TEST_CASE("Calibration check: the bands of docs/synthetic.md, and Table-1 counts
   s.users = 40;  // other sizes: only the ceilings are checked
   CHECK(data::CalibrationFailures(s, c).size() == 3);
 }
+
+TEST_CASE("Oracle::PredictCatalogue gives Predict's numbers for every song, whatever the state") {
+  auto cfg = amrs::testing::SmallConfig(7, 30, 150, 900, 40, 12, 2);
+  const auto d = data::Generate(cfg);
+  const data::Oracle oracle(d.oracle);
+  const data::UserIndex index(d);
+  const auto n = static_cast<std::size_t>(oracle.params().num_songs());
+  std::vector<Feedback> all(n);
+  std::size_t checked = 0;
+  for (std::int32_t u = 0; u < 6; ++u) {
+    const auto h = data::UserHistory(d, index, u);
+    data::OracleState s = oracle.Start(u);
+    // At several points of the history: boundaries (modes, reports), positions, repeated songs.
+    for (std::size_t i = 0; i <= h.size(); i += 7) {
+      oracle.PredictCatalogue(s, all.data());
+      for (std::size_t j = 0; j < n; ++j) {
+        const auto f = oracle.Predict(s, static_cast<std::int32_t>(j));
+        CHECK(all[j].engagement == f.engagement);
+        CHECK(all[j].rating == f.rating);
+        CHECK(all[j].valence == f.valence);
+        CHECK(all[j].arousal == f.arousal);
+        ++checked;
+      }
+      for (std::size_t k = i; k < std::min(h.size(), i + 7); ++k) oracle.Append(s, h[k]);
+    }
+    // Repeats: the same song played again lowers its liking, in both paths.
+    const auto song = h.back().IsBoundary() ? 0 : h.back().song;
+    oracle.Append(s, Token::Song(song, {0.9f, 1.f, 0.5f, 0.5f}, false, false, SessionMode::kNone));
+    oracle.PredictCatalogue(s, all.data());
+    CHECK(all[static_cast<std::size_t>(song)].engagement == oracle.Predict(s, song).engagement);
+  }
+  CHECK(checked > 1000);
+}

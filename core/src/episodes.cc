@@ -42,9 +42,10 @@ void EpisodeBlock::Validate() const {
   if (!reward.empty()) CheckSize(reward, EL, "reward");
   if (!disagreement.empty()) CheckSize(disagreement, EL, "disagreement");
   if (!oracle_error.empty()) CheckSize(oracle_error, EL, "oracle_error");
+  if (!oracle_feedback.empty()) CheckSize(oracle_feedback, EL * 4, "oracle_feedback");
   const std::pair<const std::vector<float>*, const char*> signals[] = {
       {&engagement, "engagement"}, {&rating, "rating"}, {&valence, "valence"}, {&arousal, "arousal"}, {&reward, "reward"},
-      {&disagreement, "disagreement"}, {&oracle_error, "oracle_error"}};
+      {&disagreement, "disagreement"}, {&oracle_error, "oracle_error"}, {&oracle_feedback, "oracle_feedback"}};
   for (const auto& [v, name] : signals) CheckFinite(*v, name);
 }
 

@@ -24,6 +24,7 @@ void WriteEpisodeBlockH5(File& f, const std::string& g, const EpisodeBlock& b) {
   f.Write(g + "/reward", b.reward, {E, L});
   if (!b.disagreement.empty()) f.Write(g + "/disagreement", b.disagreement, {E, L});
   if (!b.oracle_error.empty()) f.Write(g + "/oracle_error", b.oracle_error, {E, L});
+  if (!b.oracle_feedback.empty()) f.Write(g + "/oracle_feedback", b.oracle_feedback, {E, L, 4});
 }
 
 }  // namespace amrs::env

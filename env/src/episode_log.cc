@@ -127,6 +127,10 @@ EpisodeLog ReadEpisodeLog(const std::string& path) {
         b.oracle_error = f.Read<float>(g + "/oracle_error");
         check("oracle_error", b.oracle_error.size(), E * L);
       }
+      if (f.Exists(g + "/oracle_feedback")) {
+        b.oracle_feedback = f.Read<float>(g + "/oracle_feedback");
+        check("oracle_feedback", b.oracle_feedback.size(), E * L * 4);
+      }
       check("episode_seed", b.episode_seed.size(), E);
       log.blocks.push_back(std::move(b));
     }

@@ -121,8 +121,7 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
   return b;
 }
 
-std::vector<float> ReplayOracleError(std::shared_ptr<const EnvContext> ctx, const EpisodeBlock& b,
-                                     const RolloutOptions& o) {
+OracleReplay ReplayInOracle(std::shared_ptr<const EnvContext> ctx, const EpisodeBlock& b, const RolloutOptions& o) {
   o.Validate();
   if (!ctx || ctx->world().Name() != "oracle")
     throw ArgumentError("oracle replay: the context's world is not the oracle");
@@ -135,7 +134,9 @@ std::vector<float> ReplayOracleError(std::shared_ptr<const EnvContext> ctx, cons
       b.actions.size() != EL || b.valence.size() != EL)
     throw ArgumentError("oracle replay: the block of '" + b.agent + "' lacks episode seeds, windows or steps");
   const Utility& w = o.reset.utility;
-  std::vector<float> error(EL, 0.f);
+  OracleReplay r;
+  r.error.assign(EL, 0.f);
+  r.feedback.assign(EL * 4, 0.f);
   const std::int32_t n_batches = (E + o.batch - 1) / o.batch;
   tbb::parallel_for(0, n_batches, 1, [&](std::int32_t bi) {
     if (bi % o.shard_count != o.shard_rank) return;
@@ -157,14 +158,16 @@ std::vector<float> ReplayOracleError(std::shared_ptr<const EnvContext> ctx, cons
       for (std::int32_t i = 0; i < n; ++i) {
         const std::size_t at = static_cast<std::size_t>(e0 + i) * L + t;
         const Feedback& f = res[i].info.predicted;
-        error[at] = std::abs(w.rating) * std::abs(b.rating[at] - f.rating) +
+        float* fb = r.feedback.data() + at * 4;
+        fb[0] = f.engagement, fb[1] = f.rating, fb[2] = f.valence, fb[3] = f.arousal;
+        r.error[at] = std::abs(w.rating) * std::abs(b.rating[at] - f.rating) +
                     std::abs(w.engagement) * std::abs(b.engagement[at] - f.engagement) +
                     std::abs(w.valence) * std::abs(b.valence[at] - f.valence) +
                     std::abs(w.arousal) * std::abs(b.arousal[at] - f.arousal);
       }
     }
   });
-  return error;
+  return r;
 }
 
 namespace {
@@ -180,6 +183,7 @@ void ForEachArray(Block& b, F&& f) {
   f(b.engagement, L), f(b.rating, L), f(b.valence, L), f(b.arousal, L), f(b.reward, L);
   if (!b.disagreement.empty()) f(b.disagreement, L);
   if (!b.oracle_error.empty()) f(b.oracle_error, L);
+  if (!b.oracle_feedback.empty()) f(b.oracle_feedback, L * 4);
 }
 
 }  // namespace

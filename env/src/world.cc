@@ -1,5 +1,7 @@
 #include "amrs/env/world.h"
 
+#include <tbb/parallel_for.h>
+
 #include <filesystem>
 #include <mutex>
 #include <sstream>
@@ -140,8 +142,10 @@ class OracleWorld : public World {
     const auto& st = AsOracle(s);
     const std::int32_t n = num_songs();
     std::vector<Feedback> out(st.states.size() * static_cast<std::size_t>(n));
-    for (std::size_t i = 0; i < st.states.size(); ++i)
-      for (std::int32_t j = 0; j < n; ++j) out[i * static_cast<std::size_t>(n) + j] = oracle_.Predict(st.states[i], j);
+    // Rows are independent: spread over the TBB workers (the same numbers for any thread count).
+    tbb::parallel_for(std::size_t{0}, st.states.size(), std::size_t{1}, [&](std::size_t i) {
+      oracle_.PredictCatalogue(st.states[i], out.data() + i * static_cast<std::size_t>(n));
+    });
     return out;
   }
 

@@ -124,6 +124,12 @@ std::map<std::string, double> UncertaintyMetrics(const RolloutArrays& r) {
       const auto [emin, emax] = std::minmax_element(err.begin(), err.end());
       if (*dmin < *dmax && *emin < *emax) m[key::kDisagreementErrorSpearman] = Spearman(d, err);
     }
+    if (r.oracle_feedback.size() == 4 * r.disagreement.size()) {
+      double v = 0, a = 0;
+      for (std::size_t i = 0; i < r.disagreement.size(); ++i) v += r.oracle_feedback[4 * i + 2], a += r.oracle_feedback[4 * i + 3];
+      m[key::kOracleValence] = v / static_cast<double>(r.disagreement.size());
+      m[key::kOracleArousal] = a / static_cast<double>(r.disagreement.size());
+    }
   }
   return m;
 }

@@ -325,6 +325,7 @@ py::dict BlockDict(const env::EpisodeBlock& b) {
   d["engagement"] = Array(b.engagement, {E, L});
   if (!b.disagreement.empty()) d["disagreement"] = Array(b.disagreement, {E, L});  // ensemble worlds only
   if (!b.oracle_error.empty()) d["oracle_error"] = Array(b.oracle_error, {E, L});  // and synthetic data
+  if (!b.oracle_feedback.empty()) d["oracle_feedback"] = Array(b.oracle_feedback, {E, L, 4});
   return d;
 }
 

@@ -312,3 +312,25 @@ def test_no_replay_is_the_runs_rule_for_python_agents(data):
     assert (off["actions"] == 7).all()
     with pytest.raises(Exception, match="no-replay"):
         run(data, {"const": const}, seeds=1, no_replay="sometimes")
+
+
+def test_an_ensemble_world_gives_python_runs_the_disagreement_and_the_error_against_the_oracle(data, tmp_path):
+    world = tmp_path / "world"
+    subprocess.run([amrs_cli(), "train-world", "--data", data, "--out", str(world), "--members", "2", "--epochs", "1",
+                    "--d-model", "8", "--heads", "1", "--layers", "1", "--ff", "8", "--head-hidden", "8",
+                    "--no-baselines"], check=True, capture_output=True)
+    manifest = next(world.glob("*/split-0.ensemble.json"))
+    r = amrs.rollout(data, str(manifest), {"mine": Greedy(), "random": "random"}, seeds=1,
+                     utility="valence=0.5,arousal=0.5,penalty=1")
+    for agent in ("mine", "random"):
+        block = r["parts"]["test"][agent][0]
+        shape = block["actions"].shape
+        assert block["disagreement"].shape == shape and block["oracle_error"].shape == shape
+        assert (block["disagreement"] > 0).all() and (block["oracle_error"] >= 0).all()
+        assert block["oracle_error"].max() > 0
+        assert block["oracle_feedback"].shape == shape + (4,)
+        # The penalized reward: the utility of the mean prediction minus 1 x the disagreement.
+        expected = 0.5 * block["valence"] + 0.5 * block["arousal"] - block["disagreement"]
+        np.testing.assert_allclose(block["reward"], expected, rtol=1e-5, atol=1e-6)
+    single = amrs.rollout(data, "oracle", {"random": "random"}, seeds=1)["parts"]["test"]["random"][0]
+    assert "disagreement" not in single and "oracle_error" not in single

@@ -94,7 +94,8 @@ std::string ReportJson(const ReportData& d) {
       auto& u = j["uncertainty"][part][agent];
       u = {{"mean", Mean(it->second)}, {"sd", Sd(it->second)}, {"values", it->second}};
       // Synthetic data: the error against the oracle and its rank correlation with the disagreement.
-      for (const char* k : {metrics::key::kOracleError, metrics::key::kDisagreementErrorSpearman}) {
+      for (const char* k : {metrics::key::kOracleError, metrics::key::kDisagreementErrorSpearman,
+                            metrics::key::kOracleValence, metrics::key::kOracleArousal}) {
         const auto e = r.values.find(k);
         if (e != r.values.end() && !e->second.empty())
           u[k] = {{"mean", Mean(e->second)}, {"sd", Sd(e->second)}, {"values", e->second}};

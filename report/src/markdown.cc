@@ -335,6 +335,29 @@ std::string UncertaintyMarkdown(const std::map<std::string, metrics::AgentRuns>&
     }
     os << "\n";
   }
+  // The same actions' true affect (the replay) next to the predicted: the exploitation of each
+  // agent's own choices.
+  os << "\nPredicted (ensemble mean) and true (the same actions replayed in the oracle) mean affect of each agent's "
+        "actions, mean over seeds.\n\n| Agent | part | Valence predicted | Valence true | Arousal predicted | "
+        "Arousal true |\n|---|---|---|---|---|---|\n";
+  for (const auto& agent : agents)
+    for (const auto& p : checked) {
+      const auto& runs = parts.at(p);
+      const auto a = runs.find(agent);
+      if (a == runs.end()) continue;
+      const auto& values = a->second.values;
+      auto cell = [&](const char* k) {
+        const auto it = values.find(k);
+        if (it == values.end() || it->second.empty()) return std::string("n/a");
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.3f", metrics::Mean(it->second));
+        return std::string(buf);
+      };
+      if (!values.count(metrics::key::kOracleValence)) continue;
+      os << "| " << agent << " | " << p << " | " << cell(metrics::key::kValence) << " | "
+         << cell(metrics::key::kOracleValence) << " | " << cell(metrics::key::kArousal) << " | "
+         << cell(metrics::key::kOracleArousal) << " |\n";
+    }
   return os.str() + "\n";
 }
 

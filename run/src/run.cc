@@ -318,8 +318,11 @@ RunResult Runner::Run(const RunHooks& hooks) const {
         } else {
           block = rollouts();
         }
-        if (const auto o = oracle_ctx_.find(seed); o != oracle_ctx_.end())
-          block.oracle_error = env::ReplayOracleError(o->second, block, options);
+        if (const auto o = oracle_ctx_.find(seed); o != oracle_ctx_.end()) {
+          auto replay = env::ReplayInOracle(o->second, block, options);
+          block.oracle_error = std::move(replay.error);
+          block.oracle_feedback = std::move(replay.feedback);
+        }
         if (sharded)
           env::MergeShards(block,
                            comm.AllGather(env::PackShard(block, options.batch, comm.rank(), comm.size()),

@@ -26,8 +26,11 @@ struct EpisodeBlock {
   std::vector<float> disagreement;
   // E x L, synthetic data under an ensemble world only: the utility-weighted absolute error of the
   // logged (mean) prediction against the oracle's on the same action, the episode replayed in the
-  // oracle (env::ReplayOracleError; docs/ensembles.md). Empty otherwise.
+  // oracle (env::ReplayInOracle; docs/ensembles.md). Empty otherwise.
   std::vector<float> oracle_error;
+  // E x L x 4, with oracle_error: the oracle's feedback of each action in that replay
+  // (engagement, rating, valence, arousal): what the action truly brings. Empty otherwise.
+  std::vector<float> oracle_feedback;
 
   std::int32_t episodes() const { return static_cast<std::int32_t>(user.size()); }
   // Throws ArgumentError naming the first field whose size or values are wrong (NaN included).

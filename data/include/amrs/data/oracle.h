@@ -103,6 +103,11 @@ class Oracle {
   // Expected feedback of `song` played next: E[engagement], P(like | rated), and the expected
   // post-session valence/arousal report if the session ended after it.
   Feedback Predict(const OracleState& s, std::int32_t song) const;
+  // Predict for every song of the catalogue at once: out[song], num_songs() values. The same
+  // numbers as Predict song by song, computed over the songs in structure-of-arrays loops with
+  // what depends only on the state computed once (the catalogue scoring of greedy agents and
+  // guardrails under the oracle).
+  void PredictCatalogue(const OracleState& s, Feedback* out) const;
   // The deterministic liking score mu (exposed for tests and the generator).
   float Liking(const OracleState& s, std::int32_t song) const;
   // Expected affect state after playing `song` with engagement e (no noise, no report).
@@ -113,8 +118,12 @@ class Oracle {
   float LikeProbability(float mu) const;
 
  private:
+  // Feedback of a song from its liking score mu and the state's constants.
+  Feedback FromLiking(const OracleState& s, std::int32_t song, float mu, double report_sd) const;
+  double ReportSd(const OracleState& s) const;
   std::shared_ptr<const OracleParams> p_;
   float skip_mean_, partial_mean_;
+  std::vector<float> style_t_;  // song_style transposed: style_dim x num_songs
 };
 
 // The oracle's own fit to the logged observations it generated: the achievable ceiling, in the

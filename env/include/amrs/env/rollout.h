@@ -49,8 +49,12 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> context, const Policy
 // same action: sum over signals of |w_s| |logged_s - oracle_s| (w: options.reset.utility). Runs the
 // batches of options' shard only (the others stay 0 until MergeShards). ArgumentError when
 // `oracle`'s world is not the oracle or the block does not fit `options`.
-std::vector<float> ReplayOracleError(std::shared_ptr<const EnvContext> oracle, const EpisodeBlock& b,
-                                     const RolloutOptions& options);
+// Also the oracle's feedback of each action (E x L x 4: engagement, rating, valence, arousal).
+struct OracleReplay {
+  std::vector<float> error, feedback;
+};
+OracleReplay ReplayInOracle(std::shared_ptr<const EnvContext> oracle, const EpisodeBlock& b,
+                            const RolloutOptions& options);
 
 // The episodes of batches bi % count == rank of a block made with batch size `batch`, as bytes
 // (PackShard), and the block completed from every rank's bytes, in rank order (MergeShards: `b`

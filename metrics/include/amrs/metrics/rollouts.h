@@ -70,6 +70,10 @@ inline constexpr const char* kDisagreement = "disagreement";
 // uncertainty informative?); the correlation is left out when either is constant.
 inline constexpr const char* kOracleError = "oracle_error";
 inline constexpr const char* kDisagreementErrorSpearman = "disagreement_error_spearman";
+// With EpisodeBlock::oracle_feedback: the mean oracle valence and arousal of the agent's actions
+// (their true effect, the episodes replayed in the oracle), to set against the predicted ones.
+inline constexpr const char* kOracleValence = "oracle_valence";
+inline constexpr const char* kOracleArousal = "oracle_arousal";
 inline constexpr const char* kCoverage = "coverage";
 inline constexpr const char* kEntropy = "norm_entropy";
 inline constexpr const char* kIld = "ild";
