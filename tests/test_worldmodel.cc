@@ -585,3 +585,34 @@ TEST_CASE("Same seed, same checkpoint bytes (whatever the file's name)") {
   // The ZIP records were named after the temporary file (name and process id) before.
   CHECK(a == b);
 }
+
+TEST_CASE("Catalogue scoring (the fused factorized head) agrees with one candidate at a time") {
+  const auto& d = Small();
+  const data::TokenView view(d);
+  ModelConfig offset = WithPrior(Tiny());
+  offset.prior_offset = true;
+  ModelConfig ablated = Tiny();
+  ablated.ablation.no_candidate_song = true;  // not fusable: the torch head
+  for (const auto& cfg : {Tiny(), Tiny(Arch::kFactorized, true), offset, ablated, Tiny(Arch::kStandard)}) {
+    CAPTURE(cfg.Name());
+    const auto model = WorldModel::CreateUntrained(cfg, d, 5);
+    const auto state = model->Encode({view.User(0), view.User(1), History{}});
+    const auto all = model->ScoreCatalogue(*state);
+    const std::int32_t n = d.num_songs();
+    REQUIRE(all.size() == static_cast<std::size_t>(3 * n));
+    float worst = 0, spread = 0;
+    for (std::int32_t j = 0; j < n; ++j) {
+      const auto one = model->Predict(*state, {j, j, j});
+      for (std::size_t r = 0; r < 3; ++r) {
+        worst = std::max(worst, MaxDiff({all[r * n + j]}, {one[r]}));
+        spread = std::max(spread, MaxDiff({all[r * n + j]}, {all[r * n]}));
+      }
+    }
+    INFO(worst);
+    CHECK(worst < 2e-6f);
+    // The songs differ (a check that could fail), except without the candidate song, where every
+    // song gets the state's one prediction (this path read past its logits before).
+    if (cfg.ablation.no_candidate_song) CHECK(spread == 0.f);
+    else CHECK(spread > 1e-4f);
+  }
+}

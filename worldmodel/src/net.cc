@@ -340,6 +340,10 @@ Tensor WorldNetImpl::HeadSongs(const Tensor& songs) {
   return head_s_(songs);
 }
 
+bool WorldNetImpl::HeadFusable() const {
+  return config_.arch == Arch::kFactorized && !config_.ablation.no_candidate_song;
+}
+
 Tensor WorldNetImpl::Head(const Tensor& z, const Tensor& song_head) {
   Tensor h = head_z_(z);
   if (config_.arch == Arch::kFactorized && !config_.ablation.no_candidate_song) h = h + song_head;

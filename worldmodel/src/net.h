@@ -37,6 +37,13 @@ void LayerNormRows(const float* x, const float* w, const float* b, float* out, s
                    float eps);
 void GeluInPlace(float* x, std::int64_t n);
 void AddInPlace(float* x, const float* y, std::int64_t n);
+// The factorized head over a whole catalogue, fused: for each of `rows` rows a [rows, h]
+// (head_z of the row's state) and each song j of songs_t [h, n] (the songs' head projection,
+// transposed), probs[(row * n + j) * 4 + s] = sigmoid(b[s] + sum_k w[s * h + k] relu(a[k] +
+// songs_t[k, j]) + offset[j * 4 + s]) (offset may be null). Within float rounding of the torch
+// head (sums reassociated, exp to ~1e-7).
+void FactorizedHead(const float* a, std::int64_t rows, const float* songs_t, std::int64_t n, std::int64_t h,
+                    const float* w, const float* b, const float* offset, float* probs);
 // LayerNorm of a [B, d] tensor through the inference kernel.
 torch::Tensor LayerNormStep(const torch::nn::LayerNorm& ln, const torch::Tensor& x);
 
@@ -112,6 +119,11 @@ class WorldNetImpl : public torch::nn::Module {
   // song_head: [.., H] from HeadSongs (ignored by the standard arch). Returns logits [.., 4].
   torch::Tensor Head(const torch::Tensor& z, const torch::Tensor& song_head);
   torch::Tensor HeadSongs(const torch::Tensor& songs);  // raw embeddings [.., D] -> [.., H]
+  // The parts of the factorized head, for the fused catalogue kernel: head_z(z) [.., H] and the
+  // output layer (weight [4, H], bias [4]). Fusable: factorized and the candidate song not ablated.
+  torch::Tensor HeadZ(const torch::Tensor& z) { return head_z_(z); }
+  const torch::nn::Linear& HeadOut() const { return head_out_; }
+  bool HeadFusable() const;
 
   // Additive causal mask [S,S] over BOS + tokens honouring the lookback ablations.
   torch::Tensor Mask(std::int64_t s) const;

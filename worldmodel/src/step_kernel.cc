@@ -7,6 +7,8 @@
 
 namespace amrs::worldmodel {
 namespace base {
+void FactorizedHead(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, const float*, const float*,
+                    const float*, float*);
 void StepAttention(const float*, std::int64_t, float*, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                    const std::vector<std::vector<std::int32_t>>&, const std::int64_t*, float*);
 void LayerNormRows(const float*, const float*, const float*, float*, std::int64_t, std::int64_t, float);
@@ -14,6 +16,8 @@ void GeluInPlace(float*, std::int64_t);
 void AddInPlace(float*, const float*, std::int64_t);
 }
 namespace avx2 {
+void FactorizedHead(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, const float*, const float*,
+                    const float*, float*);
 void StepAttention(const float*, std::int64_t, float*, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                    const std::vector<std::vector<std::int32_t>>&, const std::int64_t*, float*);
 void LayerNormRows(const float*, const float*, const float*, float*, std::int64_t, std::int64_t, float);
@@ -49,6 +53,12 @@ void GeluInPlace(float* x, std::int64_t n) {
 void AddInPlace(float* x, const float* y, std::int64_t n) {
   if (HasAvx2()) return avx2::AddInPlace(x, y, n);
   return base::AddInPlace(x, y, n);
+}
+
+void FactorizedHead(const float* a, std::int64_t rows, const float* songs_t, std::int64_t n, std::int64_t h,
+                    const float* w, const float* b, const float* offset, float* probs) {
+  if (HasAvx2()) return avx2::FactorizedHead(a, rows, songs_t, n, h, w, b, offset, probs);
+  return base::FactorizedHead(a, rows, songs_t, n, h, w, b, offset, probs);
 }
 
 }  // namespace amrs::worldmodel

@@ -1,5 +1,7 @@
 #include "amrs/worldmodel/world_model.h"
 
+#include <tbb/parallel_for.h>
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -26,6 +28,14 @@ struct WorldModel::Impl {
   std::array<int, kNumSignals> net_of_signal{};
   std::vector<Tensor> proj;        // per net: projected songs [N+1, d]
   std::vector<Tensor> head_songs;  // per net (factorized): head projection of songs [N, H]
+  // Per net, for the fused catalogue head (FactorizedHead; empty when not fusable): the songs'
+  // head projection transposed [H, N], the output layer's weight [4, H] and bias [4].
+  struct Fused {
+    std::vector<float> songs_t, w, b;
+    std::int64_t h = 0;
+  };
+  std::vector<Fused> fused;
+  std::vector<float> offset_rows;  // offset [N, 4] (empty without the prior offset)
   Tensor offset;                   // prior_offset: logits added per candidate song [N+1, 4] (PriorOffset)
 
   void Prepare() {
@@ -38,6 +48,20 @@ struct WorldModel::Impl {
       head_songs.push_back(n->config().arch == Arch::kFactorized
                                ? n->HeadSongs(cat.narrow(0, 0, catalogue.size()))
                                : Tensor());
+      Fused f;
+      if (n->HeadFusable()) {
+        const Tensor t = head_songs.back().t().contiguous();
+        f.h = t.size(0);
+        f.songs_t.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+        const Tensor w = n->HeadOut()->weight.contiguous(), b = n->HeadOut()->bias.contiguous();
+        f.w.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
+        f.b.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
+      }
+      fused.push_back(std::move(f));
+    }
+    if (offset.defined()) {
+      const Tensor o = offset.narrow(0, 0, catalogue.size()).contiguous();
+      offset_rows.assign(o.data_ptr<float>(), o.data_ptr<float>() + o.numel());
     }
   }
   bool factorized() const { return info.config.arch == Arch::kFactorized; }
@@ -400,12 +424,30 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
           for (int s : signals) f[s] = I.Output(s, acc[r][j][s]);
         }
     };
-    if (I.factorized()) {
+    if (!I.fused[k].songs_t.empty()) {
+      // The fused head (FactorizedHead): rows spread over the TBB workers, each row's catalogue
+      // in one pass; the same numbers for any thread count.
+      const auto& f = I.fused[k];
+      const Tensor a = net->HeadZ(st.z_last[k]).contiguous();  // [B, H]
+      const float* ap = a.data_ptr<float>();
+      const float* off = I.offset_rows.empty() ? nullptr : I.offset_rows.data();
+      tbb::parallel_for(int64_t{0}, B, int64_t{1}, [&](int64_t r) {
+        std::vector<float> p(static_cast<std::size_t>(N * 4));
+        FactorizedHead(ap + r * f.h, 1, f.songs_t.data(), N, f.h, f.w.data(), f.b.data(), off, p.data());
+        for (int64_t j = 0; j < N; ++j) {
+          float* o = &out[static_cast<std::size_t>(r * N + j)].engagement;
+          for (int s : signals) o[s] = I.Output(s, p[static_cast<std::size_t>(j * 4 + s)]);
+        }
+      });
+    } else if (I.factorized()) {
       const int64_t chunk = std::max<int64_t>(1, 4'000'000 / std::max<int64_t>(1, N * I.info.config.head_hidden));
       for (int64_t r0 = 0; r0 < B; r0 += chunk) {
         const int64_t rc = std::min(chunk, B - r0);
         const Tensor z = st.z_last[k].narrow(0, r0, rc).unsqueeze(1);          // [rc,1,d]
         Tensor logits = net->Head(z, I.head_songs[k].unsqueeze(0));  // [rc,N,4]
+        // Without the candidate song (the -candidate-song ablation) the head gives one row of
+        // logits per state, the same for every song.
+        if (logits.size(1) == 1) logits = logits.expand({rc, N, 4});
         if (I.offset.defined()) logits = logits + I.offset.narrow(0, 0, N).unsqueeze(0);
         const Tensor p = torch::sigmoid(logits).contiguous();
         emit(p, r0);
