@@ -103,8 +103,9 @@ def main():
     gaps = {}
     print("| lambda | agent | valence gain predicted / true | valence gap (p vs lambda 0) | arousal gain predicted / true |"
           " arousal gap (p vs lambda 0) | coverage | Gini | disagreement | Spearman(disagreement, error) |"
+          " utility gain predicted / true | utility gap (p vs lambda 0) |"
           " closed-loop oracle gain valence / arousal |")
-    print("|---|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|---|")
     for agent in ["copycat", "dpo", "greedy"]:
         for lam in lambdas:
             learned, oracle = data[lam]
@@ -123,6 +124,22 @@ def main():
                 base = gaps.get((agent, sig, lambdas[0]))
                 p = "" if lam == lambdas[0] else f" (p {paired_p(gap, base):.3g})"
                 cells += [f"{mean(gp):+.4f} / {mean(gt):+.4f}", f"{mean(gap):+.4f} (SD {sd(gap):.4f}){p}"]
+            # The utility 0.5 valence + 0.5 arousal (the study's, without the penalty).
+            if agent == "copycat":
+                ucells = ["(reference)", ""]
+            else:
+                up = [0.5 * (a - c) for a, c in zip(values(learned, agent, "valence"), values(learned, "copycat", "valence"))]
+                up = [x + 0.5 * (a - c) for x, a, c in zip(up, values(learned, agent, "arousal"),
+                                                          values(learned, "copycat", "arousal"))]
+                ut = [0.5 * (a - c) for a, c in zip(replayed(learned, agent, "oracle_valence"),
+                                                   replayed(learned, "copycat", "oracle_valence"))]
+                ut = [x + 0.5 * (a - c) for x, a, c in zip(ut, replayed(learned, agent, "oracle_arousal"),
+                                                          replayed(learned, "copycat", "oracle_arousal"))]
+                ugap = [a - b for a, b in zip(up, ut)]
+                gaps[(agent, "utility", lam)] = ugap
+                base = gaps.get((agent, "utility", lambdas[0]))
+                p = "" if lam == lambdas[0] else f" (p {paired_p(ugap, base):.3g})"
+                ucells = [f"{mean(up):+.4f} / {mean(ut):+.4f}", f"{mean(ugap):+.4f} (SD {sd(ugap):.4f}){p}"]
             cov = f"{mean(values(learned, agent, 'coverage')):.4f}"
             gini = f"{mean(values(learned, agent, 'gini')):.4f}"
             u = learned.get("uncertainty", {}).get("test", {}).get(agent, {})
@@ -132,7 +149,7 @@ def main():
             closed = "(reference)" if agent == "copycat" else " / ".join(
                 f"{mean([a - c for a, c in zip(values(oracle, agent, sig), values(oracle, 'copycat', sig))]):+.4f}"
                 for sig in ["valence", "arousal"])
-            print(f"| {lam} | {agent} | " + " | ".join(cells) + f" | {cov} | {gini} | {dis} | {rho} | {closed} |")
+            print(f"| {lam} | {agent} | " + " | ".join(cells) + f" | {cov} | {gini} | {dis} | {rho} | " + " | ".join(ucells) + f" | {closed} |")
     print()
     print("Gains over copycat, paired by seed, mean over seeds. Predicted: under the ensemble (its members' mean). "
           "True: the same actions replayed in the oracle (oracle_valence, oracle_arousal). Gap = predicted gain - "

@@ -1,4 +1,7 @@
 // An ensemble of worlds (docs/ensembles.md): the members' mean and per-signal standard deviation.
+#include <tbb/parallel_for.h>
+
+#include <algorithm>
 #include <cmath>
 
 #include "amrs/core/error.h"
@@ -14,26 +17,39 @@ class EnsembleState : public WorldState {
   std::vector<std::unique_ptr<WorldState>> members;
 };
 
-// The four signals of a Feedback, by index (engagement, rating, valence, arousal).
-float& Field(Feedback& f, int s) { return s == 0 ? f.engagement : s == 1 ? f.rating : s == 2 ? f.valence : f.arousal; }
-float Field(const Feedback& f, int s) { return Field(const_cast<Feedback&>(f), s); }
 
-// Mean and population SD over the members' predictions, field by field, in double.
+// Mean and population SD over the members' predictions, field by field, in double: for each
+// field the members are summed in member order, then the squared deviations likewise. Blocks of
+// fields run on the TBB workers; member-outer loops over contiguous floats inside a block.
 std::vector<Feedback> Combine(const std::vector<std::vector<Feedback>>& per_member, std::vector<Feedback>* sd) {
+  static_assert(sizeof(Feedback) == 4 * sizeof(float), "Feedback is four floats");
   const std::size_t n = per_member.front().size(), k = per_member.size();
   std::vector<Feedback> mean(n);
   if (sd) sd->assign(n, Feedback{});
-  for (std::size_t i = 0; i < n; ++i)
-    for (int s = 0; s < 4; ++s) {
-      double sum = 0;
-      for (const auto& m : per_member) sum += Field(m[i], s);
-      const double mu = sum / static_cast<double>(k);
-      Field(mean[i], s) = static_cast<float>(mu);
-      if (!sd) continue;
-      double ss = 0;
-      for (const auto& m : per_member) ss += (Field(m[i], s) - mu) * (Field(m[i], s) - mu);
-      Field((*sd)[i], s) = static_cast<float>(std::sqrt(ss / static_cast<double>(k)));
+  const std::size_t fields = 4 * n;
+  constexpr std::size_t kBlock = 4096;
+  tbb::parallel_for(std::size_t{0}, (fields + kBlock - 1) / kBlock, std::size_t{1}, [&](std::size_t bi) {
+    const std::size_t f0 = bi * kBlock, m = std::min(kBlock, fields - f0);
+    double sum[kBlock], ss[kBlock];
+    std::fill(sum, sum + m, 0.0);
+    for (const auto& pm : per_member) {
+      const float* x = reinterpret_cast<const float*>(pm.data()) + f0;
+      for (std::size_t i = 0; i < m; ++i) sum[i] += x[i];
     }
+    float* mu_out = reinterpret_cast<float*>(mean.data()) + f0;
+    for (std::size_t i = 0; i < m; ++i) {
+      sum[i] /= static_cast<double>(k);
+      mu_out[i] = static_cast<float>(sum[i]);
+    }
+    if (!sd) return;
+    std::fill(ss, ss + m, 0.0);
+    for (const auto& pm : per_member) {
+      const float* x = reinterpret_cast<const float*>(pm.data()) + f0;
+      for (std::size_t i = 0; i < m; ++i) ss[i] += (x[i] - sum[i]) * (x[i] - sum[i]);
+    }
+    float* sd_out = reinterpret_cast<float*>(sd->data()) + f0;
+    for (std::size_t i = 0; i < m; ++i) sd_out[i] = static_cast<float>(std::sqrt(ss[i] / static_cast<double>(k)));
+  });
   return mean;
 }
 
