@@ -1,5 +1,9 @@
 #include "amrs/data/oracle.h"
 
+#if defined(__x86_64__)
+#include <emmintrin.h>
+#endif
+
 #include <algorithm>
 #include <cmath>
 #include <limits>
@@ -13,17 +17,66 @@
 namespace amrs::data {
 namespace {
 
-// The standard normal CDF and density (the formulas of boost::math's normal distribution with
-// mean 0 and SD 1, on the C library's erfc and exp: the same values to within 1e-16, at 1/15 of
-// the cost).
-double Phi(double x) { return 0.5 * std::erfc(-x / 1.4142135623730951); }
-double PhiDensity(double x) { return std::exp(-x * x / 2) / 2.5066282746310002; }
+// The standard normal CDF and density: the formulas of boost::math's normal distribution with
+// mean 0 and SD 1 (0.5 erfc(-x / sqrt 2), exp(-x^2 / 2) / sqrt(2 pi)) on glibc's vector math
+// library (libmvec, SSE2: two lanes a call, each lane computed on its own, so one value or a whole
+// catalogue gives the same numbers), within 1e-15 of boost's and about 40 times faster.
+#if defined(__x86_64__) && defined(__GLIBC__)
+extern "C" __m128d _ZGVbN2v_erfc(__m128d);  // NOLINT: libmvec's ABI names
+extern "C" __m128d _ZGVbN2v_exp(__m128d);   // NOLINT
+void Erfc(const double* x, double* y, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 2 <= n; i += 2) _mm_storeu_pd(y + i, _ZGVbN2v_erfc(_mm_loadu_pd(x + i)));
+  if (i < n) y[i] = _mm_cvtsd_f64(_ZGVbN2v_erfc(_mm_set1_pd(x[i])));
+}
+void Exp(const double* x, double* y, std::size_t n) {
+  std::size_t i = 0;
+  for (; i + 2 <= n; i += 2) _mm_storeu_pd(y + i, _ZGVbN2v_exp(_mm_loadu_pd(x + i)));
+  if (i < n) y[i] = _mm_cvtsd_f64(_ZGVbN2v_exp(_mm_set1_pd(x[i])));
+}
+#else
+void Erfc(const double* x, double* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = std::erfc(x[i]);
+}
+void Exp(const double* x, double* y, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) y[i] = std::exp(x[i]);
+}
+#endif
 
-// E[clip(X, 0, 1)] for X ~ N(m, s^2).
-double ExpectedClipped(double m, double s) {
-  if (s <= 0) return std::clamp(m, 0.0, 1.0);
-  const double a = (0.0 - m) / s, b = (1.0 - m) / s;
-  return m * (Phi(b) - Phi(a)) + s * (PhiDensity(a) - PhiDensity(b)) + (1.0 - Phi(b));
+// Phi over an array (x and out may alias).
+void PhiArray(const double* x, double* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = -x[i] / 1.4142135623730951;
+  Erfc(out, out, n);
+  for (std::size_t i = 0; i < n; ++i) out[i] *= 0.5;
+}
+void PhiDensityArray(const double* x, double* out, std::size_t n) {
+  for (std::size_t i = 0; i < n; ++i) out[i] = -x[i] * x[i] / 2;
+  Exp(out, out, n);
+  for (std::size_t i = 0; i < n; ++i) out[i] /= 2.5066282746310002;
+}
+double Phi(double x) {
+  PhiArray(&x, &x, 1);
+  return x;
+}
+
+// E[clip(X, 0, 1)] for X ~ N(m_i, s^2), over an array of means m (out may alias m).
+void ExpectedClippedArray(const double* m, double s, double* out, std::size_t n) {
+  if (s <= 0) {
+    for (std::size_t i = 0; i < n; ++i) out[i] = std::clamp(m[i], 0.0, 1.0);
+    return;
+  }
+  constexpr std::size_t kChunk = 256;
+  double a[kChunk], b[kChunk], pa[kChunk], pb[kChunk], da[kChunk], db[kChunk];
+  for (std::size_t i0 = 0; i0 < n; i0 += kChunk) {
+    const std::size_t c = std::min(kChunk, n - i0);
+    for (std::size_t i = 0; i < c; ++i) a[i] = (0.0 - m[i0 + i]) / s, b[i] = (1.0 - m[i0 + i]) / s;
+    PhiArray(a, pa, c);
+    PhiArray(b, pb, c);
+    PhiDensityArray(a, da, c);
+    PhiDensityArray(b, db, c);
+    for (std::size_t i = 0; i < c; ++i)
+      out[i0 + i] = m[i0 + i] * (pb[i] - pa[i]) + s * (da[i] - db[i]) + (1.0 - pb[i]);
+  }
 }
 
 }  // namespace
@@ -254,18 +307,43 @@ double Oracle::ReportSd(const OracleState& s) const {
   return std::sqrt(var);
 }
 
-Feedback Oracle::FromLiking(const OracleState& s, std::int32_t song, float mu, double report_sd) const {
-  Feedback f;
-  f.engagement = ExpectedEngagement(mu);
-  f.rating = LikeProbability(mu);
-  auto [v, a] = StepAffect(s, song, f.engagement);
-  f.valence = static_cast<float>(ExpectedClipped(v, report_sd));
-  f.arousal = static_cast<float>(ExpectedClipped(a, report_sd));
-  return f;
+void Oracle::FromLiking(const OracleState& s, const float* mu, std::size_t n, double report_sd, Feedback* out,
+                        const std::int32_t* songs) const {
+  const auto& p = *p_;
+  constexpr std::size_t kChunk = 256;
+  double play[kChunk], like[kChunk], v[kChunk], a[kChunk];
+  const double like_scale = std::sqrt(1.0 + p.like_noise_sd * p.like_noise_sd);
+  for (std::size_t i0 = 0; i0 < n; i0 += kChunk) {
+    const std::size_t c = std::min(kChunk, n - i0);
+    for (std::size_t i = 0; i < c; ++i) {
+      play[i] = mu[i0 + i];
+      like[i] = (mu[i0 + i] - p.like_threshold) / like_scale;
+    }
+    PhiArray(play, play, c);
+    PhiArray(like, like, c);
+    for (std::size_t i = 0; i < c; ++i) {
+      Feedback& f = out[i0 + i];
+      f.engagement = static_cast<float>((1.0 - play[i]) * skip_mean_ +
+                                        play[i] * (p.full_play + (1.0 - p.full_play) * partial_mean_));
+      f.rating = static_cast<float>(like[i]);
+      const auto song = songs ? songs[i0 + i] : static_cast<std::int32_t>(i0 + i);
+      const auto [sv, sa] = StepAffect(s, song, f.engagement);
+      v[i] = sv, a[i] = sa;
+    }
+    ExpectedClippedArray(v, report_sd, v, c);
+    ExpectedClippedArray(a, report_sd, a, c);
+    for (std::size_t i = 0; i < c; ++i) {
+      out[i0 + i].valence = static_cast<float>(v[i]);
+      out[i0 + i].arousal = static_cast<float>(a[i]);
+    }
+  }
 }
 
 Feedback Oracle::Predict(const OracleState& s, std::int32_t song) const {
-  return FromLiking(s, song, Liking(s, song), ReportSd(s));
+  const float mu = Liking(s, song);
+  Feedback f;
+  FromLiking(s, &mu, 1, ReportSd(s), &f, &song);
+  return f;
 }
 
 void Oracle::PredictCatalogue(const OracleState& s, Feedback* out) const {
@@ -306,8 +384,7 @@ void Oracle::PredictCatalogue(const OracleState& s, Feedback* out) const {
     const auto repeats = std::count(s.recent.begin(), s.recent.end(), song);
     mu[static_cast<std::size_t>(song)] -= p.like_repeat * static_cast<float>(repeats);
   }
-  const double report_sd = ReportSd(s);
-  for (std::size_t j = 0; j < n; ++j) out[j] = FromLiking(s, static_cast<std::int32_t>(j), mu[j], report_sd);
+  FromLiking(s, mu.data(), n, ReportSd(s), out, nullptr);
 }
 
 Ceiling EvaluateOracle(const Dataset& d, const std::vector<std::int32_t>& users_in) {

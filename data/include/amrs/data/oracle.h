@@ -118,8 +118,9 @@ class Oracle {
   float LikeProbability(float mu) const;
 
  private:
-  // Feedback of a song from its liking score mu and the state's constants.
-  Feedback FromLiking(const OracleState& s, std::int32_t song, float mu, double report_sd) const;
+  // Feedback of n songs (songs[i], or i when songs is null) from their liking scores mu.
+  void FromLiking(const OracleState& s, const float* mu, std::size_t n, double report_sd, Feedback* out,
+                  const std::int32_t* songs) const;
   double ReportSd(const OracleState& s) const;
   std::shared_ptr<const OracleParams> p_;
   float skip_mean_, partial_mean_;
