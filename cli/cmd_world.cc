@@ -19,6 +19,29 @@
 namespace amrs::cli {
 namespace {
 
+// Catalogue scoring alone, one thread, against the bound that applies (docs/env.md).
+void PrintCatalogueBench(const run::EnvBenchReport& r) {
+  if (r.catalogue.empty()) return;
+  std::printf("catalogue scoring alone (ScoreCatalogue, 64 test-user windows a call, 1 thread); this machine's sequential "
+              "read: %.1f GB/s\n", r.memory_read_gbs);
+  for (const auto& c : r.catalogue) {
+    if (c.rows_per_second <= 0) continue;  // no test-user window to time
+    std::printf("  %-8s %10.1f rows/s", c.world.c_str(), c.rows_per_second);
+    if (c.flops_per_row > 0 && r.matmul_gflops > 0) {
+      const double gflops = c.flops_per_row * c.rows_per_second / 1e9, gbs = c.bytes_per_row * c.rows_per_second / 1e9;
+      std::printf(": %.2f GFLOP/s = %.1f%% of the matrix multiply (the bound: compute, since the %.1f MB of song "
+                  "projections a row stay in cache from row to row: %.1f GB/s streamed, %s the sequential read from memory)",
+                  gflops, 100 * gflops / r.matmul_gflops, c.bytes_per_row / 1e6, gbs,
+                  gbs > r.memory_read_gbs ? "above" : "below");
+    } else if (c.bound_rows_per_second > 0) {
+      std::printf(": %.1f%% of the bound of its normal CDFs and densities alone (six and four a song through libmvec: "
+                  "%.1f rows/s; neither FLOP- nor bandwidth-bound)",
+                  100 * c.rows_per_second / c.bound_rows_per_second, c.bound_rows_per_second);
+    }
+    std::printf("\n");
+  }
+}
+
 void PrintEnvBench(const run::EnvBenchReport& r) {
   std::printf("env (L = 5, test users of split 0, window strategy; env-steps per second = envs x steps / time)\n");
   std::printf("  %-10s %-8s %6s %14s\n", "world", "agent", "batch", "steps/s");
@@ -35,6 +58,7 @@ void PrintEnvBench(const run::EnvBenchReport& r) {
               r.cached_steps_per_second / r.naive_steps_per_second);
   std::printf("  (for reference: batched re-encode of all 256 histories every step, no cache: %.1f steps/s, %.1fx slower than the cached step)\n",
               r.batched_reencode_steps_per_second, r.cached_steps_per_second / r.batched_reencode_steps_per_second);
+  PrintCatalogueBench(r);
 }
 
 // worldmodel::DefaultFamily where --family was left at its default.

@@ -5,6 +5,7 @@
 #endif
 
 #include <algorithm>
+#include <chrono>
 #include <cmath>
 #include <limits>
 #include <sstream>
@@ -385,6 +386,25 @@ void Oracle::PredictCatalogue(const OracleState& s, Feedback* out) const {
     mu[static_cast<std::size_t>(song)] -= p.like_repeat * static_cast<float>(repeats);
   }
   FromLiking(s, mu.data(), n, ReportSd(s), out, nullptr);
+}
+
+double OracleTranscendentalSeconds(std::int64_t songs) {
+  const std::size_t n = static_cast<std::size_t>(std::max<std::int64_t>(1, songs));
+  std::vector<double> x(n), y(n);
+  for (std::size_t i = 0; i < n; ++i) x[i] = -3.0 + 6.0 * static_cast<double>(i) / static_cast<double>(n);
+  double sink = 0;
+  const auto t0 = std::chrono::steady_clock::now();
+  std::int64_t reps = 0;
+  double s = 0;
+  do {
+    for (int k = 0; k < 6; ++k) PhiArray(x.data(), y.data(), n), sink += y[n / 2];
+    for (int k = 0; k < 4; ++k) PhiDensityArray(x.data(), y.data(), n), sink += y[n / 3];
+    ++reps;
+    s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  } while (s < 0.2);
+  volatile double keep = sink;
+  (void)keep;
+  return s / static_cast<double>(reps);
 }
 
 Ceiling EvaluateOracle(const Dataset& d, const std::vector<std::int32_t>& users_in) {

@@ -75,6 +75,19 @@ class LearnedWorld : public ModelWorld<worldmodel::WorldModel> {
     const double models = m_->num_networks();
     return 2 * models * (14 * d + L * per_layer + head);
   }
+  // The fused factorized head per (song, hidden unit): add, relu, four multiply-adds (10 flops);
+  // it streams the transposed song projection (songs x hidden floats) once a row and writes four
+  // probabilities a song. Other configurations take the torch head (0: not reported).
+  double FlopsPerCatalogueRow() const override {
+    const auto& c = m_->info().config;
+    if (c.arch != worldmodel::Arch::kFactorized || c.ablation.no_candidate_song) return 0;
+    return 10.0 * num_songs() * c.head_hidden * m_->num_networks();
+  }
+  double BytesPerCatalogueRow() const override {
+    const auto& c = m_->info().config;
+    if (c.arch != worldmodel::Arch::kFactorized || c.ablation.no_candidate_song) return 0;
+    return 4.0 * num_songs() * (c.head_hidden + 4) * m_->num_networks();
+  }
 };
 
 // The pooled-MLP baseline as a world (a baseline that beats the learned model, docs/own-data.md).

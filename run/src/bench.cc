@@ -1,8 +1,12 @@
 #include "amrs/run/bench.h"
 
+#include <tbb/global_control.h>
+
+#include <algorithm>
 #include <chrono>
 
 #include "amrs/agents/agent.h"
+#include "amrs/data/oracle.h"
 #include "amrs/env/env.h"
 #include "amrs/worldmodel/bench.h"
 #include "amrs/worldmodel/world_model.h"
@@ -77,6 +81,61 @@ double ReencodeStepsPerSecond(std::shared_ptr<const env::EnvContext> ctx, std::i
   return steps / t;
 }
 
+namespace {
+
+// Sequential read of a 256 MiB array, one thread, best of three (GB/s).
+double MemoryReadGbs() {
+  std::vector<float> a(std::size_t{64} << 20, 1.f);
+  double best = 0, sink = 0;
+  for (int r = 0; r < 3; ++r) {
+    const double t0 = Now();
+    float s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (std::size_t i = 0; i < a.size(); i += 4) s0 += a[i], s1 += a[i + 1], s2 += a[i + 2], s3 += a[i + 3];
+    const double t = Now() - t0;
+    sink += s0 + s1 + s2 + s3;
+    best = std::max(best, static_cast<double>(a.size() * sizeof(float)) / t / 1e9);
+  }
+  volatile double keep = sink;
+  (void)keep;
+  return best;
+}
+
+// ScoreCatalogue rows per second on one thread: 64 test-user windows, repeated for min_seconds.
+CatalogueBench TimeCatalogue(std::shared_ptr<const env::EnvContext> ctx, const std::string& name,
+                             double min_seconds) {
+  const tbb::global_control one(tbb::global_control::max_allowed_parallelism, 1);
+  const auto& world = ctx->world();
+  std::vector<std::int32_t> users;
+  std::vector<History> hs;
+  for (auto u : ctx->Users(data::Part::kTest)) {
+    if (ctx->Windows(u).empty()) continue;
+    const auto& w = ctx->Windows(u).front();
+    const auto& h = ctx->UserHistory(u);
+    users.push_back(u);
+    hs.emplace_back(h.begin() + w.start, h.begin() + w.start + w.length);
+    if (users.size() == 64) break;
+  }
+  CatalogueBench b;
+  b.world = name;
+  if (users.empty()) return b;  // nothing to time
+  const auto state = world.Encode(users, hs);
+  world.ScoreCatalogue(*state);  // warm-up
+  std::int64_t rows = 0;
+  const double t0 = Now();
+  double t = 0;
+  do {
+    world.ScoreCatalogue(*state);
+    rows += static_cast<std::int64_t>(users.size());
+    t = Now() - t0;
+  } while (t < min_seconds);
+  b.rows_per_second = static_cast<double>(rows) / t;
+  b.flops_per_row = world.FlopsPerCatalogueRow();
+  b.bytes_per_row = world.BytesPerCatalogueRow();
+  return b;
+}
+
+}  // namespace
+
 EnvBenchReport RunEnvBench(std::shared_ptr<const data::Dataset> d, std::shared_ptr<const env::World> learned,
                            std::shared_ptr<const env::World> oracle, double min_seconds) {
   EnvBenchReport r;
@@ -90,6 +149,13 @@ EnvBenchReport RunEnvBench(std::shared_ptr<const data::Dataset> d, std::shared_p
         if (std::string(wname) == "learned" && std::string(agent) == "random" && batch == 256)
           r.cached_steps_per_second = b.steps_per_second, r.mean_history = b.mean_history;
       }
+  }
+  r.memory_read_gbs = MemoryReadGbs();
+  for (const auto& [wname, w] : {std::pair{"learned", learned}, std::pair{"oracle", oracle}}) {
+    if (!w) continue;
+    auto b = TimeCatalogue(env::EnvContext::Create(d, w), wname, min_seconds);
+    if (std::string(wname) == "oracle") b.bound_rows_per_second = 1.0 / data::OracleTranscendentalSeconds(w->num_songs());
+    r.catalogue.push_back(b);
   }
   if (!learned) return r;
   r.learned = true;

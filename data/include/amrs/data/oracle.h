@@ -127,6 +127,11 @@ class Oracle {
   std::vector<float> style_t_;  // song_style transposed: style_dim x num_songs
 };
 
+// Seconds to compute the normal CDFs and densities the oracle needs for `songs` predictions (six
+// CDFs and four densities a song, through the same vector-math calls as PredictCatalogue): the
+// bound of its catalogue scoring, for `amrs bench`.
+double OracleTranscendentalSeconds(std::int64_t songs);
+
 // The oracle's own fit to the logged observations it generated: the achievable ceiling, in the
 // same form as any world model's scores (scored by the same ScoreFeedback).
 using Ceiling = SignalScores;

@@ -52,6 +52,10 @@ class World {
                                     std::int32_t m) const;
   // Multiply-adds of one Append plus one Predict per row (0 if unknown), for benchmarks.
   virtual double FlopsPerStep(std::int32_t history_length) const { (void)history_length; return 0; }
+  // Floating-point operations and bytes streamed to score the whole catalogue for one row
+  // (ScoreCatalogue), 0 if unknown, for benchmarks.
+  virtual double FlopsPerCatalogueRow() const { return 0; }
+  virtual double BytesPerCatalogueRow() const { return 0; }
 
   // Where the world is unsure (docs/ensembles.md): the members of an ensemble (1 for a single
   // model or the oracle) and, with each prediction, the members' standard deviation per signal

@@ -34,6 +34,14 @@ struct EnvBenchRow {
   double steps_per_second = 0;
 };
 
+// Catalogue scoring alone (World::ScoreCatalogue), one thread, rows of test-user histories.
+struct CatalogueBench {
+  std::string world;
+  double rows_per_second = 0;
+  double flops_per_row = 0, bytes_per_row = 0;  // 0: unknown
+  double bound_rows_per_second = 0;             // the oracle's transcendental bound (0: none)
+};
+
 struct EnvBenchReport {
   std::vector<EnvBenchRow> rows;  // learned then oracle; random, greedy; batch 1, 256
   bool learned = false;           // the rest is about the learned world
@@ -42,6 +50,8 @@ struct EnvBenchReport {
   std::int32_t torch_threads = 0;
   double naive_steps_per_second = 0, batched_reencode_steps_per_second = 0;
   double cached_steps_per_second = 0;  // learned, random, batch 256
+  std::vector<CatalogueBench> catalogue;  // learned then oracle
+  double memory_read_gbs = 0;            // this machine's sequential read, one thread
 };
 
 // The whole env benchmark; `learned` or `oracle` may be null (skipped).
