@@ -32,6 +32,14 @@ start=$(date +%s)
 stage_start=$start
 STAGES=9
 [ "$PROFILE" = paper ] && STAGES=10  # + the 5-member ensemble's evaluation (docs/ensembles.md)
+if [ "$PROFILE" = paper ]; then
+  # From stage times measured on a 2-core machine (docs/world-model.md, docs/ensembles.md, the
+  # quick profile's stages): the sweep trains 14 configurations x 10 splits two at a time (about
+  # 36 s of wall time each: ~85 min) and 4 more members of the chosen one per split (~15 min); the
+  # rest is the quick profile's stages (~20 min with the build) plus the ensemble's evaluation (~3 min).
+  echo "quickstart: the paper profile takes about 2 hours on a 2-core machine (world-model sweep ~100 min," \
+       "the rest ~25 min); this machine has $(nproc) core(s), and the sweep runs 2 trainings at a time"
+fi
 n=0
 stage() {
   local now; now=$(date +%s)
