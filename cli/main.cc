@@ -15,6 +15,7 @@
 
 #include "amrs/core/atomic_file.h"
 #include "amrs/core/error.h"
+#include "amrs/core/memory.h"
 #include "amrs/distributed/distributed.h"
 #include "common.h"
 
@@ -91,6 +92,7 @@ void Usage(std::ostream& os) {
 // process group could not form. Every error is reported as one line on stderr; under a launcher
 // only rank 0 prints, except errors, which every rank prints with its rank.
 int main(int argc, char** argv) {
+  amrs::KeepLargeArraysInHeap();
   if (argc < 2) {
     Usage(std::cerr);
     return 2;
