@@ -22,6 +22,27 @@ void RolloutOptions::Validate() const {
   reset.utility.Validate();
 }
 
+namespace {
+
+// Resets `env` for episodes e0 .. e0 + env.size() - 1 of a block: episode e gets seed seed_of(e),
+// user user_of(e) and window window_of(e), the other options from o.reset.
+template <class Seed, class User, class Window>
+std::vector<std::pair<Observation, Info>> ResetEpisodes(VectorEnv& env, const RolloutOptions& o, std::int32_t e0,
+                                                        Seed&& seed_of, User&& user_of, Window&& window_of) {
+  const std::int32_t n = env.size();
+  std::vector<std::uint64_t> seeds(static_cast<std::size_t>(n));
+  std::vector<ResetOptions> opts(static_cast<std::size_t>(n), o.reset);
+  for (std::int32_t i = 0; i < n; ++i) {
+    seeds[i] = seed_of(e0 + i);
+    opts[i].part = o.part;
+    opts[i].user = user_of(e0 + i);
+    opts[i].window = window_of(e0 + i);
+  }
+  return env.Reset(seeds, opts);
+}
+
+}  // namespace
+
 EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFactory& make_policy,
                          const std::string& agent, std::uint64_t seed, const RolloutOptions& o,
                          const RolloutProgress& progress) {
@@ -71,21 +92,15 @@ EpisodeBlock RunRollouts(std::shared_ptr<const EnvContext> ctx, const PolicyFact
     if (bi % o.shard_count != o.shard_rank) return;
     const std::int32_t e0 = bi * o.batch, n = std::min(o.batch, E - e0);
     VectorEnv env(ctx, n);
-    std::vector<std::uint64_t> seeds(static_cast<std::size_t>(n));
-    std::vector<ResetOptions> opts(static_cast<std::size_t>(n), o.reset);
-    for (std::int32_t i = 0; i < n; ++i) {
-      seeds[i] = seed + static_cast<std::uint64_t>(e0 + i);
-      opts[i].part = o.part;
-      opts[i].user = episodes[e0 + i].user;
-      opts[i].window = episodes[e0 + i].window;
-    }
-    const auto first = env.Reset(seeds, opts);
+    const auto first = ResetEpisodes(
+        env, o, e0, [&](std::int32_t e) { return seed + static_cast<std::uint64_t>(e); },
+        [&](std::int32_t e) { return episodes[e].user; }, [&](std::int32_t e) { return episodes[e].window; });
     auto policy = make_policy();
     if (!policy) throw ArgumentError("rollouts of '" + agent + "': the policy factory returned no policy");
     policy->Reset(Mix64(seed ^ Mix64(0xa11ce5eedULL + static_cast<std::uint64_t>(bi))));
     for (std::int32_t i = 0; i < n; ++i) {
       const std::size_t e = static_cast<std::size_t>(e0 + i);
-      b.episode_seed[e] = seeds[i];
+      b.episode_seed[e] = seed + static_cast<std::uint64_t>(e);
       b.user[e] = first[i].second.user;
       b.window_index[e] = first[i].second.window_index;
       b.window_start[e] = first[i].second.window.start;
@@ -142,15 +157,10 @@ OracleReplay ReplayInOracle(std::shared_ptr<const EnvContext> ctx, const Episode
     if (bi % o.shard_count != o.shard_rank) return;
     const std::int32_t e0 = bi * o.batch, n = std::min(o.batch, E - e0);
     VectorEnv env(ctx, n);
-    std::vector<std::uint64_t> seeds(static_cast<std::size_t>(n));
-    std::vector<ResetOptions> opts(static_cast<std::size_t>(n), o.reset);
-    for (std::int32_t i = 0; i < n; ++i) {
-      seeds[i] = b.episode_seed[static_cast<std::size_t>(e0 + i)];
-      opts[i].part = o.part;
-      opts[i].user = b.user[static_cast<std::size_t>(e0 + i)];
-      opts[i].window = b.window_index[static_cast<std::size_t>(e0 + i)];
-    }
-    env.Reset(seeds, opts);
+    const auto at = [](std::int32_t e) { return static_cast<std::size_t>(e); };
+    ResetEpisodes(
+        env, o, e0, [&](std::int32_t e) { return b.episode_seed[at(e)]; }, [&](std::int32_t e) { return b.user[at(e)]; },
+        [&](std::int32_t e) { return b.window_index[at(e)]; });
     std::vector<std::int32_t> actions(static_cast<std::size_t>(n));
     for (std::int32_t t = 0; t < L; ++t) {
       for (std::int32_t i = 0; i < n; ++i) actions[i] = b.actions[static_cast<std::size_t>(e0 + i) * L + t];

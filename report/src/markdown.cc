@@ -256,6 +256,26 @@ std::string OracleMarkdown(const OracleComparison& c) {
 
 // Under an ensemble world: the members' mean disagreement on each agent's actions, per part
 // (mean (SD) over seeds); "" when no log carries it.
+namespace {
+
+// The per-seed values of `key` for `agent` in `runs`; null when absent or empty.
+const std::vector<double>* SeedValues(const metrics::AgentRuns& runs, const std::string& agent, const char* key) {
+  const auto a = runs.find(agent);
+  if (a == runs.end()) return nullptr;
+  const auto it = a->second.values.find(key);
+  return it == a->second.values.end() || it->second.empty() ? nullptr : &it->second;
+}
+
+// " <mean> (<sd>) |" in `format` (two doubles), or " n/a |".
+std::string MeanSdCell(const std::vector<double>* v, const char* format) {
+  if (!v) return " n/a |";
+  char buf[64];
+  std::snprintf(buf, sizeof buf, format, metrics::Mean(*v), metrics::Sd(*v));
+  return buf;
+}
+
+}  // namespace
+
 std::string UncertaintyMarkdown(const std::map<std::string, metrics::AgentRuns>& parts) {
   std::vector<std::string> part_names, agents;
   for (const char* p : {"train", "val", "test"}) {
@@ -281,18 +301,8 @@ std::string UncertaintyMarkdown(const std::map<std::string, metrics::AgentRuns>&
   os << "\n";
   for (const auto& agent : agents) {
     os << "| " << agent << " |";
-    for (const auto& p : part_names) {
-      const auto& runs = parts.at(p);
-      const auto a = runs.find(agent);
-      if (a == runs.end() || !a->second.values.count(metrics::key::kDisagreement)) {
-        os << " n/a |";
-        continue;
-      }
-      const auto& v = a->second.values.at(metrics::key::kDisagreement);
-      char buf[64];
-      std::snprintf(buf, sizeof buf, " %.4f (%.4f) |", metrics::Mean(v), metrics::Sd(v));
-      os << buf;
-    }
+    for (const auto& p : part_names)
+      os << MeanSdCell(SeedValues(parts.at(p), agent, metrics::key::kDisagreement), " %.4f (%.4f) |");
     os << "\n";
   }
   // Synthetic data: is the disagreement informative? Its Spearman correlation, over every step of
@@ -315,24 +325,9 @@ std::string UncertaintyMarkdown(const std::map<std::string, metrics::AgentRuns>&
   os << "\n";
   for (const auto& agent : agents) {
     os << "| " << agent << " |";
-    for (const auto& p : checked) {
-      const auto& runs = parts.at(p);
-      const auto a = runs.find(agent);
-      for (const char* k : {metrics::key::kOracleError, metrics::key::kDisagreementErrorSpearman}) {
-        const std::vector<double>* v = nullptr;
-        if (a != runs.end())
-          if (const auto it = a->second.values.find(k); it != a->second.values.end() && !it->second.empty())
-            v = &it->second;
-        if (!v) {
-          os << " n/a |";
-          continue;
-        }
-        char buf[64];
-        std::snprintf(buf, sizeof buf, k == metrics::key::kOracleError ? " %.4f (%.4f) |" : " %+.3f (%.3f) |",
-                      metrics::Mean(*v), metrics::Sd(*v));
-        os << buf;
-      }
-    }
+    for (const auto& p : checked)
+      os << MeanSdCell(SeedValues(parts.at(p), agent, metrics::key::kOracleError), " %.4f (%.4f) |")
+         << MeanSdCell(SeedValues(parts.at(p), agent, metrics::key::kDisagreementErrorSpearman), " %+.3f (%.3f) |");
     os << "\n";
   }
   // The same actions' true affect (the replay) next to the predicted: the exploitation of each
@@ -342,21 +337,16 @@ std::string UncertaintyMarkdown(const std::map<std::string, metrics::AgentRuns>&
         "Arousal true |\n|---|---|---|---|---|---|\n";
   for (const auto& agent : agents)
     for (const auto& p : checked) {
-      const auto& runs = parts.at(p);
-      const auto a = runs.find(agent);
-      if (a == runs.end()) continue;
-      const auto& values = a->second.values;
-      auto cell = [&](const char* k) {
-        const auto it = values.find(k);
-        if (it == values.end() || it->second.empty()) return std::string("n/a");
+      if (!SeedValues(parts.at(p), agent, metrics::key::kOracleValence)) continue;
+      os << "| " << agent << " | " << p << " |";
+      for (const char* k : {metrics::key::kValence, metrics::key::kOracleValence, metrics::key::kArousal,
+                            metrics::key::kOracleArousal}) {
+        const auto* v = SeedValues(parts.at(p), agent, k);
         char buf[32];
-        std::snprintf(buf, sizeof buf, "%.3f", metrics::Mean(it->second));
-        return std::string(buf);
-      };
-      if (!values.count(metrics::key::kOracleValence)) continue;
-      os << "| " << agent << " | " << p << " | " << cell(metrics::key::kValence) << " | "
-         << cell(metrics::key::kOracleValence) << " | " << cell(metrics::key::kArousal) << " | "
-         << cell(metrics::key::kOracleArousal) << " |\n";
+        std::snprintf(buf, sizeof buf, " %.3f |", v ? metrics::Mean(*v) : 0.0);
+        os << (v ? buf : " n/a |");
+      }
+      os << "\n";
     }
   return os.str() + "\n";
 }
