@@ -1,5 +1,6 @@
 #include "amrs/worldmodel/world_model.h"
 
+#include <tbb/blocked_range.h>
 #include <tbb/parallel_for.h>
 
 #include <algorithm>
@@ -431,12 +432,14 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
       const Tensor a = net->HeadZ(st.z_last[k]).contiguous();  // [B, H]
       const float* ap = a.data_ptr<float>();
       const float* off = I.offset_rows.empty() ? nullptr : I.offset_rows.data();
-      tbb::parallel_for(int64_t{0}, B, int64_t{1}, [&](int64_t r) {
-        std::vector<float> p(static_cast<std::size_t>(N * 4));
-        FactorizedHead(ap + r * f.h, 1, f.songs_t.data(), N, f.h, f.w.data(), f.b.data(), off, p.data());
-        for (int64_t j = 0; j < N; ++j) {
-          float* o = &out[static_cast<std::size_t>(r * N + j)].engagement;
-          for (int s : signals) o[s] = I.Output(s, p[static_cast<std::size_t>(j * 4 + s)]);
+      tbb::parallel_for(tbb::blocked_range<int64_t>(0, B), [&](const tbb::blocked_range<int64_t>& rows) {
+        std::vector<float> p(static_cast<std::size_t>(N * 4));  // one row's probabilities, reused
+        for (int64_t r = rows.begin(); r < rows.end(); ++r) {
+          FactorizedHead(ap + r * f.h, 1, f.songs_t.data(), N, f.h, f.w.data(), f.b.data(), off, p.data());
+          for (int64_t j = 0; j < N; ++j) {
+            float* o = &out[static_cast<std::size_t>(r * N + j)].engagement;
+            for (int s : signals) o[s] = I.Output(s, p[static_cast<std::size_t>(j * 4 + s)]);
+          }
         }
       });
     } else if (I.factorized()) {
