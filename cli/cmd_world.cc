@@ -303,6 +303,12 @@ int Bench(const std::vector<std::string>& args) {
   std::printf("  score the whole catalogue (%d songs), 1 history: %8.3f ms\n", b.catalogue_songs, b.catalogue_ms_b1);
   std::printf("  score the whole catalogue, batch %d, per history: %8.3f ms\n", w.batch, b.catalogue_ms_per_history_b32);
   std::printf("  training throughput (1 epoch, %d users):     %8.0f tokens/s\n", w.train_users, b.train_tokens_per_second);
+  // Compute-bound: the step's work is matrix products of [tokens x d] by [d x d..ff] and the
+  // attention's [S x d] by [d x S] (a few hundred flops per byte moved), so the bound is the
+  // matrix multiply, not memory.
+  std::printf("  training step: %.2f GFLOP/s (estimated flops of forward + backward / time in the training batches)\n"
+              "    this machine's matrix multiply (1024^3, torch, %d thread(s)): %.1f GFLOP/s -> %.1f%% of it (compute-bound)\n",
+              b.train_gflops, b.torch_threads, b.matmul_gflops, b.matmul_gflops > 0 ? 100 * b.train_gflops / b.matmul_gflops : 0.0);
   return 0;
 }
 

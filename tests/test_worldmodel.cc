@@ -616,3 +616,32 @@ TEST_CASE("Catalogue scoring (the fused factorized head) agrees with one candida
     else CHECK(spread > 1e-4f);
   }
 }
+
+TEST_CASE("Training-step flops for the bench: by hand for a tiny configuration, and counted over a run") {
+  ModelConfig c;
+  c.d_model = 8, c.layers = 2, c.ff = 16, c.head_hidden = 4;
+  // Per row of 3 tokens (S = 4 with BOS), song input 5, kSmallFeatures small features:
+  // input 3 (5 + small) 8; per layer 4 (4*64 + 2*8*16) + 2*16*8; head 3 (8*4 + 5*4 + 16).
+  const double input = 3.0 * (5 + data::kSmallFeatures) * 8, layer = 4.0 * (256 + 256) + 256, head = 3.0 * (32 + 20 + 16);
+  CHECK(TrainingBatchFlops(c, 5, 2, 3) == doctest::Approx(6 * 2 * (input + 2 * layer + head)));
+  c.arch = Arch::kStandard;  // no song half in the head
+  CHECK(TrainingBatchFlops(c, 5, 2, 3) == doctest::Approx(6 * 2 * (input + 2 * layer + 3.0 * (32 + 16))));
+
+  testing::TempDir tmp;
+  TrainOptions o;
+  o.model = Tiny();
+  o.epochs = 1;
+  o.batch_tokens = 512;
+  o.max_train_users = 12;
+  o.out = tmp.File("flops.pt");
+  const auto r = TrainWorldModel(Small(), o, nullptr);
+  // Every trained token passes every layer's q/k/v/out and feed-forward products (a lower bound;
+  // padding and attention add to it).
+  const double dm = o.model.d_model;
+  const double per_token = 6.0 * 2 * o.model.layers * (4 * dm * dm + 2 * dm * o.model.ff);
+  CHECK(r.train_tokens > 0);
+  CHECK(r.batch_flops >= per_token * static_cast<double>(r.train_tokens));
+  CHECK(r.batch_flops < 100 * per_token * static_cast<double>(r.train_tokens));
+  CHECK(r.batch_seconds > 0);
+  CHECK(r.batch_seconds <= r.seconds);
+}

@@ -70,6 +70,8 @@ WorldBench RunWorldBench(const data::Dataset& d, const WorldBenchOptions& o) {
   const auto r = TrainWorldModel(d, t, nullptr);
   std::filesystem::remove(t.out);
   b.train_tokens_per_second = r.train_tokens_per_second;
+  b.train_gflops = r.batch_seconds > 0 ? r.batch_flops / r.batch_seconds / 1e9 : 0;
+  b.matmul_gflops = MatmulGflops();
   return b;
 }
 

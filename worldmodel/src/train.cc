@@ -180,6 +180,15 @@ SignalWeights ComputeSignalWeights(const data::TokenView& view, const std::vecto
 
 }  // namespace
 
+double TrainingBatchFlops(const ModelConfig& c, int song_in_dim, std::int64_t rows, std::int64_t tokens) {
+  const double d = c.d_model, T = static_cast<double>(tokens), S = T + 1, B = static_cast<double>(rows);
+  const double input = T * (song_in_dim + data::kSmallFeatures) * d;
+  const double layer = S * (4 * d * d + 2 * d * c.ff) + 2 * S * S * d;
+  const double head = T * (d * c.head_hidden + (c.arch == Arch::kFactorized ? song_in_dim * c.head_hidden : 0) +
+                           c.head_hidden * 4.0);
+  return 3 * 2 * B * (input + c.layers * layer + head);
+}
+
 TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::ostream* log) {
   o.Validate();
   if (d.splits.empty()) throw InputError("dataset has no MCCV splits (run `amrs split`)");
@@ -291,6 +300,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   };
   std::int64_t steps = 0;
   std::uint64_t step_bytes = 0;  // all-reduced inside optimizer steps
+  double batch_flops = 0, batch_seconds = 0;  // single-process training batches of this run
   for (int epoch = rs.epoch + 1; epoch <= o.epochs && !patience_spent(); ++epoch) {
     const auto te = std::chrono::steady_clock::now();
     gen.set_current_seed(Mix64(o.seed ^ (0x5eedULL + static_cast<std::uint64_t>(epoch))));
@@ -340,6 +350,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
         if (!mine.empty()) train_sums.Add(losses.detach(), counts);
         for (auto l : b.lengths) epoch_tokens += l;
       } else {
+      const auto tb = std::chrono::steady_clock::now();
       const SequenceBatch b = MakeSequenceBatch(batches[bi], cfg, N);
       const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat, offset), b);
       const Tensor loss = (losses * weights).sum();
@@ -352,6 +363,8 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
       opt.step();
       train_sums.Add(losses.detach(), counts);
       for (auto l : b.lengths) epoch_tokens += l;
+      batch_flops += TrainingBatchFlops(cfg, in_dim, b.inputs.song.size(0), b.inputs.song.size(1));
+      batch_seconds += std::chrono::duration<double>(std::chrono::steady_clock::now() - tb).count();
       }
       if (log && o.progress_bar && (bi % 8 == 0 || bi + 1 == batches.size())) {
         const double el = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
@@ -449,6 +462,8 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   result.train_tokens = rs.train_tokens;
   result.seconds = rs.seconds;
   result.train_tokens_per_second = rs.train_tokens / std::max(rs.seconds, 1e-9);
+  result.batch_flops = batch_flops;
+  result.batch_seconds = batch_seconds;
   result.ranks = comm.size();
   result.reduced_steps = steps;
   result.reduced_bytes_per_step = steps > 0 ? static_cast<double>(step_bytes) / static_cast<double>(steps) : 0.0;

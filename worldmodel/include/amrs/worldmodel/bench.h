@@ -27,6 +27,8 @@ struct WorldBench {
   double catalogue_ms_per_history_b32 = 0;
   std::int32_t catalogue_songs = 0;
   double train_tokens_per_second = 0;
+  double train_gflops = 0;  // estimated work of the training batches / their time (TrainingBatchFlops)
+  double matmul_gflops = 0;  // MatmulGflops, measured in the same run right after the training epoch
   std::int32_t torch_threads = 0;
 };
 

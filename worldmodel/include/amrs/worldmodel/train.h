@@ -55,6 +55,11 @@ struct TrainResult {
   double seconds = 0;
   std::int64_t train_tokens = 0;        // tokens processed in training batches (all epochs)
   double train_tokens_per_second = 0;
+  // This run's training batches (not a resumed part, not validation): their estimated floating-
+  // point work (TrainingBatchFlops, forward and backward) and the time spent in them, for the
+  // bench's fraction of the matrix-multiply bound.
+  double batch_flops = 0;
+  double batch_seconds = 0;
   bool resumed = false;
   bool finished = true;  // false when stopped early by stop_after (no checkpoint written)
   // Under a distributed launch (docs/distributed.md): the ranks and the bytes this rank all-reduced
@@ -63,6 +68,12 @@ struct TrainResult {
   std::int64_t reduced_steps = 0;  // optimizer steps of this run (not of a resumed part)
   double reduced_bytes_per_step = 0;
 };
+
+// Estimated floating-point operations of one training step on a batch of `rows` sequences padded
+// to `tokens` tokens: forward (input projections, per layer the q/k/v/out and feed-forward
+// products and the full (tokens + 1)^2 attention of both matrix products, the head) and backward
+// counted as twice the forward; 2 flops a multiply-add. Elementwise work is not counted.
+double TrainingBatchFlops(const ModelConfig& c, int song_in_dim, std::int64_t rows, std::int64_t tokens);
 
 // The family a command uses when none is given: "mert" if the dataset has it (the synthetic data's
 // and the paper's audio embedding, so the quickstart is unchanged), else the dataset's first
