@@ -85,6 +85,45 @@ TEST_CASE("Policy positions: the prediction after token p of a span is the one f
   }
 }
 
+TEST_CASE("Acting: LastOnly (the head on the last positions only) gives Last's numbers within float rounding") {
+  PolicyConfig c;
+  c.d_model = 64, c.heads = 4, c.ff = 128, c.layers = 2, c.max_context = 48;
+  const int n_songs = 50, dim = 40;
+  PolicyNet net(c, dim);
+  net->Initialize(11);
+  const auto songs = torch::cat({torch::nn::functional::normalize(torch::randn({n_songs, dim}),
+                                                                  torch::nn::functional::NormalizeFuncOptions().dim(1)),
+                                 torch::zeros({1, dim})});
+  // A ragged batch: lengths 1..60 (some over max_context), rows of several sessions.
+  std::vector<std::vector<amrs::Token>> hs;
+  for (int r = 0; r < 37; ++r) {
+    std::vector<amrs::Token> h;
+    const int len = 1 + (r * 17) % 60;
+    for (int t = 0; t < len; ++t) {
+      if (t % 9 == 0) {
+        h.push_back(amrs::Token::Boundary(0.3f, 0.7f, amrs::SessionMode::kNone));
+        continue;
+      }
+      amrs::Feedback fb;
+      fb.engagement = 0.01f * static_cast<float>((r + 3 * t) % 100);
+      h.push_back(amrs::Token::Song((r * 7 + t * 3) % n_songs, fb, t % 2 == 0, false, amrs::SessionMode::kNone));
+    }
+    hs.push_back(std::move(h));
+  }
+  for (std::size_t rows : {std::size_t{1}, std::size_t{5}, hs.size()}) {
+    std::vector<std::pair<const amrs::Token*, std::int64_t>> spans;
+    for (std::size_t r = 0; r < rows; ++r) spans.emplace_back(hs[r].data(), static_cast<std::int64_t>(hs[r].size()));
+    const auto in = MakePolicyInputs(spans, n_songs, c.max_context);
+    torch::InferenceMode guard;
+    const auto a = net->Last(in, songs), b = net->LastOnly(in, songs);
+    REQUIRE(a.sizes() == b.sizes());
+    // Equal, or within rounding where OpenBLAS multiplies a few rows with another kernel (seen:
+    // 1.8e-7 at 5 rows; 1 and 37 rows exact); a wrong row would differ by far more.
+    CHECK_MESSAGE((a - b).abs().max().item<float>() <= 1e-6f, rows << " rows");
+    CHECK((a.abs().max().item<float>() > 0.1f));
+  }
+}
+
 TEST_CASE("InfoNCE over valid positions: the gradient of a non-contiguous input lands where it belongs") {
   // The copycat batch's shape: similarities [T,B,K] as a transposed (non-contiguous) view. Its
   // gradient must equal the one through a contiguous copy. LibTorch 1.13's masked_select with a

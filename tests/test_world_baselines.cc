@@ -385,6 +385,13 @@ TEST_CASE("sweep-world --members: the chosen configuration as an ensemble, score
   const auto before = std::filesystem::last_write_time(member);
   RunSweep(d, o, nullptr);
   CHECK(std::filesystem::last_write_time(member) == before);
+  // Another seed is another model: the configurations' checkpoints are retrained, not reused.
+  const std::string single = o.out_dir + "/" + rep.chosen_model + "/split-0.pt";
+  REQUIRE(WorldModel::ReadInfo(single).seed == o.train.seed);
+  o.members = 1;
+  o.train.seed += 7;
+  RunSweep(d, o, nullptr);
+  CHECK(WorldModel::ReadInfo(single).seed == o.train.seed);
   o.members = 0;
   CHECK_THROWS_AS(RunSweep(d, o, nullptr), ArgumentError);
 }

@@ -30,7 +30,7 @@ std::vector<float> Logits(const LoadedPolicy& p, const std::vector<const History
   const auto num_songs = static_cast<std::int32_t>(p.songs.size(0) - 1);
   const PolicyInputs in = MakePolicyInputs(spans, num_songs, p.info.config.max_context);
   PolicyNet net = p.net;  // shared, read-only: inference does not change the module
-  const auto logits = CatalogueLogits(net->Last(in, p.songs), p.songs, p.info.config.tau).contiguous();
+  const auto logits = CatalogueLogits(net->LastOnly(in, p.songs), p.songs, p.info.config.tau).contiguous();
   return std::vector<float>(logits.data_ptr<float>(), logits.data_ptr<float>() + logits.numel());
 }
 

@@ -225,22 +225,36 @@ void PolicyNetImpl::Initialize(std::uint64_t seed) {
   }
 }
 
-Tensor PolicyNetImpl::forward(const PolicyInputs& in, const Tensor& songs) {
+Tensor PolicyNetImpl::Hidden(const PolicyInputs& in, const Tensor& songs) {
   const std::int64_t t = in.song.size(0);
   Tensor x = in_song_(songs.index_select(0, in.song.reshape({-1})).reshape({t, in.song.size(1), -1})) +
              in_small_(in.small) + pos_(in.position);
   const Tensor mask = torch::triu(torch::full({t, t}, -std::numeric_limits<float>::infinity()), 1);
   for (const auto& b : *blocks_) x = b->as<PolicyBlock>()->forward(x, mask);
-  return head2_(torch::gelu(head1_(ln_f_(x))));
+  return ln_f_(x);
 }
 
-Tensor PolicyNetImpl::Last(const PolicyInputs& in, const Tensor& songs) {
-  const Tensor out = forward(in, songs);  // [T,B,D]
+Tensor PolicyNetImpl::Head(const Tensor& h) { return head2_(torch::gelu(head1_(h))); }
+
+Tensor PolicyNetImpl::forward(const PolicyInputs& in, const Tensor& songs) { return Head(Hidden(in, songs)); }
+
+namespace {
+// Index tensors {position, row} of each row's last token.
+std::pair<Tensor, Tensor> LastPositions(const PolicyInputs& in) {
   std::vector<std::int64_t> last(in.lengths.size());
   for (std::size_t b = 0; b < last.size(); ++b) last[b] = in.lengths[b] - 1;
-  const Tensor idx = torch::tensor(last, torch::kLong);
-  const Tensor rows = torch::arange(static_cast<std::int64_t>(last.size()), torch::kLong);
-  return out.index({idx, rows});
+  return {torch::tensor(last, torch::kLong), torch::arange(static_cast<std::int64_t>(last.size()), torch::kLong)};
+}
+}  // namespace
+
+Tensor PolicyNetImpl::Last(const PolicyInputs& in, const Tensor& songs) {
+  const auto [idx, rows] = LastPositions(in);
+  return forward(in, songs).index({idx, rows});
+}
+
+Tensor PolicyNetImpl::LastOnly(const PolicyInputs& in, const Tensor& songs) {
+  const auto [idx, rows] = LastPositions(in);
+  return Head(Hidden(in, songs).index({idx, rows}));
 }
 
 PolicyInputs MakePolicyInputs(const std::vector<std::pair<const Token*, std::int64_t>>& spans, std::int32_t num_songs,

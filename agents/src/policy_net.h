@@ -55,8 +55,15 @@ class PolicyNetImpl : public torch::nn::Module {
   torch::Tensor forward(const PolicyInputs& in, const torch::Tensor& songs);
   // The prediction after each row's last token [B, song_dim].
   torch::Tensor Last(const PolicyInputs& in, const torch::Tensor& songs);
+  // Last for acting (the agents): only the last positions go through the output head; forward's
+  // rows within float rounding (tested: OpenBLAS may multiply a few rows with another kernel).
+  // Training keeps Last: the head's weight gradients summed over fewer rows round differently
+  // and would move trained checkpoints.
+  torch::Tensor LastOnly(const PolicyInputs& in, const torch::Tensor& songs);
 
  private:
+  torch::Tensor Hidden(const PolicyInputs& in, const torch::Tensor& songs);  // before the head [T,B,d]
+  torch::Tensor Head(const torch::Tensor& h);
   PolicyConfig config_;
   torch::nn::Linear in_song_{nullptr}, in_small_{nullptr};
   torch::nn::Embedding pos_{nullptr};

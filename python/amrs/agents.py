@@ -120,17 +120,18 @@ def _params(params):
 
 
 def _options(data, world, seeds, parts, split, horizon, topk, utility, batch, max_users, users, window_seed,
-             new_session, params, seed_scope, no_replay):
+             new_session, params, seed_scope, no_replay, oracle_error=True):
     return dict(data=str(data), world=str(world), seeds=_seeds(seeds),
                 parts=[parts] if isinstance(parts, str) else list(parts), split=int(split), horizon=int(horizon),
                 topk=int(topk), utility=_utility(utility), batch=int(batch), max_users=int(max_users),
                 users=[int(u) for u in (users or [])], window_seed=int(window_seed), new_session=bool(new_session),
-                params=_params(params), seed_scope=str(seed_scope or ""), no_replay=str(no_replay))
+                params=_params(params), seed_scope=str(seed_scope or ""), no_replay=str(no_replay),
+                oracle_error=bool(oracle_error))
 
 
 def rollout(data, world="oracle", agents=("random", "greedy"), *, seeds=5, part="test", out=None, split=0,
             horizon=5, topk=10, utility="affect", batch=64, max_users=0, users=None, window_seed=0,
-            new_session=False, params=None, threads=0, seed_scope=None, no_replay="session"):
+            new_session=False, params=None, threads=0, seed_scope=None, no_replay="session", oracle_error=True):
     """``amrs rollout`` from Python: every agent x seed on the users of ``part`` (a name or a list;
     with several parts ``out`` needs ``{part}``).
 
@@ -141,24 +142,27 @@ def rollout(data, world="oracle", agents=("random", "greedy"), *, seeds=5, part=
     (``"policy"``, ``"policy+windows"``, ``"policy+windows+world"``; None: the CLI's default).
     ``no_replay``: the run's rule, the same for every agent
     (``"session"`` | ``"episode"`` | ``"off"``, docs/run.md; banned songs in ``batch.banned``).
+    ``oracle_error``: under an ensemble world on synthetic data, replay each block in the oracle
+    for ``"oracle_error"`` and ``"oracle_feedback"`` (False: skip it, as ``--no-oracle-error``).
 
-    Returns ``{"world", "world_id", "dataset_fingerprint", "logs": {part: path},
+    Returns ``{"world", ""world_id", "dataset_fingerprint", "logs": {part: path},
     "parts": {part: {agent: {seed: {"actions": [E, L], "ranked": [E, L, K], "reward", "valence",
     "arousal", "rating", "engagement": [E, L], "user", "window_index", ...: [E]}}}},
     "summary": {part: {agent: {"seeds", "reward", "valence", "arousal", "rating", "engagement"}}}}``.
     """
     options = _options(data, world, seeds, part, split, horizon, topk, utility, batch, max_users, users,
-                       window_seed, new_session, params, seed_scope, no_replay)
+                       window_seed, new_session, params, seed_scope, no_replay, oracle_error)
     return _amrs._rollout(_agent_pairs(agents), options, "" if out is None else str(out), int(threads))
 
 
 def evaluate(data, world, agents=("copycat", "dpo", "random", "greedy"), *, out_dir="out/eval",
              parts=("test", "val", "train"), oracle="auto", seeds=5, split=0, horizon=5, topk=10,
              utility="affect", batch=64, max_users=0, users=None, window_seed=0, params=None, threads=0,
-             seed_scope=None, no_replay="session"):
+             seed_scope=None, no_replay="session", oracle_error=True):
     """``amrs evaluate`` from Python: every agent on each part under ``world`` (``<out_dir>/<part>.h5``),
     then the test part under the oracle (``<out_dir>/test-oracle.h5``; ``oracle``: auto | yes | no).
     ``params`` defaults to the quickstart's Copycat and DPO checkpoints for those selected.
+    ``oracle_error``: as in :func:`rollout`.
 
     Returns ``{"logs": [paths], "learned": <rollout result>, "oracle": <rollout result> or None}``.
     """
@@ -166,7 +170,7 @@ def evaluate(data, world, agents=("copycat", "dpo", "random", "greedy"), *, out_
     if params is None:
         params = _amrs._default_policy_params([name for name, agent in pairs if agent is None])
     options = _options(data, world, seeds, parts, split, horizon, topk, utility, batch, max_users, users,
-                       window_seed, False, params, seed_scope, no_replay)
+                       window_seed, False, params, seed_scope, no_replay, oracle_error)
     return _amrs._evaluate(pairs, options, str(out_dir), str(oracle), int(threads))
 
 

@@ -302,6 +302,7 @@ run::RunSpec SpecOf(const py::dict& o, const AgentList& agents) {
   const auto scope = o["seed_scope"].cast<std::string>();  // "": the default
   if (!scope.empty()) s.seed_scope = run::ParseSeedScope(scope);
   if (o.contains("no_replay")) s.no_replay = env::ParseNoReplay(o["no_replay"].cast<std::string>());
+  if (o.contains("oracle_error")) s.oracle_error = o["oracle_error"].cast<bool>();
   return s;
 }
 

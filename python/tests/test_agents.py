@@ -332,5 +332,9 @@ def test_an_ensemble_world_gives_python_runs_the_disagreement_and_the_error_agai
         # The penalized reward: the utility of the mean prediction minus 1 x the disagreement.
         expected = 0.5 * block["valence"] + 0.5 * block["arousal"] - block["disagreement"]
         np.testing.assert_allclose(block["reward"], expected, rtol=1e-5, atol=1e-6)
+    # oracle_error=False skips the replay (the CLI's --no-oracle-error); the disagreement stays.
+    skipped = amrs.rollout(data, str(manifest), {"random": "random"}, seeds=1,
+                           oracle_error=False)["parts"]["test"]["random"][0]
+    assert "disagreement" in skipped and "oracle_error" not in skipped and "oracle_feedback" not in skipped
     single = amrs.rollout(data, "oracle", {"random": "random"}, seeds=1)["parts"]["test"]["random"][0]
     assert "disagreement" not in single and "oracle_error" not in single

@@ -140,7 +140,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
         t.split = job.split;
         t.out = dir + "/split-" + std::to_string(job.split) + ".pt";
         t.progress_bar = false;
-        if (!CheckpointMatches(t.out, cfg, fp, job.split, t.epochs)) {
+        if (!CheckpointMatches(t.out, cfg, fp, job.split, t.epochs, t.seed)) {
           PrefixedLines buf(log, &mu, "  [" + cfg.Name() + " split " + std::to_string(job.split) + "] ");
           std::ostream os(&buf);
           TrainWorldModel(d, t, log ? &os : nullptr);
