@@ -188,7 +188,7 @@ int TrainWorld(const std::vector<std::string>& args) {
 
 int SweepWorld(const std::vector<std::string>& args) {
   worldmodel::SweepOptions o;
-  std::string data, arch, ablation, splits, tables, families, preset = "auto";
+  std::string data, arch, ablation, splits, tables, families, preset = "auto", sizes = "auto";
   bool no_baselines = false;
   po::options_description desc("amrs sweep-world: Tables 2 and 3 on shared MCCV splits, with baselines and the oracle");
   desc.add_options()
@@ -209,6 +209,9 @@ int SweepWorld(const std::vector<std::string>& args) {
     ("fidelity-histories", po::value(&o.fidelity_histories)->default_value(o.fidelity_histories), "sampled histories for ranking fidelity")
     ("members", po::value(&o.members)->default_value(o.members),
      "also an ensemble of N members of the chosen configuration per split (a row next to it; docs/ensembles.md)")
+    ("sizes", po::value(&sizes)->default_value(sizes),
+     "d_model widths to also train the Table-2 winner at (ff 2N, head N), e.g. 16,32,64 | none | auto "
+     "(16,32,64 under the small preset, none otherwise); the best-ranked width meets the baselines (docs/own-data.md)")
     ("no-baselines", po::bool_switch(&no_baselines), "skip the baselines and the oracle");
   AddModelOptions(desc, o.train.model, arch, ablation);
   po::variables_map vm;
@@ -234,15 +237,26 @@ int SweepWorld(const std::vector<std::string>& args) {
   const auto d = data::ReadDataset(data);
   if (vm["family"].defaulted()) o.train.model.family.clear();  // the first compared family
   const std::string preset_line = ApplyPresetOption(vm, preset, d, o.splits[0], o.train);
+  if (sizes == "auto") {
+    const auto p = preset == "auto" ? worldmodel::ChoosePreset(d, o.splits[0]) : worldmodel::ParsePreset(preset);
+    if (p == worldmodel::Preset::kSmall) o.sizes = {16, 32, 64};
+  } else if (sizes != "none") {
+    o.sizes = ParseList(sizes, "sizes");  // widths are checked by RunSweep before any work
+  }
   std::fprintf(stderr, "sweep-world: %s, d_model %d, %d layer(s), lr %g, up to %d epochs%s%s\n", preset_line.c_str(),
                o.train.model.d_model, o.train.model.layers, static_cast<double>(o.train.lr), o.train.epochs,
                o.train.patience > 0 ? (", patience " + std::to_string(o.train.patience)).c_str() : "",
                o.train.model.prior_offset ? ", song prior and prior offset" : (o.train.model.song_prior ? ", song prior" : ""));
+  if (!o.sizes.empty()) {
+    std::string w;
+    for (auto x : o.sizes) w += (w.empty() ? "" : ",") + std::to_string(x);
+    std::fprintf(stderr, "sweep-world: the Table-2 winner also at d_model %s (--sizes)\n", w.c_str());
+  }
   data::RequireChecks(data::CheckData(d, {o.splits, o.train.model.song_components}), "sweep-world", &std::cerr);
   const auto t0 = std::chrono::steady_clock::now();
   const auto rep = worldmodel::RunSweep(d, o, &std::cerr);
   std::cout << rep.markdown;
-  if (rep.chosen != rep.chosen_model && !rep.chosen_checkpoint_dir.empty())
+  if (rep.chosen != rep.table2_chosen && !rep.chosen_checkpoint_dir.empty())
     std::cout << "chosen world: " << rep.chosen << " (checkpoints " << rep.chosen_checkpoint_dir << "/split-<k>.pt)\n";
   std::cerr << "sweep-world: done in " << Seconds(t0) << " s; tables " << rep.tables_path << ", results "
             << rep.results_path << "\n";

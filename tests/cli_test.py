@@ -231,6 +231,13 @@ def main():
          "--no-baselines", "--jobs", 1, *model, out=r"factorized-e\+pe\+prior\+offset",
          err=r"^sweep-world: preset small \(\d+ training interactions in split 0; small below 20000\), d_model 8, "
              r"1 layer\(s\), lr 0\.0003, up to 1 epochs, patience 8, song prior and prior offset")
+    # Under the small preset the sweep also trains the Table-2 winner at d_model 16, 32 and 64.
+    if os.path.isfile("nr-sweep/world-tables.md"):
+        tables_md = open("nr-sweep/world-tables.md").read()
+        check("### Model sizes: " in tables_md, "sweep-world on small data has no model-size table")
+        check(any(os.path.isfile(os.path.join("nr-sweep", f, "split-0.pt"))
+                  for f in os.listdir("nr-sweep") if f.endswith(".d16")),
+              "sweep-world on small data wrote no <winner>.d16/split-0.pt")
     amrs("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior+offset/split-0.pt", "--agents", "random",
          "--seeds", 1, "--max-users", 2, "--out", "nr-run-r.h5", out=r"^random +test +1 ")
     amrs("report", "nr-run-r.h5", "--data", "nr.h5", "--no-figures", "--world-results", "nr-sweep/world-results.h5",

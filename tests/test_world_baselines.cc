@@ -247,6 +247,101 @@ TEST_CASE("The chosen world is a baseline when it ranks better than the Table-2 
   CHECK(level.markdown.find("(a tie goes to the baseline)") != std::string::npos);
 }
 
+TEST_CASE("Model sizes: a width that ranks better than the Table-2 winner meets the baselines; a tie keeps the winner") {
+  CHECK(SizeRowWidth("m.d16", "m") == 16);
+  CHECK(SizeRowWidth(SizeRowName("factorized-mert+pe", 64), "factorized-mert+pe") == 64);
+  CHECK(SizeRowWidth("m.d16.ensemble-5", "m") == 0);
+  CHECK(SizeRowWidth("m.dx", "m") == 0);
+  CHECK(SizeRowWidth("m.d", "m") == 0);
+  CHECK(SizeRowWidth("n.d16", "m") == 0);
+  const ModelConfig base;
+  const std::string winner = "factorized-mert+pe";
+  auto section = [&](double size_shift) {
+    data::ResultSection s;
+    for (const auto& c : Table2Configs(base)) {
+      auto& row = s[c.Name()];
+      row.attrs["config"] = c.ToJson();
+      const double q = c.Name() == winner ? 0.0 : 0.01;
+      row.values["engagement_mse"] = {0.05 + q, 0.051 + q};
+      row.values["rating_auc"] = {0.7 - q, 0.71 - q};
+      row.values["valence_mse"] = {0.03 + q, 0.031 + q};
+      row.values["arousal_mse"] = {0.03 + q, 0.032 + q};
+    }
+    ModelConfig c16 = ModelConfig::FromJson(s[winner].attrs["config"]);
+    c16.d_model = 16, c16.ff = 32, c16.head_hidden = 16;
+    auto& r16 = s[SizeRowName(winner, 16)];
+    r16.attrs["config"] = c16.ToJson();
+    r16.values = s[winner].values;
+    for (const char* k : {"engagement_mse", "valence_mse", "arousal_mse"})
+      for (auto& v : r16.values[k]) v -= size_shift;
+    for (auto& v : r16.values["rating_auc"]) v += size_shift;
+    // A worse width, never chosen.
+    auto& r128 = s[SizeRowName(winner, 128)];
+    r128.attrs["config"] = c16.ToJson();
+    r128.values = s[winner].values;
+    for (const char* k : {"engagement_mse", "valence_mse", "arousal_mse"})
+      for (auto& v : r128.values[k]) v += 0.02;
+    s["baseline-song-mean"].values = {{"engagement_mse", {0.2, 0.2}}, {"rating_auc", {0.5, 0.5}},
+                                      {"valence_mse", {0.2, 0.2}}, {"arousal_mse", {0.2, 0.2}}};
+    return s;
+  };
+  const auto better = RenderWorldTables(section(0.005), base, true, false);
+  CHECK(better.table2_chosen == winner);
+  CHECK(better.chosen_model == winner + ".d16");
+  CHECK(better.chosen == winner + ".d16");
+  INFO(better.markdown);
+  CHECK(better.markdown.find("### Model sizes: " + winner + " at other widths") != std::string::npos);
+  CHECK(better.markdown.find("(†, d_model 64)") != std::string::npos);
+  CHECK(better.markdown.find("### World-model validation: " + winner + ".d16 against") != std::string::npos);
+  // The size table lists the widths in order (16 before 128).
+  CHECK(better.markdown.find("| " + winner + ".d16") < better.markdown.find("| " + winner + ".d128"));
+  const auto level = RenderWorldTables(section(0.0), base, true, false);
+  CHECK(level.table2_chosen == winner);
+  CHECK(level.chosen_model == winner);
+  // Without size rows there is no size table.
+  auto plain = section(0.0);
+  plain.erase(SizeRowName(winner, 16));
+  plain.erase(SizeRowName(winner, 128));
+  CHECK(RenderWorldTables(plain, base, true, false).markdown.find("### Model sizes") == std::string::npos);
+}
+
+TEST_CASE("sweep-world --sizes trains the Table-2 winner at other widths, rows and checkpoints beside it") {
+  testing::TempDir tmp;
+  const auto& d = *Data();
+  SweepOptions o;
+  o.splits = {0};
+  o.train = TinyTrain();
+  o.train.model.family = "";
+  o.families = {"mert"};
+  o.table3 = false;
+  o.baselines = false;
+  o.jobs = 2;
+  o.sizes = {4, o.train.model.d_model, 4};  // the winner's own width and a repeat are skipped
+  o.out_dir = tmp.File("sweep");
+  const auto rep = RunSweep(d, o, nullptr);
+  const std::string row = SizeRowName(rep.table2_chosen, 4);
+  const auto results = data::ReadResults(rep.results_path);
+  REQUIRE(results.at("world").count(row));
+  CHECK_FALSE(results.at("world").count(SizeRowName(rep.table2_chosen, o.train.model.d_model)));
+  const auto info = WorldModel::ReadInfo(o.out_dir + "/" + row + "/split-0.pt");
+  CHECK(info.config.d_model == 4);
+  CHECK(info.config.ff == 8);
+  CHECK(info.config.head_hidden == 4);
+  CHECK(4 % info.config.heads == 0);
+  CHECK(info.config.Name() == rep.table2_chosen);  // the same configuration, another width
+  CHECK(rep.markdown.find("### Model sizes") != std::string::npos);
+  CHECK((rep.chosen_model == rep.table2_chosen || rep.chosen_model == row));
+  // The row is that checkpoint scored on the split's test users.
+  const auto model = WorldModel::Load(o.out_dir + "/" + row + "/split-0.pt", d);
+  const auto want = metrics::ScoreFeedback(TestHistories(d, 0), model->PredictSequences(TestHistories(d, 0)));
+  CHECK(results.at("world").at(row).values.at("valence_mse")[0] == doctest::Approx(want.valence_mse));
+  // A width no configuration can take is refused before any work, naming it.
+  o.sizes = {6, 3};
+  o.out_dir = tmp.File("refused");
+  CHECK_THROWS_WITH_AS(RunSweep(d, o, nullptr), doctest::Contains("--sizes: width 3 must be"), ArgumentError);
+  CHECK_FALSE(std::filesystem::exists(o.out_dir));
+}
+
 TEST_CASE("sweep-world compares the given families, refuses unknown ones before creating anything, and writes the pooled MLP") {
   testing::TempDir tmp;
   const auto& d = *Data();

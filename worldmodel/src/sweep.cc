@@ -63,6 +63,10 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
       throw ArgumentError("sweep-world: split " + std::to_string(k) + " does not exist (the dataset has " +
                           std::to_string(d.splits.size()) + ")");
   if (o.jobs < 1) throw ArgumentError("sweep-world: 'jobs' must be >= 1");
+  for (auto w : o.sizes)
+    if (w < 2 || w % 2 != 0 || w > ModelConfig::kMaxWidth)
+      throw ArgumentError("sweep-world --sizes: width " + std::to_string(w) + " must be an even number in [2, " +
+                          std::to_string(ModelConfig::kMaxWidth) + "] (rotary encoding needs even head widths)");
   if (o.members < 1 || o.members > kMaxEnsembleMembers)
     throw ArgumentError("sweep-world: 'members' must be in [1, " + std::to_string(kMaxEnsembleMembers) + "]");
   // Families: checked before anything is created (the error lists the dataset's families).
@@ -185,13 +189,69 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
   auto render = [&] {
     const auto tables = RenderWorldTables(section, base, o.table2, o.table3);
     rep.markdown = tables.markdown, rep.chosen = tables.chosen, rep.chosen_model = tables.chosen_model;
+    rep.table2_chosen = tables.table2_chosen;
   };
   render();
+  std::vector<std::pair<std::int32_t, ModelConfig>> sized;  // width -> configuration
+  if (!o.sizes.empty() && section.count(rep.table2_chosen)) {
+    const auto cfg = ModelConfig::FromJson(section[rep.table2_chosen].attrs["config"]);
+    for (auto w : o.sizes) {
+      if (w == cfg.d_model || std::any_of(sized.begin(), sized.end(), [&](const auto& p) { return p.first == w; }))
+        continue;
+      ModelConfig c = cfg;
+      c.d_model = w, c.ff = 2 * w, c.head_hidden = w;
+      while (c.heads > 1 && (w % c.heads != 0 || (c.rope && (w / c.heads) % 2 != 0))) c.heads /= 2;
+      try {
+        c.Validate();
+      } catch (const ArgumentError& e) {
+        throw ArgumentError("sweep-world --sizes " + std::to_string(w) + ": " + e.what());
+      }
+      sized.emplace_back(w, c);
+    }
+    std::vector<std::pair<std::size_t, std::int32_t>> todo;  // (sized index, split)
+    for (std::size_t i = 0; i < sized.size(); ++i)
+      for (auto k : o.splits) todo.emplace_back(i, k);
+    if (log && !todo.empty())
+      *log << "sweep-world: " << rep.table2_chosen << " at " << sized.size() << " other width(s) (" << todo.size()
+           << " trainings)\n";
+    std::vector<metrics::SignalScores> scores(todo.size());
+    arena.execute([&] {
+      tbb::parallel_for(std::size_t{0}, todo.size(), std::size_t{1}, [&](std::size_t i) {
+        const auto& [w, c] = sized[todo[i].first];
+        const std::int32_t k = todo[i].second;
+        const std::string row = SizeRowName(rep.table2_chosen, w);
+        std::filesystem::create_directories(o.out_dir + "/" + row);
+        TrainOptions t = o.train;
+        t.model = c;
+        t.split = k;
+        t.out = o.out_dir + "/" + row + "/split-" + std::to_string(k) + ".pt";
+        t.progress_bar = false;
+        if (!CheckpointMatches(t.out, c, fp, k, t.epochs, t.seed)) {
+          PrefixedLines buf(log, &mu, "  [" + row + " split " + std::to_string(k) + "] ");
+          std::ostream os(&buf);
+          TrainWorldModel(d, t, log ? &os : nullptr);
+        }
+        std::vector<History> test;
+        for (auto u : d.splits[static_cast<std::size_t>(k)].test) test.push_back(data::UserHistory(d, index, u));
+        scores[i] = metrics::ScoreFeedback(test, WorldModel::Load(t.out, d)->PredictSequences(test));
+      });
+    });
+    for (std::size_t i = 0; i < sized.size(); ++i) {
+      std::vector<metrics::SignalScores> s;
+      for (std::size_t j = 0; j < todo.size(); ++j)
+        if (todo[j].first == i) s.push_back(scores[j]);
+      auto row = ScoresRow(s, o.splits, "world-model-size");
+      row.attrs["config"] = sized[i].second.ToJson();
+      row.attrs["dataset_fingerprint"] = fp;
+      section[SizeRowName(rep.table2_chosen, sized[i].first)] = row;
+    }
+    render();
+  }
+  // The chosen model's checkpoints: <out_dir>/<its row name>/ (a Table-2 row is named after its
+  // configuration; a size row after the Table-2 winner and the width).
   if (d.oracle && section.count(rep.chosen_model)) {
     for (auto k : o.splits) {
-      const auto& cfg_json = section[rep.chosen_model].attrs["config"];
-      const auto cfg = ModelConfig::FromJson(cfg_json);
-      const auto model = WorldModel::Load(o.out_dir + "/" + cfg.Name() + "/split-" + std::to_string(k) + ".pt", d);
+      const auto model = WorldModel::Load(o.out_dir + "/" + rep.chosen_model + "/split-" + std::to_string(k) + ".pt", d);
       const auto f = MeasureRankingFidelity(*model, d, d.splits[static_cast<std::size_t>(k)].test,
                                             o.fidelity_histories, Utility{}, o.train.seed);
       section[rep.chosen_model].values["ranking_spearman"].push_back(f.mean);
@@ -203,7 +263,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
     // seed + m next to its checkpoint (member 0), a manifest per split, and a row of the members'
     // mean on the same test users, with its ranking fidelity.
     const auto cfg = ModelConfig::FromJson(section[rep.chosen_model].attrs["config"]);
-    const std::string dir = o.out_dir + "/" + cfg.Name();
+    const std::string dir = o.out_dir + "/" + rep.chosen_model;
     auto member_path = [&](std::int32_t k, std::int32_t m) {
       return dir + "/split-" + std::to_string(k) + (m == 0 ? "" : ".member-" + std::to_string(m)) + ".pt";
     };
@@ -211,7 +271,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
     for (auto k : o.splits)
       for (std::int32_t m = 1; m < o.members; ++m) todo.emplace_back(k, m);
     if (log)
-      *log << "sweep-world: ensembles of " << o.members << " members of " << cfg.Name() << " ("
+      *log << "sweep-world: ensembles of " << o.members << " members of " << rep.chosen_model << " ("
            << todo.size() << " more trainings)\n";
     arena.execute([&] {
       tbb::parallel_for(std::size_t{0}, todo.size(), std::size_t{1}, [&](std::size_t i) {
@@ -223,7 +283,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
         t.out = member_path(k, m);
         t.progress_bar = false;
         if (CheckpointMatches(t.out, cfg, fp, k, t.epochs, t.seed)) return;
-        PrefixedLines buf(log, &mu, "  [" + cfg.Name() + " split " + std::to_string(k) + " member " +
+        PrefixedLines buf(log, &mu, "  [" + rep.chosen_model + " split " + std::to_string(k) + " member " +
                                         std::to_string(m + 1) + "] ");
         std::ostream os(&buf);
         TrainWorldModel(d, t, log ? &os : nullptr);
@@ -252,7 +312,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
     auto row = ScoresRow(scores, o.splits, "world-model-ensemble");
     row.attrs["members"] = std::to_string(o.members);
     if (!fidelity.empty()) row.values["ranking_spearman"] = fidelity;
-    section[EnsembleRowName(cfg.Name(), o.members)] = row;
+    section[EnsembleRowName(rep.chosen_model, o.members)] = row;
     render();
   }
   if (rep.chosen == "baseline-pooled-mlp" || (section.count(rep.chosen) && section[rep.chosen].attrs.count("config")))

@@ -1,5 +1,6 @@
 #include "amrs/worldmodel/world_tables.h"
 
+#include <algorithm>
 #include <cmath>
 #include <iomanip>
 #include <limits>
@@ -90,6 +91,20 @@ ModelConfig SectionBase(const data::ResultSection& world) {
   return base;
 }
 
+std::string SizeRowName(const std::string& model, int d_model) { return model + ".d" + std::to_string(d_model); }
+
+int SizeRowWidth(const std::string& row, const std::string& model) {
+  const std::string prefix = model + ".d";
+  if (row.size() <= prefix.size() || row.size() > prefix.size() + 4 || row.compare(0, prefix.size(), prefix) != 0)
+    return 0;
+  int w = 0;
+  for (std::size_t i = prefix.size(); i < row.size(); ++i) {
+    if (row[i] < '0' || row[i] > '9') return 0;
+    w = 10 * w + (row[i] - '0');
+  }
+  return w;
+}
+
 std::string EnsembleRowName(const std::string& model, int members) {
   return model + ".ensemble-" + std::to_string(members);
 }
@@ -129,6 +144,43 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
     md << "### Table 3: leave-one-feature-out ablations of " << t3[0].Name()
        << "\n\nEach row removes one input in training and at test. Stars: paired t-test against the base (†).\n\n"
        << t.markdown << "\n";
+  }
+  rep.table2_chosen = chosen;
+  // Model sizes (sweep-world --sizes): the Table-2 winner at other widths. The best-ranked of them
+  // by the same average rank goes on to the validation (a tie keeps the Table-2 winner).
+  {
+    std::vector<std::pair<int, std::string>> sized;
+    for (const auto& [name, row] : world)
+      if (const int w = SizeRowWidth(name, chosen); w > 0 && rows.count(name)) sized.emplace_back(w, name);
+    std::sort(sized.begin(), sized.end());
+    if (!sized.empty() && rows.count(chosen)) {
+      std::vector<std::string> order{chosen};
+      for (const auto& [w, name] : sized) order.push_back(name);
+      const auto ranked = metrics::MakeTable(order, rows, cols, "");
+      auto rank = [&](const std::string& a) {
+        const auto it = ranked.average_rank.find(a);
+        return it == ranked.average_rank.end() ? std::numeric_limits<double>::infinity() : it->second;
+      };
+      std::string best = chosen;
+      for (std::size_t i = 1; i < order.size(); ++i)
+        if (rank(order[i]) < rank(best) - 1e-12) best = order[i];
+      int width = 0;
+      if (world.at(chosen).attrs.count("config")) {
+        try {
+          width = ModelConfig::FromJson(world.at(chosen).attrs.at("config")).d_model;
+        } catch (const Error&) {
+        }
+      }
+      const auto t = metrics::MakeTable(order, rows, cols, chosen);
+      md << "### Model sizes: " << chosen << " at other widths\n\nThe Table-2 winner (†"
+         << (width > 0 ? ", d_model " + std::to_string(width) : std::string()) << ") and the same configuration "
+         << "trained at d_model N (feed-forward 2N, head N; rows .dN), same splits and test users. Stars: "
+            "paired t-test against †. Best average rank over Eng. MSE, Rating AUC, Val. MSE, Aro. MSE (a tie "
+            "keeps †): **"
+         << best << "**.\n\n"
+         << t.markdown << "\n";
+      chosen = best;
+    }
   }
   // Validation: the chosen configuration (and its ensemble, when the sweep trained one) against
   // the baselines and the oracle.

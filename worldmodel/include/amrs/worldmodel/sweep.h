@@ -31,12 +31,18 @@ struct SweepOptions {
   // train.seed + m; member 0 is its checkpoint): split-<k>.ensemble.json beside it and a row
   // EnsembleRowName(...) with the members' mean scores and ranking fidelity (docs/ensembles.md).
   std::int32_t members = 1;
+  // Transformer widths to also train the Table-2 winner at (feed-forward 2N, head N; heads halved
+  // until they divide N): rows SizeRowName(winner, N), checkpoints <out_dir>/<winner>.dN/. The
+  // best-ranked width meets the baselines (world_tables.h). Empty: none (the CLI's default on
+  // small data: 16, 32, 64).
+  std::vector<std::int32_t> sizes;
   std::string out_dir = "out/world";     // <config>/split-<k>.pt, world-results.h5, world-tables.md
 };
 
 struct SweepReport {
   std::string markdown;       // Tables 2 and 3 and the validation section
-  std::string chosen_model;   // Table 2 configuration chosen by average rank
+  std::string table2_chosen;  // Table 2 configuration chosen by average rank
+  std::string chosen_model;   // it or its best-ranked size row (world_tables.h)
   std::string chosen;         // the chosen world: chosen_model or a baseline (world_tables.h)
   std::string chosen_checkpoint_dir;  // <out_dir>/<chosen> when it holds split-<k>.pt checkpoints
   std::string results_path, tables_path;

@@ -24,9 +24,18 @@ constexpr const char* kChoosableBaselines[] = {"baseline-song-mean", "baseline-u
 // --members): "<model>.ensemble-<members>".
 std::string EnsembleRowName(const std::string& model, int members);
 
+// The row of configuration `model` trained at transformer width `d_model` (sweep-world --sizes;
+// feed-forward 2 d_model, head d_model): "<model>.d<d_model>".
+std::string SizeRowName(const std::string& model, int d_model);
+// The width of `row` when it is a size row of `model` (SizeRowName), else 0.
+int SizeRowWidth(const std::string& row, const std::string& model);
+
 struct WorldTables {
-  std::string markdown;      // Tables 2 and 3 and the validation section
-  std::string chosen_model;  // Table 2 configuration chosen by average rank
+  std::string markdown;       // Tables 2 and 3, the model sizes and the validation section
+  std::string table2_chosen;  // Table 2 configuration chosen by average rank
+  // The model that meets the baselines: table2_chosen, or one of its size rows that ranks
+  // strictly better among them (a tie keeps table2_chosen).
+  std::string chosen_model;
   // The chosen world: chosen_model, or a baseline whose average rank over the same primary
   // metrics, among chosen_model and the baselines (validation table), is strictly better.
   std::string chosen;
