@@ -487,6 +487,16 @@ TEST_CASE("sweep-world --members: the chosen configuration as an ensemble, score
   o.train.seed += 7;
   RunSweep(d, o, nullptr);
   CHECK(WorldModel::ReadInfo(single).seed == o.train.seed);
+  // So is another learning rate (the checkpoint records its training options), and the same
+  // options again reuse it.
+  CHECK(WorldModel::ReadInfo(single).training == TrainingRecord(o.train));
+  o.train.lr *= 2;
+  RunSweep(d, o, nullptr);
+  const auto retrained = WorldModel::ReadInfo(single);
+  CHECK(retrained.training.at("lr") == TrainingRecord(o.train).at("lr"));
+  const auto stamp = std::filesystem::last_write_time(single);
+  RunSweep(d, o, nullptr);
+  CHECK(std::filesystem::last_write_time(single) == stamp);
   o.members = 0;
   CHECK_THROWS_AS(RunSweep(d, o, nullptr), ArgumentError);
 }

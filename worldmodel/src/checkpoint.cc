@@ -34,6 +34,7 @@ std::string InfoToJson(const CheckpointInfo& i) {
       j["skip_reasons"][kSignalNames[s]] = i.skip_reason[s];
       j["skip_predictions"][kSignalNames[s]] = i.skip_prediction[s];
     }
+  if (!i.training.empty()) j["training"] = i.training;
   return j.dump();
 }
 
@@ -69,6 +70,7 @@ CheckpointInfo InfoFromJson(const std::string& s, const std::string& source) {
       if (i.skip_reason[s].empty()) i.skip_reason[s] = "skipped";
       i.skip_prediction[s] = j.at("skip_predictions").at(n).get<float>();
     }
+    if (j.contains("training")) i.training = j.at("training").get<std::map<std::string, std::string>>();
     return i;
   } catch (const nlohmann::json::exception& e) {
     throw InputError(source + ": bad checkpoint metadata: " + e.what());

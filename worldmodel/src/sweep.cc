@@ -25,13 +25,15 @@
 namespace amrs::worldmodel {
 namespace {
 
-bool CheckpointMatches(const std::string& path, const ModelConfig& cfg, const std::string& fp, std::int32_t split,
-                       std::int32_t epochs, std::optional<std::uint64_t> seed = std::nullopt) {
-  if (!std::filesystem::exists(path)) return false;
+// An existing checkpoint at t.out trained as `t` would train it: configuration, dataset, split,
+// epochs, seed and the training options it records (TrainingRecord; a checkpoint without them is
+// retrained).
+bool CheckpointMatches(const TrainOptions& t, const std::string& fp) {
+  if (!std::filesystem::exists(t.out)) return false;
   try {
-    const auto info = WorldModel::ReadInfo(path);
-    return info.config == cfg && info.dataset_fingerprint == fp && info.split == split && info.epochs == epochs &&
-           (!seed || info.seed == *seed);
+    const auto info = WorldModel::ReadInfo(t.out);
+    return info.config == t.model && info.dataset_fingerprint == fp && info.split == t.split &&
+           info.epochs == t.epochs && info.seed == t.seed && info.training == TrainingRecord(t);
   } catch (const Error&) {
     return false;
   }
@@ -144,7 +146,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
         t.split = job.split;
         t.out = dir + "/split-" + std::to_string(job.split) + ".pt";
         t.progress_bar = false;
-        if (!CheckpointMatches(t.out, cfg, fp, job.split, t.epochs, t.seed)) {
+        if (!CheckpointMatches(t, fp)) {
           PrefixedLines buf(log, &mu, "  [" + cfg.Name() + " split " + std::to_string(job.split) + "] ");
           std::ostream os(&buf);
           TrainWorldModel(d, t, log ? &os : nullptr);
@@ -226,7 +228,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
         t.split = k;
         t.out = o.out_dir + "/" + row + "/split-" + std::to_string(k) + ".pt";
         t.progress_bar = false;
-        if (!CheckpointMatches(t.out, c, fp, k, t.epochs, t.seed)) {
+        if (!CheckpointMatches(t, fp)) {
           PrefixedLines buf(log, &mu, "  [" + row + " split " + std::to_string(k) + "] ");
           std::ostream os(&buf);
           TrainWorldModel(d, t, log ? &os : nullptr);
@@ -282,7 +284,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
         t.seed = o.train.seed + static_cast<std::uint64_t>(m);
         t.out = member_path(k, m);
         t.progress_bar = false;
-        if (CheckpointMatches(t.out, cfg, fp, k, t.epochs, t.seed)) return;
+        if (CheckpointMatches(t, fp)) return;
         PrefixedLines buf(log, &mu, "  [" + rep.chosen_model + " split " + std::to_string(k) + " member " +
                                         std::to_string(m + 1) + "] ");
         std::ostream os(&buf);

@@ -180,6 +180,17 @@ SignalWeights ComputeSignalWeights(const data::TokenView& view, const std::vecto
 
 }  // namespace
 
+std::map<std::string, std::string> TrainingRecord(const TrainOptions& o) {
+  auto exact = [](double v) {
+    std::ostringstream os;
+    os << std::setprecision(9) << v;  // a float's value, exactly enough to compare
+    return os.str();
+  };
+  return {{"batch_tokens", std::to_string(o.batch_tokens)}, {"lr", exact(o.lr)},
+          {"weight_decay", exact(o.weight_decay)},           {"grad_clip", exact(o.grad_clip)},
+          {"max_train_users", std::to_string(o.max_train_users)}, {"patience", std::to_string(o.patience)}};
+}
+
 double TrainingBatchFlops(const ModelConfig& c, int song_in_dim, std::int64_t rows, std::int64_t tokens) {
   const double d = c.d_model, T = static_cast<double>(tokens), S = T + 1, B = static_cast<double>(rows);
   const double input = T * (song_in_dim + data::kSmallFeatures) * d;
@@ -445,6 +456,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   info.best_val_loss = rs.best_loss;
   info.skip_reason = sw.skip_reason;
   info.skip_prediction = sw.skip_prediction;
+  info.training = TrainingRecord(o);
   for (int s = 0; s < kNumSignals; ++s)
     if (info.skipped(s) || !std::isfinite(info.best_val_loss[s])) info.best_val_loss[s] = std::numeric_limits<double>::quiet_NaN();
   std::array<WorldNet, kNumSignals> nets{WorldNet(nullptr), WorldNet(nullptr), WorldNet(nullptr), WorldNet(nullptr)};

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <functional>
 #include <iosfwd>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -68,6 +69,11 @@ struct TrainResult {
   std::int64_t reduced_steps = 0;  // optimizer steps of this run (not of a resumed part)
   double reduced_bytes_per_step = 0;
 };
+
+// The options of `o` a checkpoint records beyond its configuration, split, epochs and seed
+// (CheckpointInfo::training), as exact decimal strings; sweep-world reuses a checkpoint only when
+// they match.
+std::map<std::string, std::string> TrainingRecord(const TrainOptions& o);
 
 // Estimated floating-point operations of one training step on a batch of `rows` sequences padded
 // to `tokens` tokens: forward (input projections, per layer the q/k/v/out and feed-forward

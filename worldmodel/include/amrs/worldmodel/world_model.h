@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -34,6 +35,10 @@ struct CheckpointInfo {
   // skip_prediction[s] for them: the training mean of the signal's targets, 0.5 without any.
   std::array<std::string, kNumSignals> skip_reason{};
   std::array<float, kNumSignals> skip_prediction{};
+  // The training options beyond configuration, split, epochs and seed (TrainingRecord, train.h):
+  // batch_tokens, lr, weight_decay, grad_clip, max_train_users, patience. Empty in checkpoints
+  // written before they were recorded.
+  std::map<std::string, std::string> training;
   bool skipped(int signal) const { return !skip_reason[static_cast<std::size_t>(signal)].empty(); }
 };
 
