@@ -39,6 +39,18 @@ std::shared_ptr<const data::Dataset> Data(std::uint64_t seed = 4) {
 
 TrainOptions TinyTrain() { return testing::TinyTrainOptions(); }
 
+// A one-split Table-2 sweep of tiny models (family: the first compared), written to out_dir.
+SweepOptions TinySweep(const std::string& out_dir) {
+  SweepOptions o;
+  o.splits = {0};
+  o.train = TinyTrain();
+  o.train.model.family = "";
+  o.table3 = false;
+  o.jobs = 1;
+  o.out_dir = out_dir;
+  return o;
+}
+
 MlpBaselineOptions TinyMlp() {
   MlpBaselineOptions m;
   m.epochs = 3;
@@ -308,16 +320,11 @@ TEST_CASE("Model sizes: a width that ranks better than the Table-2 winner meets 
 TEST_CASE("sweep-world --sizes trains the Table-2 winner at other widths, rows and checkpoints beside it") {
   testing::TempDir tmp;
   const auto& d = *Data();
-  SweepOptions o;
-  o.splits = {0};
-  o.train = TinyTrain();
-  o.train.model.family = "";
+  SweepOptions o = TinySweep(tmp.File("sweep"));
   o.families = {"mert"};
-  o.table3 = false;
   o.baselines = false;
   o.jobs = 2;
   o.sizes = {4, o.train.model.d_model, 4};  // the winner's own width and a repeat are skipped
-  o.out_dir = tmp.File("sweep");
   const auto rep = RunSweep(d, o, nullptr);
   const std::string row = SizeRowName(rep.table2_chosen, 4);
   const auto results = data::ReadResults(rep.results_path);
@@ -345,14 +352,8 @@ TEST_CASE("sweep-world --sizes trains the Table-2 winner at other widths, rows a
 TEST_CASE("sweep-world compares the given families, refuses unknown ones before creating anything, and writes the pooled MLP") {
   testing::TempDir tmp;
   const auto& d = *Data();
-  SweepOptions o;
-  o.splits = {0};
-  o.train = TinyTrain();
-  o.train.model.family = "";
-  o.table3 = false;
-  o.jobs = 1;
+  SweepOptions o = TinySweep(tmp.File("refused"));
   o.families = {"nope"};
-  o.out_dir = tmp.File("refused");
   CHECK_THROWS_WITH_AS(RunSweep(d, o, nullptr), doctest::Contains("mert"), ArgumentError);
   CHECK_FALSE(std::filesystem::exists(o.out_dir));
   o.families = {"clamp3"};
