@@ -78,7 +78,13 @@ TEST_CASE("Copycat trains, describes itself, and resumes to the same weights") {
   const testing::TempDir dir;
   const auto full = agents::TrainCopycat(*Data(), testing::TinyCopycat(dir.File("a.pt")), nullptr);
   REQUIRE(full.epochs.size() == 2);
-  for (const auto& e : full.epochs) CHECK(std::isfinite(e.train_loss));
+  for (const auto& e : full.epochs) {
+    CHECK(std::isfinite(e.train_loss));
+    // Training throughput: the windows' tokens over the training batches' time, which is part of
+    // the epoch's (so at least tokens / epoch seconds).
+    CHECK(e.train_tokens_per_second > 0);
+    CHECK(std::isfinite(e.train_tokens_per_second));
+  }
   const auto info = agents::ReadPolicyInfo(dir.File("a.pt"));
   CHECK(info.kind == "copycat");
   CHECK(info.num_songs == Data()->num_songs());

@@ -238,12 +238,13 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
     Rng shuffle(o.seed, "copycat-order", static_cast<std::uint64_t>(epoch));
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shuffle.UniformInt(i)]);
     double loss_sum = 0;
-    std::int64_t loss_n = 0;
+    std::int64_t loss_n = 0, epoch_tokens = 0;
     for (std::size_t at = 0; at < order.size(); at += static_cast<std::size_t>(o.batch)) {
       const std::vector<std::size_t> idx(order.begin() + at,
                                          order.begin() + std::min(order.size(), at + static_cast<std::size_t>(o.batch)));
       if (dp) {
         const std::vector<std::size_t> mine = distributed::Owned(comm, idx);
+        for (const auto i : mine) epoch_tokens += train[i].length - 1;
         opt.zero_grad();
         float local[2] = {0.f, 0.f};  // targets, summed loss
         if (!mine.empty()) {
@@ -269,6 +270,7 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
         loss_n += static_cast<std::int64_t>(g[0]);
         continue;
       }
+      for (const auto i : idx) epoch_tokens += train[i].length - 1;
       auto bl = Step(net, tokens, train, idx, played, songs, o, Mix64(o.seed * 1000003ULL + epoch));
       if (bl.targets == 0) continue;
       opt.zero_grad();
@@ -278,6 +280,7 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
       loss_sum += bl.loss.item<double>() * bl.targets;
       loss_n += bl.targets;
     }
+    const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
     // Validation: InfoNCE with fixed negatives, and Hit@10 of the logged song after each window
     // over the whole catalogue (the first rollout step's Level-3 target).
     net->eval();
@@ -311,6 +314,7 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
     log.val_loss = vn ? vsum / vn : 0;
     log.val_hit10 = hn ? hits / hn : 0;
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
+    log.train_tokens_per_second = train_seconds > 0 ? static_cast<double>(epoch_tokens) / train_seconds : 0;
     if (!std::isfinite(log.train_loss) || !std::isfinite(log.val_loss))
       throw std::runtime_error("copycat seed " + std::to_string(o.seed) + ": the loss became NaN at epoch " +
                                std::to_string(epoch) + " (try a smaller --lr)");
@@ -324,7 +328,8 @@ TrainOutcome TrainCopycat(const data::Dataset& d, const CopycatOptions& o, std::
       *progress << "copycat seed " << o.seed << " epoch " << epoch << "/" << o.epochs << ": train InfoNCE "
                 << std::fixed << std::setprecision(4) << log.train_loss << ", val InfoNCE " << log.val_loss
                 << ", val Hit@10 (next song) " << std::setprecision(3) << log.val_hit10 << " ("
-                << std::setprecision(1) << log.seconds << " s)" << std::endl;
+                << std::setprecision(1) << log.seconds << " s; training " << std::setprecision(0)
+                << log.train_tokens_per_second << " tokens/s)" << std::endl;
     // Resume file after every epoch: current and best parameters, optimizer, progress.
     if (epoch < o.epochs) {
       torch::serialize::OutputArchive a;
