@@ -146,7 +146,7 @@ def main():
         _, e1 = single(["train-policy", "--kind", kind, "--out-dir", "pol1"] + extra + policy)
         r = launch(["train-policy", "--kind", kind, "--out-dir", "pol2"] + extra + policy)
         check(all(rc == 0 for rc, _, _ in r), "train-policy %s 2 ranks: exits %s\n%s" % (kind, [x[0] for x in r], r[0][2][-800:] + r[1][2][-800:]))
-        pat = r"%s seed (\d) epoch (\d+)/\d+: (.*) \([\d.]+ s\)" % kind
+        pat = r"%s seed (\d) epoch (\d+)/\d+: (.*) \([\d.]+ s(?:; training \d+ tokens/s)?\)" % kind
         l1, l2 = sorted(re.findall(pat, e1)), sorted(re.findall(pat, r[0][2]))
         check(len(l1) == 4 and l1 == l2, "train-policy %s: epoch lines differ:\n%s\n%s" % (kind, l1, l2))
         for s in (0, 1):
