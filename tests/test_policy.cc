@@ -234,6 +234,7 @@ TEST_CASE("DPO: a large beta keeps the policy close to the reference, a small on
   CHECK(rs.info.kind == "dpo");
   CHECK(rs.info.reference == ref);
   CHECK(rs.info.pairs > 0);
+  for (const auto& e : rs.epochs) CHECK((e.train_tokens_per_second > 0 && std::isfinite(e.train_tokens_per_second)));
   const auto h = SomeHistories();
   const double kl_small = MeanKl(dir.File("dpo-small.pt"), ref, h);
   const double kl_large = MeanKl(dir.File("dpo-large.pt"), ref, h);

@@ -335,6 +335,10 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
     for (std::size_t i = order.size(); i > 1; --i) std::swap(order[i - 1], order[shuffle.UniformInt(i)]);
     double loss = 0, margin = 0, acc = 0, kl = 0;
     std::size_t seen = 0;
+    std::int64_t epoch_tokens = 0;  // history tokens this process encoded for its training pairs
+    auto count = [&](const PairBatch& b) {
+      for (const auto l : b.in.lengths) epoch_tokens += l;
+    };
     for (std::size_t at = 0; at < order.size(); at += static_cast<std::size_t>(o.batch)) {
       const std::vector<std::size_t> idx(order.begin() + at,
                                          order.begin() + std::min(order.size(), at + static_cast<std::size_t>(o.batch)));
@@ -344,6 +348,7 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
         std::vector<float> local(4, 0.f);  // summed loss, margin, accuracy, KL of this rank's pairs
         if (!mine.empty()) {
           const auto b = MakePairBatch(*ctx, train, mine, cat.size(), ref_info.config.max_context);
+          count(b);
           auto r = DpoStep(net, ref, b, songs, tau, o.beta);
           const double n = static_cast<double>(mine.size());
           (r.out.loss * (n / static_cast<double>(idx.size()))).backward();
@@ -361,6 +366,7 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
         continue;
       }
       const auto b = MakePairBatch(*ctx, train, idx, cat.size(), ref_info.config.max_context);
+      count(b);
       auto r = DpoStep(net, ref, b, songs, tau, o.beta);
       opt.zero_grad();
       r.out.loss.backward();
@@ -371,6 +377,7 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
       acc += r.out.accuracy.item<double>() * w, kl += r.kl.item<double>() * w;
       seen += idx.size();
     }
+    const double train_seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
     net->eval();
     double vloss = 0, vacc = 0;
     {
@@ -395,6 +402,7 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
     log.val_loss = val.empty() ? 0 : vloss / val.size();
     log.val_accuracy = val.empty() ? 0 : vacc / val.size();
     log.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - te).count();
+    log.train_tokens_per_second = train_seconds > 0 ? static_cast<double>(epoch_tokens) / train_seconds : 0;
     if (!std::isfinite(log.train_loss))
       throw std::runtime_error("dpo seed " + std::to_string(o.seed) + ": the loss became NaN at epoch " +
                                std::to_string(epoch) + " (try a smaller --lr or larger --beta)");
@@ -404,7 +412,8 @@ TrainOutcome TrainDpo(std::shared_ptr<const env::EnvContext> ctx, const DpoOptio
                 << std::setprecision(4) << log.train_loss << ", reward margin " << log.reward_margin
                 << ", preference accuracy " << std::setprecision(3) << log.accuracy << " (val " << log.val_accuracy
                 << "), KL to reference " << std::setprecision(4) << log.kl << " (" << std::setprecision(1)
-                << log.seconds << " s)" << std::endl;
+                << log.seconds << " s; training " << std::setprecision(0) << log.train_tokens_per_second
+                << " tokens/s)" << std::endl;
   }
   info.best_epoch = o.epochs;
   info.best_val_loss = result.epochs.back().val_loss;

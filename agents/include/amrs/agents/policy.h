@@ -71,8 +71,8 @@ struct EpochLog {
   double val_accuracy = 0;       // dpo: preference accuracy on validation pairs
   double kl = 0;                 // dpo: mean KL(pi || pi_ref) over the catalogue on training states
   double seconds = 0;
-  // copycat: history tokens of this process's training windows per second of the training
-  // batches (validation not counted)
+  // History tokens this process encoded for training (copycat: its windows; dpo: its pairs'
+  // histories) per second of the training batches (validation not counted)
   double train_tokens_per_second = 0;
 };
 
