@@ -12,6 +12,15 @@
 
 using namespace amrs::agents;
 
+namespace {
+// n random unit song embeddings of `dim` and the trailing zero row (UnitCatalogue's layout).
+torch::Tensor RandomUnitSongs(int n, int dim) {
+  return torch::cat({torch::nn::functional::normalize(torch::randn({n, dim}),
+                                                      torch::nn::functional::NormalizeFuncOptions().dim(1)),
+                     torch::zeros({1, dim})});
+}
+}  // namespace
+
 TEST_CASE("InfoNCE (eq. 1) on a hand-computed example") {
   // pred (1,0); positive (1,0): cos 1; negatives (0,1): cos 0 and (-1,0): cos -1; tau 0.5.
   const auto pred = torch::tensor({{1.f, 0.f}});
@@ -66,9 +75,7 @@ TEST_CASE("Policy positions: the prediction after token p of a span is the one f
   const int n_songs = 6, dim = 4;
   PolicyNet net(c, dim);
   net->Initialize(7);
-  const auto songs = torch::cat({torch::nn::functional::normalize(torch::randn({n_songs, dim}),
-                                                                  torch::nn::functional::NormalizeFuncOptions().dim(1)),
-                                 torch::zeros({1, dim})});
+  const auto songs = RandomUnitSongs(n_songs, dim);
   std::vector<amrs::Token> h;
   h.push_back(amrs::Token::Boundary(0.4f, 0.6f, amrs::SessionMode::kNone));
   for (int s : {1, 4, 2, 5, 0, 3}) {
@@ -91,9 +98,7 @@ TEST_CASE("Acting: LastOnly (the head on the last positions only) gives Last's n
   const int n_songs = 50, dim = 40;
   PolicyNet net(c, dim);
   net->Initialize(11);
-  const auto songs = torch::cat({torch::nn::functional::normalize(torch::randn({n_songs, dim}),
-                                                                  torch::nn::functional::NormalizeFuncOptions().dim(1)),
-                                 torch::zeros({1, dim})});
+  const auto songs = RandomUnitSongs(n_songs, dim);
   // A ragged batch: lengths 1..60 (some over max_context), rows of several sessions.
   std::vector<std::vector<amrs::Token>> hs;
   for (int r = 0; r < 37; ++r) {

@@ -46,6 +46,17 @@ ModelConfig Tiny(Arch arch = Arch::kFactorized, bool rope = false) {
   return m;
 }
 
+// Training options of the tiny model on up to 12 train users, into `out`.
+TrainOptions TinyTraining(const std::string& out, int epochs) {
+  TrainOptions o;
+  o.model = Tiny();
+  o.epochs = epochs;
+  o.batch_tokens = 512;
+  o.max_train_users = 12;
+  o.out = out;
+  return o;
+}
+
 ModelConfig WithPrior(ModelConfig m) {
   m.song_prior = true;
   return m;
@@ -287,12 +298,7 @@ TEST_CASE("A checkpoint killed while being rewritten is the old file, and no tem
 TEST_CASE("Training writes per-signal checkpoints and resumes to the same result") {
   testing::TempDir tmp;
   const auto& d = Small();
-  TrainOptions o;
-  o.model = Tiny();
-  o.epochs = 2;
-  o.batch_tokens = 512;
-  o.max_train_users = 12;
-  o.out = tmp.File("a.pt");
+  TrainOptions o = TinyTraining(tmp.File("a.pt"), 2);
   const auto ra = TrainWorldModel(d, o, nullptr);
   CHECK(ra.finished);
   CHECK(std::filesystem::exists(o.out));
@@ -628,12 +634,7 @@ TEST_CASE("Training-step flops for the bench: by hand for a tiny configuration, 
   CHECK(TrainingBatchFlops(c, 5, 2, 3) == doctest::Approx(6 * 2 * (input + 2 * layer + 3.0 * (32 + 16))));
 
   testing::TempDir tmp;
-  TrainOptions o;
-  o.model = Tiny();
-  o.epochs = 1;
-  o.batch_tokens = 512;
-  o.max_train_users = 12;
-  o.out = tmp.File("flops.pt");
+  const TrainOptions o = TinyTraining(tmp.File("flops.pt"), 1);
   const auto r = TrainWorldModel(Small(), o, nullptr);
   // Every trained token passes every layer's q/k/v/out and feed-forward products (a lower bound;
   // padding and attention add to it).

@@ -10,7 +10,6 @@
 #include <fstream>
 #include <iomanip>
 #include <mutex>
-#include <optional>
 #include <ostream>
 #include <sstream>
 #include <streambuf>
@@ -104,6 +103,21 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
   const data::UserIndex index(d);
   std::mutex mu;
   torch::set_num_threads(1);  // parallelism comes from running jobs side by side
+  // The test users' full histories of split k.
+  auto test_histories = [&](std::int32_t k) {
+    std::vector<History> test;
+    for (auto u : d.splits[static_cast<std::size_t>(k)].test) test.push_back(data::UserHistory(d, index, u));
+    return test;
+  };
+  // Trains `t` into t.out unless a matching checkpoint is there (CheckpointMatches); its log lines
+  // are prefixed with [label].
+  auto ensure_trained = [&](TrainOptions t, const std::string& label) {
+    t.progress_bar = false;
+    if (CheckpointMatches(t, fp)) return;
+    PrefixedLines buf(log, &mu, "  [" + label + "] ");
+    std::ostream os(&buf);
+    TrainWorldModel(d, t, log ? &os : nullptr);
+  };
 
   struct Job {
     int config = -1;  // -1: baselines of this split
@@ -126,8 +140,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
     tbb::parallel_for(std::size_t{0}, jobs.size(), std::size_t{1}, [&](std::size_t j) {
       Job& job = jobs[j];
       const auto& split = d.splits[static_cast<std::size_t>(job.split)];
-      std::vector<History> test;
-      for (auto u : split.test) test.push_back(data::UserHistory(d, index, u));
+      const std::vector<History> test = test_histories(job.split);
       if (job.config < 0) {
         const auto s1 = SongMeanBaseline(d, split, test);
         const auto s2 = UserMeanBaseline(d, split, test);
@@ -145,12 +158,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
         t.model = cfg;
         t.split = job.split;
         t.out = dir + "/split-" + std::to_string(job.split) + ".pt";
-        t.progress_bar = false;
-        if (!CheckpointMatches(t, fp)) {
-          PrefixedLines buf(log, &mu, "  [" + cfg.Name() + " split " + std::to_string(job.split) + "] ");
-          std::ostream os(&buf);
-          TrainWorldModel(d, t, log ? &os : nullptr);
-        }
+        ensure_trained(t, cfg.Name() + " split " + std::to_string(job.split));
         const auto model = WorldModel::Load(t.out, d);
         job.scores = metrics::ScoreFeedback(test, model->PredictSequences(test));
       }
@@ -227,14 +235,8 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
         t.model = c;
         t.split = k;
         t.out = o.out_dir + "/" + row + "/split-" + std::to_string(k) + ".pt";
-        t.progress_bar = false;
-        if (!CheckpointMatches(t, fp)) {
-          PrefixedLines buf(log, &mu, "  [" + row + " split " + std::to_string(k) + "] ");
-          std::ostream os(&buf);
-          TrainWorldModel(d, t, log ? &os : nullptr);
-        }
-        std::vector<History> test;
-        for (auto u : d.splits[static_cast<std::size_t>(k)].test) test.push_back(data::UserHistory(d, index, u));
+        ensure_trained(t, row + " split " + std::to_string(k));
+        const std::vector<History> test = test_histories(k);
         scores[i] = metrics::ScoreFeedback(test, WorldModel::Load(t.out, d)->PredictSequences(test));
       });
     });
@@ -283,12 +285,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
         t.split = k;
         t.seed = o.train.seed + static_cast<std::uint64_t>(m);
         t.out = member_path(k, m);
-        t.progress_bar = false;
-        if (CheckpointMatches(t, fp)) return;
-        PrefixedLines buf(log, &mu, "  [" + rep.chosen_model + " split " + std::to_string(k) + " member " +
-                                        std::to_string(m + 1) + "] ");
-        std::ostream os(&buf);
-        TrainWorldModel(d, t, log ? &os : nullptr);
+        ensure_trained(t, rep.chosen_model + " split " + std::to_string(k) + " member " + std::to_string(m + 1));
       });
     });
     std::vector<metrics::SignalScores> scores;
@@ -302,8 +299,7 @@ SweepReport RunSweep(const data::Dataset& d, const SweepOptions& o, std::ostream
       }
       WriteEnsembleManifest(dir + "/split-" + std::to_string(k) + ".ensemble.json", paths);
       const auto& split = d.splits[static_cast<std::size_t>(k)];
-      std::vector<History> test;
-      for (auto u : split.test) test.push_back(data::UserHistory(d, index, u));
+      const std::vector<History> test = test_histories(k);
       std::vector<std::vector<std::vector<Feedback>>> predictions;
       for (const auto& m : members) predictions.push_back(m->PredictSequences(test));
       scores.push_back(metrics::ScoreFeedback(test, MeanPredictions(predictions)));

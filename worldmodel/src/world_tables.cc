@@ -91,6 +91,16 @@ ModelConfig SectionBase(const data::ResultSection& world) {
   return base;
 }
 
+namespace {
+
+// The average rank of `row` in `t`, +infinity where it has none.
+double RankIn(const metrics::TableResult& t, const std::string& row) {
+  const auto it = t.average_rank.find(row);
+  return it == t.average_rank.end() ? std::numeric_limits<double>::infinity() : it->second;
+}
+
+}  // namespace
+
 std::string SizeRowName(const std::string& model, int d_model) { return model + ".d" + std::to_string(d_model); }
 
 int SizeRowWidth(const std::string& row, const std::string& model) {
@@ -156,14 +166,10 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
     if (!sized.empty() && rows.count(chosen)) {
       std::vector<std::string> order{chosen};
       for (const auto& [w, name] : sized) order.push_back(name);
-      const auto ranked = metrics::MakeTable(order, rows, cols, "");
-      auto rank = [&](const std::string& a) {
-        const auto it = ranked.average_rank.find(a);
-        return it == ranked.average_rank.end() ? std::numeric_limits<double>::infinity() : it->second;
-      };
+      const auto t = metrics::MakeTable(order, rows, cols, chosen);
       std::string best = chosen;
       for (std::size_t i = 1; i < order.size(); ++i)
-        if (rank(order[i]) < rank(best) - 1e-12) best = order[i];
+        if (RankIn(t, order[i]) < RankIn(t, best) - 1e-12) best = order[i];
       int width = 0;
       if (world.at(chosen).attrs.count("config")) {
         try {
@@ -171,7 +177,6 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
         } catch (const Error&) {
         }
       }
-      const auto t = metrics::MakeTable(order, rows, cols, chosen);
       md << "### Model sizes: " << chosen << " at other widths\n\nThe Table-2 winner (†"
          << (width > 0 ? ", d_model " + std::to_string(width) : std::string()) << ") and the same configuration "
          << "trained at d_model N (feed-forward 2N, head N; rows .dN), same splits and test users. Stars: "
@@ -202,10 +207,7 @@ WorldTables RenderWorldTables(const data::ResultSection& world, const ModelConfi
     for (const char* b : kChoosableBaselines)
       if (rows.count(b)) candidates.push_back(b);
     const auto ranked = metrics::MakeTable(candidates, rows, cols, "");
-    auto rank = [&](const std::string& a) {
-      const auto it = ranked.average_rank.find(a);
-      return it == ranked.average_rank.end() ? std::numeric_limits<double>::infinity() : it->second;
-    };
+    auto rank = [&](const std::string& a) { return RankIn(ranked, a); };
     // c replaces the current pick: strictly better, or level with the model itself.
     auto replaces = [&](const std::string& c, const std::string& pick) {
       if (!std::isfinite(rank(c))) return false;
