@@ -54,7 +54,7 @@ if [ -n "${AMRS_BIN:-}" ]; then
   echo "using $amrs (AMRS_BIN): no install, no build"
 else
   bash scripts/install-deps.sh
-  bash scripts/build.sh
+  bash scripts/build.sh amrs  # the CLI and the libraries it links (the tests: scripts/test.sh)
   amrs=./build/cli/amrs
 fi
 mkdir -p "$OUT"
