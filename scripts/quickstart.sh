@@ -30,8 +30,8 @@ case "$PROFILE" in quick|paper|smoke) ;; *) echo "quickstart: --profile must be 
 OUT=${OUT:-out}
 start=$(date +%s)
 stage_start=$start
-STAGES=9
-[ "$PROFILE" = paper ] && STAGES=10  # + the 5-member ensemble's evaluation (docs/ensembles.md)
+STAGES=8
+[ "$PROFILE" = paper ] && STAGES=10  # + Copycat and DPO as stages of their own, + the 5-member ensemble's evaluation (docs/ensembles.md)
 if [ "$PROFILE" = paper ]; then
   # From stage times measured on a 2-core machine (docs/world-model.md, docs/ensembles.md, the
   # quick profile's stages): the sweep trains 14 configurations x 10 splits two at a time (about
@@ -78,24 +78,61 @@ $amrs summarize "$OUT/synthetic.h5" | tee "$OUT/summary.txt"
 
 world="$OUT/world/factorized-mert+pe/split-0.pt"
 world_results=()
+policy_cmd=(train-policy --data "$OUT/synthetic.h5" --out-dir "$OUT/policy")
+copycat() { $amrs "${policy_cmd[@]}" --kind copycat ${policy_opts[@]+"${policy_opts[@]}"} "$@"; }
+dpo() { $amrs "${policy_cmd[@]}" --kind dpo --world "$world" ${policy_opts[@]+"${policy_opts[@]}"} ${dpo_opts[@]+"${dpo_opts[@]}"} "$@"; }
 if [ "$PROFILE" = paper ]; then
   stage "world-model sweep: Tables 2 and 3 on 10 MCCV splits -> $OUT/world/"
   $amrs sweep-world --data "$OUT/synthetic.h5" --out "$OUT/world" --splits 0,1,2,3,4,5,6,7,8,9 --members 5 \
     | tee "$OUT/world-sweep.txt"
   world_results=(--world-results "$OUT/world/world-results.h5")
+  stage "train Copycat (behaviour cloning, InfoNCE) for $seeds seeds -> $OUT/policy/"
+  copycat --seeds $seeds | tee "$OUT/copycat.txt"
+  stage "fine-tune Copycat with DPO on pairs scored by the world model ($seeds seeds)"
+  dpo --seeds $seeds | tee "$OUT/dpo.txt"
 else
-  stage "train and test the world model on split 0 -> $world"
-  $amrs train-world --data "$OUT/synthetic.h5" --out "$OUT/world" --splits 0 ${world_opts[@]+"${world_opts[@]}"} \
-    | tee "$OUT/world-split-0.txt"
+  # The world model, Copycat and DPO each train on one core (seeds in parallel), so they share
+  # the cores in two lanes instead of running one stage after another (the results are the same:
+  # every seed's training is independent of what runs beside it). Lane A: the world model, then
+  # Copycat's even seeds but the last, then DPO seed 0 (it needs the world and Copycat seed 0);
+  # lane B: the other Copycat seeds. Then DPO's other seeds, two at a time.
+  lane_a=() lane_b=()
+  for ((s = 0; s < seeds; s++)); do
+    if (( s % 2 == 0 && s < seeds - 1 )); then lane_a+=("$s"); else lane_b+=("$s"); fi
+  done
+  join() { local IFS=,; echo "$*"; }
+  stage "train the world model on split 0 -> $world, and Copycat (behaviour cloning, InfoNCE) for $seeds seeds -> $OUT/policy/"
+  echo "lane A (its output in $OUT/world-split-0.txt, $OUT/copycat-lane-a.txt, $OUT/dpo-lane-a.txt, shown when done):" \
+       "world model, Copycat seeds $(join "${lane_a[@]}"), DPO seed 0; lane B (below): Copycat seeds $(join "${lane_b[@]}")"
+  (
+    # A background lane ignores Ctrl-C: the main script stops it (SIGTERM) when it exits early,
+    # and the lane passes that on to the command it is running.
+    child=
+    trap '[ -n "$child" ] && kill -TERM "$child" 2>/dev/null; exit 143' TERM
+    run() { "$@" & child=$!; wait "$child"; }
+    run $amrs train-world --data "$OUT/synthetic.h5" --out "$OUT/world" --splits 0 ${world_opts[@]+"${world_opts[@]}"} \
+      > "$OUT/world-split-0.txt" 2>&1
+    run copycat --seed-list "$(join "${lane_a[@]}")" --threads 1 > "$OUT/copycat-lane-a.txt" 2>&1
+    run dpo --seed-list 0 --threads 1 > "$OUT/dpo-lane-a.txt" 2>&1
+  ) &
+  lane_a_pid=$!
+  trap 'kill -TERM "$lane_a_pid" 2>/dev/null || true' EXIT
+  lane_b_status=0
+  copycat --seed-list "$(join "${lane_b[@]}")" --threads 1 | tee "$OUT/copycat.txt" || lane_b_status=$?
+  lane_a_status=0
+  wait "$lane_a_pid" || lane_a_status=$?
+  for f in world-split-0.txt copycat-lane-a.txt dpo-lane-a.txt; do
+    [ -f "$OUT/$f" ] && { echo "--- lane A: $OUT/$f"; cat "$OUT/$f"; }
+  done
+  if [ "$lane_a_status" -ne 0 ] || [ "$lane_b_status" -ne 0 ]; then
+    echo "quickstart: training failed (lane A exit status $lane_a_status, lane B $lane_b_status); see the output above" >&2
+    exit 1
+  fi
+  if [ "$seeds" -gt 1 ]; then
+    stage "fine-tune Copycat with DPO on pairs scored by the world model (seeds 1-$((seeds - 1)); seed 0 above)"
+    dpo --seed-list "$(seq -s, 1 $((seeds - 1)))" | tee "$OUT/dpo.txt"
+  fi
 fi
-
-stage "train Copycat (behaviour cloning, InfoNCE) for $seeds seeds -> $OUT/policy/"
-$amrs train-policy --kind copycat --data "$OUT/synthetic.h5" --seeds $seeds --out-dir "$OUT/policy" \
-  ${policy_opts[@]+"${policy_opts[@]}"} | tee "$OUT/copycat.txt"
-
-stage "fine-tune Copycat with DPO on pairs scored by the world model ($seeds seeds)"
-$amrs train-policy --kind dpo --data "$OUT/synthetic.h5" --world "$world" --seeds $seeds --out-dir "$OUT/policy" \
-  ${policy_opts[@]+"${policy_opts[@]}"} ${dpo_opts[@]+"${dpo_opts[@]}"} | tee "$OUT/dpo.txt"
 
 stage "evaluate copycat, dpo, random, greedy ($seeds paired seeds): train/val/test (learned world), test (oracle)"
 $amrs evaluate --data "$OUT/synthetic.h5" --world "$world" --agents copycat,dpo,random,greedy --seeds $seeds \
