@@ -17,7 +17,11 @@ namespace amrs::worldmodel {
                      std::int64_t, const std::vector<std::vector<std::int32_t>>&, const std::int64_t*, float*); \
   void LayerNormRows(const float*, const float*, const float*, float*, std::int64_t, std::int64_t, float);   \
   void GeluInPlace(float*, std::int64_t);                                                                    \
-  void AddInPlace(float*, const float*, std::int64_t);
+  void AddInPlace(float*, const float*, std::int64_t);                                                     \
+  void FactorizedHead(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, const float*,    \
+                      const float*, const float*, unsigned, float*);                                         \
+  void FactorizedHeadLogits(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, const float*, \
+                            const float*, unsigned, float*);
 namespace base {
 AMRS_DECLARE_KERNELS
 }
@@ -143,5 +147,61 @@ TEST_CASE("LayerNorm, GELU and add: AVX2 and scalar kernels agree with a referen
   for (int j = 0; j < 3; ++j) {
     CAPTURE(j);
     CHECK(MaxAbsDiff(got[1][j], std::vector<double>(got[0][j].begin(), got[0][j].end())) < 2e-5f);
+  }
+}
+
+TEST_CASE("Fused catalogue head: packed panels, exact fused sums on AVX2, the same for any grouping of rows") {
+  REQUIRE_MESSAGE(HasAvx2(), "this machine has no AVX2+FMA: the AVX2 kernel cannot be compared");
+  Rng rng(1, "step-kernels-head");
+  const std::int64_t rows = 3, n = 37, h = 24, panel = 16;  // 37 songs: two full panels and a partial one
+  const auto a = Random(rng, rows * h), songs = Random(rng, n * h), w = Random(rng, 4 * h, 0.5), b = Random(rng, 4);
+  const auto offset = Random(rng, n * 4);
+  // The packed layout (net.h): panels of 16 songs, each [h][16], the last one zero-padded.
+  std::vector<float> packed(static_cast<std::size_t>((n + panel - 1) / panel * panel * h), 0.f);
+  for (std::int64_t j = 0; j < n; ++j)
+    for (std::int64_t k = 0; k < h; ++k) packed[(j / panel) * panel * h + k * panel + j % panel] = songs[j * h + k];
+  // Reference: b[s] + sum over k in order of w[s, k] relu(a[r, k] + songs[j, k]), one fused
+  // multiply-add a step, as the AVX2 kernel does; the sigmoid in double.
+  std::vector<float> fused(rows * n * 4);
+  std::vector<double> probs(rows * n * 4), probs_offset(rows * n * 4);
+  for (std::int64_t r = 0; r < rows; ++r)
+    for (std::int64_t j = 0; j < n; ++j)
+      for (int s = 0; s < 4; ++s) {
+        float acc = b[s];
+        for (std::int64_t k = 0; k < h; ++k) acc = std::fma(w[s * h + k], std::max(a[r * h + k] + songs[j * h + k], 0.f), acc);
+        const std::size_t at = (r * n + j) * 4 + s;
+        fused[at] = acc;
+        probs[at] = 1 / (1 + std::exp(-double(acc)));
+        probs_offset[at] = 1 / (1 + std::exp(-(double(acc) + offset[j * 4 + s])));
+      }
+  std::vector<float> logits(rows * n * 4), p(rows * n * 4);
+  wm::avx2::FactorizedHeadLogits(a.data(), rows, packed.data(), n, h, w.data(), b.data(), 15u, logits.data());
+  CHECK(logits == fused);  // bit for bit
+  wm::base::FactorizedHeadLogits(a.data(), rows, packed.data(), n, h, w.data(), b.data(), 15u, logits.data());
+  CHECK(MaxAbsDiff(logits, std::vector<double>(fused.begin(), fused.end())) < 1e-4f);
+  for (int k = 0; k < 2; ++k) {
+    CAPTURE(k);
+    const auto head = k ? wm::avx2::FactorizedHead : wm::base::FactorizedHead;
+    head(a.data(), rows, packed.data(), n, h, w.data(), b.data(), nullptr, 15u, p.data());
+    CHECK(MaxAbsDiff(p, probs) < 1e-5f);
+    head(a.data(), rows, packed.data(), n, h, w.data(), b.data(), offset.data(), 15u, p.data());
+    CHECK(MaxAbsDiff(p, probs_offset) < 1e-5f);
+    // One row at a time gives the same bits as the rows together.
+    std::vector<float> one(n * 4);
+    for (std::int64_t r = 0; r < rows; ++r) {
+      head(a.data() + r * h, 1, packed.data(), n, h, w.data(), b.data(), offset.data(), 15u, one.data());
+      CHECK(std::equal(one.begin(), one.end(), p.begin() + r * n * 4));
+    }
+    // A subset of the signals (a net behind some of them): those entries get the same bits, the
+    // others are left as they were.
+    for (unsigned mask : {1u, 6u, 9u, 14u}) {
+      CAPTURE(mask);
+      std::vector<float> part(rows * n * 4, -7.f);
+      head(a.data(), rows, packed.data(), n, h, w.data(), b.data(), offset.data(), mask, part.data());
+      bool same = true;
+      for (std::size_t i = 0; i < part.size(); ++i)
+        same = same && (mask & (1u << (i % 4)) ? part[i] == p[i] : part[i] == -7.f);
+      CHECK(same);
+    }
   }
 }

@@ -75,18 +75,27 @@ class LearnedWorld : public ModelWorld<worldmodel::WorldModel> {
     const double models = m_->num_networks();
     return 2 * models * (14 * d + L * per_layer + head);
   }
-  // The fused factorized head per (song, hidden unit): add, relu, four multiply-adds (10 flops);
-  // it streams the transposed song projection (songs x hidden floats) once a row and writes four
-  // probabilities a song. Other configurations take the torch head (0: not reported).
+  // The fused factorized head per (song, hidden unit): in each network an add and a relu, then a
+  // multiply-add for each signal it computes (a skipped signal is not computed): 10 flops for one
+  // network behind all four signals, 12 for two networks behind two each. It streams each
+  // network's song projection (songs x hidden floats) once a row and writes one probability per
+  // computed signal and song. Other configurations take the torch head (0: not reported).
   double FlopsPerCatalogueRow() const override {
     const auto& c = m_->info().config;
     if (c.arch != worldmodel::Arch::kFactorized || c.ablation.no_candidate_song) return 0;
-    return 10.0 * num_songs() * c.head_hidden * m_->num_networks();
+    return 2.0 * num_songs() * c.head_hidden * (m_->num_networks() + ComputedSignals());
   }
   double BytesPerCatalogueRow() const override {
     const auto& c = m_->info().config;
     if (c.arch != worldmodel::Arch::kFactorized || c.ablation.no_candidate_song) return 0;
-    return 4.0 * num_songs() * (c.head_hidden + 4) * m_->num_networks();
+    return 4.0 * num_songs() * (c.head_hidden * m_->num_networks() + ComputedSignals());
+  }
+
+ private:
+  int ComputedSignals() const {
+    int n = 0;
+    for (int s = 0; s < 4; ++s) n += m_->info().skipped(s) ? 0 : 1;
+    return n;
   }
 };
 

@@ -38,12 +38,17 @@ void LayerNormRows(const float* x, const float* w, const float* b, float* out, s
 void GeluInPlace(float* x, std::int64_t n);
 void AddInPlace(float* x, const float* y, std::int64_t n);
 // The factorized head over a whole catalogue, fused: for each of `rows` rows a [rows, h]
-// (head_z of the row's state) and each song j of songs_t [h, n] (the songs' head projection,
-// transposed), probs[(row * n + j) * 4 + s] = sigmoid(b[s] + sum_k w[s * h + k] relu(a[k] +
-// songs_t[k, j]) + offset[j * 4 + s]) (offset may be null). Within float rounding of the torch
-// head (sums reassociated, exp to ~1e-7).
-void FactorizedHead(const float* a, std::int64_t rows, const float* songs_t, std::int64_t n, std::int64_t h,
-                    const float* w, const float* b, const float* offset, float* probs);
+// (head_z of the row's state) and each song j of the songs' head projection S [n, h], packed by
+// PackHeadSongs, probs[(row * n + j) * 4 + s] = sigmoid(b[s] + sum_k w[s * h + k] relu(a[k] +
+// S[j, k]) + offset[j * 4 + s]) (offset may be null), for the signals s of the bit mask `signals`
+// (bits 0-3; the other entries are left as they are). The sum runs over k in order, one fused
+// multiply-add a step on AVX2+FMA, whatever the rows and signals asked for (so the numbers do not
+// depend on how rows are batched); within float rounding of the torch head (exp to ~1e-7).
+void FactorizedHead(const float* a, std::int64_t rows, const float* packed, std::int64_t n, std::int64_t h,
+                    const float* w, const float* b, const float* offset, unsigned signals, float* probs);
+// The packed layout of FactorizedHead: panels of 16 songs, each [h][16] contiguous (the last
+// panel zero-padded), from the projection transposed, songs_t [h, n].
+std::vector<float> PackHeadSongs(const float* songs_t, std::int64_t h, std::int64_t n);
 // LayerNorm of a [B, d] tensor through the inference kernel.
 torch::Tensor LayerNormStep(const torch::nn::LayerNorm& ln, const torch::Tensor& x);
 

@@ -8,7 +8,7 @@
 namespace amrs::worldmodel {
 namespace base {
 void FactorizedHead(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, const float*, const float*,
-                    const float*, float*);
+                    const float*, unsigned, float*);
 void StepAttention(const float*, std::int64_t, float*, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                    const std::vector<std::vector<std::int32_t>>&, const std::int64_t*, float*);
 void LayerNormRows(const float*, const float*, const float*, float*, std::int64_t, std::int64_t, float);
@@ -17,7 +17,7 @@ void AddInPlace(float*, const float*, std::int64_t);
 }
 namespace avx2 {
 void FactorizedHead(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, const float*, const float*,
-                    const float*, float*);
+                    const float*, unsigned, float*);
 void StepAttention(const float*, std::int64_t, float*, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                    const std::vector<std::vector<std::int32_t>>&, const std::int64_t*, float*);
 void LayerNormRows(const float*, const float*, const float*, float*, std::int64_t, std::int64_t, float);
@@ -55,10 +55,20 @@ void AddInPlace(float* x, const float* y, std::int64_t n) {
   return base::AddInPlace(x, y, n);
 }
 
-void FactorizedHead(const float* a, std::int64_t rows, const float* songs_t, std::int64_t n, std::int64_t h,
-                    const float* w, const float* b, const float* offset, float* probs) {
-  if (HasAvx2()) return avx2::FactorizedHead(a, rows, songs_t, n, h, w, b, offset, probs);
-  return base::FactorizedHead(a, rows, songs_t, n, h, w, b, offset, probs);
+void FactorizedHead(const float* a, std::int64_t rows, const float* packed, std::int64_t n, std::int64_t h,
+                    const float* w, const float* b, const float* offset, unsigned signals, float* probs) {
+  if (HasAvx2()) return avx2::FactorizedHead(a, rows, packed, n, h, w, b, offset, signals, probs);
+  return base::FactorizedHead(a, rows, packed, n, h, w, b, offset, signals, probs);
+}
+
+std::vector<float> PackHeadSongs(const float* songs_t, std::int64_t h, std::int64_t n) {
+  constexpr std::int64_t kPanel = 16;  // as in step_kernel_impl.inc
+  const std::int64_t panels = (n + kPanel - 1) / kPanel;
+  std::vector<float> packed(static_cast<std::size_t>(panels * kPanel * h), 0.f);
+  for (std::int64_t k = 0; k < h; ++k)
+    for (std::int64_t j = 0; j < n; ++j)
+      packed[static_cast<std::size_t>((j / kPanel) * kPanel * h + k * kPanel + j % kPanel)] = songs_t[k * n + j];
+  return packed;
 }
 
 }  // namespace amrs::worldmodel

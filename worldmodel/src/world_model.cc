@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstddef>
 #include <limits>
 #include <nlohmann/json.hpp>
 
@@ -30,9 +31,10 @@ struct WorldModel::Impl {
   std::vector<Tensor> proj;        // per net: projected songs [N+1, d]
   std::vector<Tensor> head_songs;  // per net (factorized): head projection of songs [N, H]
   // Per net, for the fused catalogue head (FactorizedHead; empty when not fusable): the songs'
-  // head projection transposed [H, N], the output layer's weight [4, H] and bias [4].
+  // head projection in FactorizedHead's packed layout (PackHeadSongs), the output layer's weight
+  // [4, H] and bias [4].
   struct Fused {
-    std::vector<float> songs_t, w, b;
+    std::vector<float> packed, w, b;
     std::int64_t h = 0;
   };
   std::vector<Fused> fused;
@@ -53,7 +55,7 @@ struct WorldModel::Impl {
       if (n->HeadFusable()) {
         const Tensor t = head_songs.back().t().contiguous();
         f.h = t.size(0);
-        f.songs_t.assign(t.data_ptr<float>(), t.data_ptr<float>() + t.numel());
+        f.packed = PackHeadSongs(t.data_ptr<float>(), f.h, t.size(1));
         const Tensor w = n->HeadOut()->weight.contiguous(), b = n->HeadOut()->bias.contiguous();
         f.w.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
         f.b.assign(b.data_ptr<float>(), b.data_ptr<float>() + b.numel());
@@ -425,21 +427,36 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
           for (int s : signals) f[s] = I.Output(s, acc[r][j][s]);
         }
     };
-    if (!I.fused[k].songs_t.empty()) {
-      // The fused head (FactorizedHead): rows spread over the TBB workers, each row's catalogue
-      // in one pass; the same numbers for any thread count.
+    if (!I.fused[k].packed.empty()) {
+      // The fused head (FactorizedHead) writes this net's signals straight into `out` (Feedback is
+      // its [song][signal] layout); a skipped signal gets its constant instead. Rows are spread
+      // over the TBB workers in groups of up to kGroup, each group passing over one panel of songs
+      // while it is in cache; every (row, song, signal) sum is the same whatever the grouping, so
+      // the same numbers for any thread count and batch.
+      static_assert(sizeof(Feedback) == 4 * sizeof(float) && offsetof(Feedback, engagement) == 0 &&
+                        offsetof(Feedback, rating) == sizeof(float) && offsetof(Feedback, valence) == 2 * sizeof(float) &&
+                        offsetof(Feedback, arousal) == 3 * sizeof(float),
+                    "Feedback is FactorizedHead's [song][signal] layout");
+      constexpr int64_t kGroup = 8;
       const auto& f = I.fused[k];
       const Tensor a = net->HeadZ(st.z_last[k]).contiguous();  // [B, H]
       const float* ap = a.data_ptr<float>();
       const float* off = I.offset_rows.empty() ? nullptr : I.offset_rows.data();
-      tbb::parallel_for(tbb::blocked_range<int64_t>(0, B), [&](const tbb::blocked_range<int64_t>& rows) {
-        std::vector<float> p(static_cast<std::size_t>(N * 4));  // one row's probabilities, reused
-        for (int64_t r = rows.begin(); r < rows.end(); ++r) {
-          FactorizedHead(ap + r * f.h, 1, f.songs_t.data(), N, f.h, f.w.data(), f.b.data(), off, p.data());
-          for (int64_t j = 0; j < N; ++j) {
-            float* o = &out[static_cast<std::size_t>(r * N + j)].engagement;
-            for (int s : signals) o[s] = I.Output(s, p[static_cast<std::size_t>(j * 4 + s)]);
-          }
+      unsigned mask = 0;
+      std::vector<int> skipped;
+      for (int s : signals) {
+        if (I.info.skipped(s)) skipped.push_back(s);
+        else mask |= 1u << s;
+      }
+      float* o = &out[0].engagement;
+      const int64_t groups = (B + kGroup - 1) / kGroup;
+      tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& gs) {
+        for (int64_t g = gs.begin(); g < gs.end(); ++g) {
+          const int64_t r0 = g * kGroup, rc = std::min(kGroup, B - r0);
+          if (mask) FactorizedHead(ap + r0 * f.h, rc, f.packed.data(), N, f.h, f.w.data(), f.b.data(), off, mask,
+                                   o + r0 * N * 4);
+          for (int s : skipped)
+            for (int64_t i = r0 * N; i < (r0 + rc) * N; ++i) o[i * 4 + s] = I.Output(s, 0.f);
         }
       });
     } else if (I.factorized()) {
