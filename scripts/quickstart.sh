@@ -78,18 +78,19 @@ $amrs summarize "$OUT/synthetic.h5" | tee "$OUT/summary.txt"
 
 world="$OUT/world/factorized-mert+pe/split-0.pt"
 world_results=()
-policy_cmd=(train-policy --data "$OUT/synthetic.h5" --out-dir "$OUT/policy")
-copycat() { $amrs "${policy_cmd[@]}" --kind copycat ${policy_opts[@]+"${policy_opts[@]}"} "$@"; }
-dpo() { $amrs "${policy_cmd[@]}" --kind dpo --world "$world" ${policy_opts[@]+"${policy_opts[@]}"} ${dpo_opts[@]+"${dpo_opts[@]}"} "$@"; }
+# The two policy trainings (commands, not functions: a background lane stops the process itself).
+copycat=($amrs train-policy --data "$OUT/synthetic.h5" --out-dir "$OUT/policy" --kind copycat ${policy_opts[@]+"${policy_opts[@]}"})
+dpo=($amrs train-policy --data "$OUT/synthetic.h5" --out-dir "$OUT/policy" --kind dpo --world "$world"
+     ${policy_opts[@]+"${policy_opts[@]}"} ${dpo_opts[@]+"${dpo_opts[@]}"})
 if [ "$PROFILE" = paper ]; then
   stage "world-model sweep: Tables 2 and 3 on 10 MCCV splits -> $OUT/world/"
   $amrs sweep-world --data "$OUT/synthetic.h5" --out "$OUT/world" --splits 0,1,2,3,4,5,6,7,8,9 --members 5 \
     | tee "$OUT/world-sweep.txt"
   world_results=(--world-results "$OUT/world/world-results.h5")
   stage "train Copycat (behaviour cloning, InfoNCE) for $seeds seeds -> $OUT/policy/"
-  copycat --seeds $seeds | tee "$OUT/copycat.txt"
+  "${copycat[@]}" --seeds $seeds | tee "$OUT/copycat.txt"
   stage "fine-tune Copycat with DPO on pairs scored by the world model ($seeds seeds)"
-  dpo --seeds $seeds | tee "$OUT/dpo.txt"
+  "${dpo[@]}" --seeds $seeds | tee "$OUT/dpo.txt"
 else
   # The world model, Copycat and DPO each train on one core (seeds in parallel), so they share
   # the cores in two lanes instead of running one stage after another (the results are the same:
@@ -112,13 +113,13 @@ else
     run() { "$@" & child=$!; wait "$child"; }
     run $amrs train-world --data "$OUT/synthetic.h5" --out "$OUT/world" --splits 0 ${world_opts[@]+"${world_opts[@]}"} \
       > "$OUT/world-split-0.txt" 2>&1
-    run copycat --seed-list "$(join "${lane_a[@]}")" --threads 1 > "$OUT/copycat-lane-a.txt" 2>&1
-    run dpo --seed-list 0 --threads 1 > "$OUT/dpo-lane-a.txt" 2>&1
+    run "${copycat[@]}" --seed-list "$(join "${lane_a[@]}")" --threads 1 > "$OUT/copycat-lane-a.txt" 2>&1
+    run "${dpo[@]}" --seed-list 0 --threads 1 > "$OUT/dpo-lane-a.txt" 2>&1
   ) &
   lane_a_pid=$!
   trap 'kill -TERM "$lane_a_pid" 2>/dev/null || true' EXIT
   lane_b_status=0
-  copycat --seed-list "$(join "${lane_b[@]}")" --threads 1 | tee "$OUT/copycat.txt" || lane_b_status=$?
+  "${copycat[@]}" --seed-list "$(join "${lane_b[@]}")" --threads 1 | tee "$OUT/copycat.txt" || lane_b_status=$?
   lane_a_status=0
   wait "$lane_a_pid" || lane_a_status=$?
   for f in world-split-0.txt copycat-lane-a.txt dpo-lane-a.txt; do
@@ -130,7 +131,7 @@ else
   fi
   if [ "$seeds" -gt 1 ]; then
     stage "fine-tune Copycat with DPO on pairs scored by the world model (seeds 1-$((seeds - 1)); seed 0 above)"
-    dpo --seed-list "$(seq -s, 1 $((seeds - 1)))" | tee "$OUT/dpo.txt"
+    "${dpo[@]}" --seed-list "$(seq -s, 1 $((seeds - 1)))" | tee "$OUT/dpo.txt"
   fi
 fi
 
