@@ -21,7 +21,8 @@ namespace amrs::worldmodel {
   void FactorizedHead(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, const float*,    \
                       const float*, const float*, unsigned, float*);                                         \
   void FactorizedHeadLogits(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, const float*, \
-                            const float*, unsigned, float*);
+                            const float*, unsigned, float*);                                          \
+  std::vector<float> PackHeadSongs(const float*, std::int64_t, std::int64_t);
 namespace base {
 AMRS_DECLARE_KERNELS
 }
@@ -157,9 +158,13 @@ TEST_CASE("Fused catalogue head: packed panels, exact fused sums on AVX2, the sa
   const auto a = Random(rng, rows * h), songs = Random(rng, n * h), w = Random(rng, 4 * h, 0.5), b = Random(rng, 4);
   const auto offset = Random(rng, n * 4);
   // The packed layout (net.h): panels of 16 songs, each [h][16], the last one zero-padded.
-  std::vector<float> packed(static_cast<std::size_t>((n + panel - 1) / panel * panel * h), 0.f);
+  std::vector<float> songs_t(h * n);
   for (std::int64_t j = 0; j < n; ++j)
-    for (std::int64_t k = 0; k < h; ++k) packed[(j / panel) * panel * h + k * panel + j % panel] = songs[j * h + k];
+    for (std::int64_t k = 0; k < h; ++k) songs_t[k * n + j] = songs[j * h + k];
+  const auto packed = wm::base::PackHeadSongs(songs_t.data(), h, n);
+  REQUIRE(packed.size() == static_cast<std::size_t>((n + panel - 1) / panel * panel * h));
+  CHECK(packed[1 * panel * h + 3 * panel + 5] == songs[(panel + 5) * h + 3]);  // song 21, unit 3
+  CHECK(packed[2 * panel * h + 2 * panel + 15] == 0.f);                        // padding after song 36
   // Reference: b[s] + sum over k in order of w[s, k] relu(a[r, k] + songs[j, k]), one fused
   // multiply-add a step, as the AVX2 kernel does; the sigmoid in double.
   std::vector<float> fused(rows * n * 4);

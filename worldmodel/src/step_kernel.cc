@@ -9,6 +9,7 @@ namespace amrs::worldmodel {
 namespace base {
 void FactorizedHead(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, const float*, const float*,
                     const float*, unsigned, float*);
+std::vector<float> PackHeadSongs(const float*, std::int64_t, std::int64_t);
 void StepAttention(const float*, std::int64_t, float*, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                    const std::vector<std::vector<std::int32_t>>&, const std::int64_t*, float*);
 void LayerNormRows(const float*, const float*, const float*, float*, std::int64_t, std::int64_t, float);
@@ -18,6 +19,7 @@ void AddInPlace(float*, const float*, std::int64_t);
 namespace avx2 {
 void FactorizedHead(const float*, std::int64_t, const float*, std::int64_t, std::int64_t, const float*, const float*,
                     const float*, unsigned, float*);
+std::vector<float> PackHeadSongs(const float*, std::int64_t, std::int64_t);
 void StepAttention(const float*, std::int64_t, float*, float*, std::int64_t, std::int64_t, std::int64_t, std::int64_t,
                    const std::vector<std::vector<std::int32_t>>&, const std::int64_t*, float*);
 void LayerNormRows(const float*, const float*, const float*, float*, std::int64_t, std::int64_t, float);
@@ -62,13 +64,7 @@ void FactorizedHead(const float* a, std::int64_t rows, const float* packed, std:
 }
 
 std::vector<float> PackHeadSongs(const float* songs_t, std::int64_t h, std::int64_t n) {
-  constexpr std::int64_t kPanel = 16;  // as in step_kernel_impl.inc
-  const std::int64_t panels = (n + kPanel - 1) / kPanel;
-  std::vector<float> packed(static_cast<std::size_t>(panels * kPanel * h), 0.f);
-  for (std::int64_t k = 0; k < h; ++k)
-    for (std::int64_t j = 0; j < n; ++j)
-      packed[static_cast<std::size_t>((j / kPanel) * kPanel * h + k * kPanel + j % kPanel)] = songs_t[k * n + j];
-  return packed;
+  return base::PackHeadSongs(songs_t, h, n);  // a layout only: the same in both builds
 }
 
 }  // namespace amrs::worldmodel

@@ -456,7 +456,7 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
           if (mask) FactorizedHead(ap + r0 * f.h, rc, f.packed.data(), N, f.h, f.w.data(), f.b.data(), off, mask,
                                    o + r0 * N * 4);
           for (int s : skipped)
-            for (int64_t i = r0 * N; i < (r0 + rc) * N; ++i) o[i * 4 + s] = I.Output(s, 0.f);
+            for (int64_t i = r0 * N; i < (r0 + rc) * N; ++i) o[i * 4 + s] = I.info.skip_prediction[s];
         }
       });
     } else if (I.factorized()) {
