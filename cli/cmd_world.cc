@@ -83,6 +83,8 @@ void ApplyPresetToDefaults(const po::variables_map& vm, worldmodel::Preset p, co
   // The preset's prior offset only with the song prior it reads (--song-prior false turns it off).
   if (!vm.count("prior-offset") || vm["prior-offset"].defaulted())
     o.model.prior_offset = q.model.prior_offset && o.model.song_prior;
+  if (!vm.count("session-features") || vm["session-features"].defaulted())
+    o.model.session_features = q.model.session_features && o.model.prior_offset;
   if (!vm.count("dropout") || vm["dropout"].defaulted()) o.model.dropout = q.model.dropout;
   if (!vm.count("lr") || vm["lr"].defaulted()) o.lr = q.lr;
   take("epochs", o.epochs, q.epochs);
@@ -246,7 +248,10 @@ int SweepWorld(const std::vector<std::string>& args) {
   std::fprintf(stderr, "sweep-world: %s, d_model %d, %d layer(s), lr %g, up to %d epochs%s%s\n", preset_line.c_str(),
                o.train.model.d_model, o.train.model.layers, static_cast<double>(o.train.lr), o.train.epochs,
                o.train.patience > 0 ? (", patience " + std::to_string(o.train.patience)).c_str() : "",
-               o.train.model.prior_offset ? ", song prior and prior offset" : (o.train.model.song_prior ? ", song prior" : ""));
+               o.train.model.session_features ? ", song prior, prior offset and session features"
+               : o.train.model.prior_offset   ? ", song prior and prior offset"
+               : o.train.model.song_prior     ? ", song prior"
+                                              : "");
   if (!o.sizes.empty()) {
     std::string w;
     for (auto x : o.sizes) w += (w.empty() ? "" : ",") + std::to_string(x);

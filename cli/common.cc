@@ -164,7 +164,9 @@ void AddModelOptions(po::options_description& desc, worldmodel::ModelConfig& m, 
      "append each song's shrunk per-signal train means and log(1+count) to its input (on in the small preset; docs/own-data.md)")
     ("song-prior-k", po::value(&m.song_prior_k)->default_value(m.song_prior_k, "5"), "the song prior's shrinkage (pseudo-count of the global mean)")
     ("prior-offset", po::value(&m.prior_offset)->default_value(m.prior_offset)->implicit_value(true),
-     "add the logit of the candidate song's shrunk train mean to each output, starting from the per-song mean (needs --song-prior; on in the small preset)");
+     "add the logit of the candidate song's shrunk train mean to each output, starting from the per-song mean (needs --song-prior; on in the small preset)")
+    ("session-features", po::value(&m.session_features)->default_value(m.session_features)->implicit_value(true),
+     "add a fitted linear term in the position in the session, the song's recent plays and the user's departure from the per-song means (needs --prior-offset; on in the small preset)");
 }
 
 bool StderrIsTerminal() { return isatty(STDERR_FILENO) == 1; }

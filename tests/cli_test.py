@@ -228,9 +228,9 @@ def main():
     # of its results (the report looked for clamp3/mert rows only).
     # On small data the sweep applies the small preset like train-world (explicit options win).
     amrs("sweep-world", "--data", "nr.h5", "--out", "nr-sweep", "--splits", 0, "--tables", "table2", "--epochs", 1,
-         "--no-baselines", "--jobs", 1, *model, out=r"factorized-e\+pe\+prior\+offset",
+         "--no-baselines", "--jobs", 1, *model, out=r"factorized-e\+pe\+prior\+offset\+session",
          err=r"^sweep-world: preset small \(\d+ training interactions in split 0; small below 20000\), d_model 8, "
-             r"1 layer\(s\), lr 0\.0003, up to 1 epochs, patience 8, song prior and prior offset")
+             r"1 layer\(s\), lr 0\.0003, up to 1 epochs, patience 8, song prior, prior offset and session features")
     # Under the small preset the sweep also trains the Table-2 winner at d_model 16, 32 and 64.
     if os.path.isfile("nr-sweep/world-tables.md"):
         tables_md = open("nr-sweep/world-tables.md").read()
@@ -238,14 +238,14 @@ def main():
         check(any(os.path.isfile(os.path.join("nr-sweep", f, "split-0.pt"))
                   for f in os.listdir("nr-sweep") if f.endswith(".d16")),
               "sweep-world on small data wrote no <winner>.d16/split-0.pt")
-    amrs("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior+offset/split-0.pt", "--agents", "random",
+    amrs("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior+offset+session/split-0.pt", "--agents", "random",
          "--seeds", 1, "--max-users", 2, "--out", "nr-run-r.h5", out=r"^random +test +1 ")
     amrs("report", "nr-run-r.h5", "--data", "nr.h5", "--no-figures", "--world-results", "nr-sweep/world-results.h5",
          "--out", "nr-report", out=r"^report: ")
     if os.path.isfile("nr-report/report.md"):
         md = open("nr-report/report.md").read()
         check("Table 2" in md and "factorized-e+pe" in md, "report --world-results of a sweep over family 'e' has no Table 2")
-    later("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior+offset/split-0.pt", "--agents", "greedy",
+    later("rollout", "--data", "nr.h5", "--world", "nr-world/factorized-e+pe+prior+offset+session/split-0.pt", "--agents", "greedy",
           "--seeds", 1, "--max-users", 2, "--out", "nr-run.h5", out=r"^greedy +test +1 ")
     later("train-policy", "--kind", "copycat", "--data", "few.h5", "--seeds", 1, "--out-dir", "few-policy", rc=1,
           err=r"train-policy: data checks failed: users: split 0 val: 1 user\(s\)")
@@ -267,6 +267,8 @@ def main():
           err=r"--no-replay: bad no-replay rule 'sometimes' \(known: session, episode, off\)")
     later("train-world", "--data", d, "--splits", "0,0", rc=2, err=r"--splits: split 0 is listed twice")
     later("train-world", "--data", d, "--epochs", 0, rc=2, err=r"epochs")
+    later("train-world", "--data", d, "--session-features", "--song-prior", "--prior-offset", "false", "--out", "x-world",
+          rc=2, err=r"'session_features' needs 'prior_offset'")
     later("train-policy", "--kind", "copycat", "--data", d, "--epochs", -1, rc=2, err=r"--epochs")
     later("import", "--sessions", "sessions.csv", "--embedding", "tags=tags.csv", "--out", "x.h5", rc=2,
          err=r"--interactions")

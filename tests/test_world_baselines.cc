@@ -398,6 +398,7 @@ TEST_CASE("Presets: small below the threshold, default above; the small preset s
   CHECK(o.model.d_model < ModelConfig{}.d_model);
   CHECK(o.patience > 0);
   CHECK(o.model.prior_offset);
+  CHECK(o.model.session_features);
   CHECK(o.lr == 3e-4f);
   ApplyPreset(Preset::kDefault, d, o);
   CHECK(o.lr == TrainOptions{}.lr);

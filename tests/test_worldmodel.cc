@@ -571,6 +571,217 @@ TEST_CASE("Prior offset in the configuration: JSON, name, needs the song prior")
   CHECK_THROWS_WITH_AS(m.Validate(), doctest::Contains("'prior_offset' needs 'song_prior'"), ArgumentError);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Session features (ModelConfig::session_features)
+
+namespace {
+
+Token SongTok(std::int32_t song, float e, bool rated, float r) {
+  return Token::Song(song, Feedback{e, r, 0.f, 0.f}, rated, false, SessionMode::kNone);
+}
+
+// The prior offset plus session features, on the song prior of a tiny model.
+ModelConfig WithSession(ModelConfig m) {
+  m.song_prior = m.prior_offset = m.session_features = true;
+  return m;
+}
+
+}  // namespace
+
+TEST_CASE("Session features: position in the session, recent plays, the user's shrunk residuals") {
+  // Three songs; song means (engagement, rating, valence, arousal) per song.
+  const std::vector<float> means = {0.5f, 0.5f, 0.5f, 0.5f, 0.2f, 0.4f, 0.5f, 0.5f, 0.9f, 0.6f, 0.5f, 0.5f};
+  SessionStats st;
+  float f[kSessionFeatures];
+  st.Features(1, f);
+  CHECK(f[0] == 0.f);
+  CHECK(f[1] == 0.f);
+  CHECK(f[2] == 0.f);
+  st.Add(Token::Boundary(0.5f, 0.5f, SessionMode::kNone), means.data());
+  st.Add(SongTok(0, 0.8f, true, 1.f), means.data());   // residuals: e +0.3, r +0.5
+  st.Add(SongTok(1, 0.1f, false, 0.f), means.data());  // e -0.1, no rating
+  st.Features(0, f);
+  CHECK(f[0] == 2.f);  // two songs since the boundary
+  CHECK(f[1] == 1.f);  // song 0 played once
+  CHECK(f[2] == doctest::Approx((0.3 - 0.1) / (2 + SessionStats::kResidualK)));
+  CHECK(f[3] == doctest::Approx(0.5 / (1 + SessionStats::kResidualK)));  // only the rated token
+  CHECK(f[4] == 0.f);  // no affect reports
+  st.Features(2, f);
+  CHECK(f[1] == 0.f);
+  // A boundary restarts the position, not the plays or the residuals.
+  st.Add(Token::Boundary(0.5f, 0.5f, SessionMode::kNone), means.data());
+  st.Features(0, f);
+  CHECK(f[0] == 0.f);
+  CHECK(f[1] == 1.f);
+  CHECK(f[2] == doctest::Approx(0.2 / 7));
+  // Plays count the last kRepeatWindow song tokens only.
+  for (int i = 0; i < SessionStats::kRepeatWindow; ++i) st.Add(SongTok(2, 0.9f, false, 0.f), means.data());
+  CHECK(st.Plays(2) == SessionStats::kRepeatWindow);
+  CHECK(st.Plays(0) == 0);
+  // The logits: w[s][0] position + w[s][1] plays + w[s][2] residual + w[s][3]; the catalogue's
+  // split form (BaseLogits + w[s][1] plays) is the same.
+  const float w[16] = {-0.1f, -0.5f, 2.f, 0.3f, 0.2f, 0.1f, 1.f, -0.2f, 0, 0, 0, 0, 0, 0, 0, 0};
+  float lg[4], base[4];
+  st.Features(2, f);
+  st.Logits(2, w, lg);
+  st.BaseLogits(w, base);
+  CHECK(lg[0] == doctest::Approx(-0.1 * f[0] - 0.5 * f[1] + 2 * f[2] + 0.3));
+  CHECK(lg[1] == doctest::Approx(0.2 * f[0] + 0.1 * f[1] + 1 * f[3] - 0.2));
+  CHECK(lg[2] == 0.f);
+  CHECK(lg[0] == doctest::Approx(base[0] - 0.5f * 30));
+}
+
+TEST_CASE("Session features in a batch: each token's features from the span's earlier tokens") {
+  const auto& d = Small();
+  const data::TokenView view(d);
+  const History& h = view.User(3);
+  REQUIRE(h.size() > 10);
+  const auto prior = ComputeSongPrior(view, d.splits[0].train, d.num_songs(), 5.f);
+  const std::vector<float> means = SongMeans(prior);
+  REQUIRE(means.size() == static_cast<std::size_t>(d.num_songs()) * kNumSignals);
+  CHECK(means[4 * 2 + 1] == prior[2][2].item<float>());  // song 2's rating mean
+  const ModelConfig cfg = WithSession(Tiny());
+  const auto b = MakeSequenceBatch({{h.data(), static_cast<int64_t>(h.size())}}, cfg, d.num_songs(), &means);
+  REQUIRE(b.session.defined());
+  SessionStats st;
+  float f[kSessionFeatures];
+  int nonzero = 0;
+  for (std::size_t t = 0; t < h.size(); ++t) {
+    if (!h[t].IsBoundary()) {
+      st.Features(h[t].song, f);
+      for (int k = 0; k < kSessionFeatures; ++k) CHECK(b.session[0][static_cast<int64_t>(t)][k].item<float>() == f[k]);
+      nonzero += f[2] != 0.f;
+    }
+    st.Add(h[t], means.data());
+  }
+  CHECK(nonzero > 0);
+  // Without the song means (or the option) the batch has none.
+  CHECK_FALSE(MakeSequenceBatch({{h.data(), static_cast<int64_t>(h.size())}}, cfg, d.num_songs()).session.defined());
+  CHECK_FALSE(MakeSequenceBatch({{h.data(), static_cast<int64_t>(h.size())}}, Tiny(), d.num_songs(), &means)
+                  .session.defined());
+}
+
+TEST_CASE("Session features: the fit finds a fading engagement and leaves affect to the network") {
+  // Songs of one mean; engagement falls by 0.08 per song within a session, rating does not move.
+  const std::int32_t N = 4;
+  std::vector<History> users;
+  for (int u = 0; u < 20; ++u) {
+    History h;
+    for (int s = 0; s < 3; ++s) {
+      h.push_back(Token::Boundary(0.5f, 0.5f, SessionMode::kNone));
+      for (int p = 0; p < 8; ++p)
+        h.push_back(Token::Song((u + s + p) % N, Feedback{0.85f - 0.08f * p, static_cast<float>((u + p) % 2), 0.3f, 0.7f},
+                                true, true, SessionMode::kNone));
+    }
+    users.push_back(h);
+  }
+  std::vector<std::pair<const Token*, int64_t>> spans;
+  for (const auto& h : users) spans.emplace_back(h.data(), static_cast<int64_t>(h.size()));
+  SongReduction r;
+  r.prior = torch::zeros({N, kSongPriorColumns});
+  for (int s = 0; s < kNumSignals; ++s) r.prior.select(1, 2 * s).fill_(0.5f);
+  const auto w = FitSessionWeights(spans, WithSession(Tiny()), N, r);
+  REQUIRE(w.sizes() == torch::IntArrayRef({kNumSignals, kSessionWeights}));
+  CHECK(w[0][0].item<float>() < -0.1f);  // engagement falls with the position
+  CHECK(std::fabs(w[1][0].item<float>()) < 0.05f);  // rating does not
+  CHECK(torch::equal(w.narrow(0, 2, 2), torch::zeros({2, kSessionWeights})));
+  // The fitted term brings the teacher-forced loss below the prior offset's alone.
+  const std::vector<float> means = SongMeans(r.prior);
+  const auto b = MakeSequenceBatch(spans, WithSession(Tiny()), N, &means);
+  const auto base = PriorOffset(r).index_select(0, b.candidates.reshape({-1})).view_as(b.targets);
+  const auto without = MaskedLosses(base, b).first, with = MaskedLosses(base + SessionLogits(b.session, w), b).first;
+  CHECK(with[0].item<float>() < 0.5f * without[0].item<float>());
+}
+
+TEST_CASE("Session features: trained, every prediction path applies them alike; the checkpoint keeps them") {
+  testing::TempDir tmp;
+  const auto& d = Small();
+  const data::TokenView view(d);
+  TrainOptions o;
+  o.model = WithSession(Tiny());
+  o.epochs = 1;
+  o.batch_tokens = 512;
+  o.out = tmp.File("m.pt");
+  std::ostringstream log;
+  TrainWorldModel(d, o, &log);
+  CHECK(log.str().find("epoch 0 (the per-song mean and session features)  val eng") != std::string::npos);
+  CHECK(log.str().find("session features (position, recent plays, user residual, constant) per signal: engagement") !=
+        std::string::npos);
+  const auto m = WorldModel::Load(o.out, d);
+  CHECK(m->info().config.Name() == "factorized-mert+prior+offset+session");
+  torch::serialize::InputArchive a;
+  a.load_from(o.out);
+  torch::Tensor w;
+  REQUIRE(a.try_read("session_weights", w));
+  CHECK(w.abs().sum().item<float>() > 0.f);
+  // Teacher-forced, one candidate after Encode, after Encode + Append, and the whole catalogue.
+  const History& h = view.User(4);
+  const auto seq = m->PredictSequences({h});
+  float worst = 0, worst_cat = 0, worst_append = 0;
+  int checked = 0;
+  for (std::size_t t = 2; t < h.size(); ++t) {
+    if (h[t].IsBoundary()) continue;
+    auto st = m->Encode({History(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(t))});
+    const auto one = m->Predict(*st, {h[t].song});
+    worst = std::max(worst, MaxDiff({seq[0][t]}, one));
+    worst_cat = std::max(worst_cat, MaxDiff({m->ScoreCatalogue(*st)[static_cast<std::size_t>(h[t].song)]}, one));
+    auto st2 = m->Encode({History(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(t - 1))});
+    m->Append(*st2, {h[t - 1]});
+    worst_append = std::max(worst_append, MaxDiff(m->Predict(*st2, {h[t].song}), one));
+    ++checked;
+  }
+  REQUIRE(checked > 5);
+  CHECK(worst < 1e-4f);
+  CHECK(worst_cat < 1e-5f);
+  CHECK(worst_append < 1e-4f);
+  // The term reaches the predictions: the same networks with the weights zeroed predict otherwise.
+  const auto catalogue = d.MakeCatalogue("mert");
+  std::array<WorldNet, kNumSignals> nets{WorldNet(o.model, SongInputDim(catalogue, o.model)), WorldNet(nullptr),
+                                         WorldNet(nullptr), WorldNet(nullptr)};
+  nets[0]->Initialize(6);
+  nets[1] = nets[2] = nets[3] = nets[0];
+  CheckpointInfo info = m->info();
+  info.best_epoch = {1, 1, 1, 1};
+  SongReduction r = FitReduction(catalogue, o.model.song_components);
+  r.prior = CheckpointPrior(o.out);
+  r.session_w = w;
+  SaveCheckpoint(tmp.File("same.pt"), info, nets, r);
+  r.session_w = torch::zeros_like(w);
+  SaveCheckpoint(tmp.File("zero.pt"), info, nets, r);
+  const auto same = WorldModel::Load(tmp.File("same.pt"), d), zero = WorldModel::Load(tmp.File("zero.pt"), d);
+  CHECK(MaxDiff(same->ScoreCatalogue(*same->Encode({h})), zero->ScoreCatalogue(*zero->Encode({h}))) > 1e-3f);
+
+  SUBCASE("weights of another shape") {
+    r.session_w = torch::zeros({kNumSignals, kSessionWeights + 1});
+    SaveCheckpoint(tmp.File("bad.pt"), info, nets, r);
+    CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("bad.pt"), d), doctest::Contains("the session_weights are not float 4x4"),
+                         InputError);
+  }
+  SUBCASE("no weights") {
+    r.session_w = torch::Tensor();
+    SaveCheckpoint(tmp.File("bad.pt"), info, nets, r);
+    CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("bad.pt"), d), doctest::Contains("has no session_weights"), InputError);
+  }
+  SUBCASE("non-finite weights") {
+    r.session_w = torch::full({kNumSignals, kSessionWeights}, std::nanf(""));
+    SaveCheckpoint(tmp.File("bad.pt"), info, nets, r);
+    CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("bad.pt"), d), doctest::Contains("non-finite"), InputError);
+  }
+}
+
+TEST_CASE("Session features in the configuration: JSON, name, needs the prior offset") {
+  ModelConfig m = WithPrior(Tiny());
+  m.prior_offset = true;
+  CHECK(m.ToJson().find("session_features") == std::string::npos);  // off: the JSON of before
+  m.session_features = true;
+  const auto back = ModelConfig::FromJson(m.ToJson());
+  CHECK(back.session_features);
+  CHECK(back == m);
+  CHECK(back.Name() == "factorized-mert+prior+offset+session");
+  m.prior_offset = false;
+  CHECK_THROWS_WITH_AS(m.Validate(), doctest::Contains("'session_features' needs 'prior_offset'"), ArgumentError);
+}
+
 TEST_CASE("Same seed, same checkpoint bytes (whatever the file's name)") {
   testing::TempDir tmp;
   const auto& d = Small();

@@ -89,6 +89,7 @@ void SaveCheckpoint(const std::string& path, const CheckpointInfo& info,
     a.write("song_pca_basis", reduction.basis);
   }
   if (reduction.prior.defined()) a.write("song_prior", reduction.prior);
+  if (reduction.session_w.defined()) a.write("session_weights", reduction.session_w);
   for (int s = 0; s < kNumSignals; ++s) {
     WriteParams(a, std::string("net_") + kSignalNames[s], *nets[s]);
   }

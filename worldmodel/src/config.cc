@@ -65,7 +65,7 @@ Ablation Ablation::Parse(const std::string& name) {
 
 std::string ModelConfig::Name() const {
   std::string n = ArchName(arch) + "-" + family + (rope ? "+pe" : "") + (song_prior ? "+prior" : "") +
-                  (prior_offset ? "+offset" : "");
+                  (prior_offset ? "+offset" : "") + (session_features ? "+session" : "");
   if (ablation.Any()) n += ablation.Name();
   return n;
 }
@@ -83,6 +83,7 @@ void ModelConfig::Validate() const {
   need(song_components >= 0, "'song_components' must be >= 0");
   need(std::isfinite(song_prior_k) && song_prior_k >= 0.f, "'song_prior_k' must be a finite number >= 0");
   need(!prior_offset || song_prior, "'prior_offset' needs 'song_prior'");
+  need(!session_features || prior_offset, "'session_features' needs 'prior_offset'");
   need(ablation.max_lookback >= 0, "'max_lookback' must be >= 0");
   need(d_model <= kMaxWidth, "'d_model' must be at most " + std::to_string(kMaxWidth));
   need(heads <= kMaxHeads, "'heads' must be at most " + std::to_string(kMaxHeads));
@@ -123,6 +124,7 @@ std::string ModelConfig::ToJson() const {
     j["song_prior_k"] = song_prior_k;
   }
   if (prior_offset) j["prior_offset"] = true;
+  if (session_features) j["session_features"] = true;
   return j.dump();
 }
 
@@ -144,6 +146,7 @@ ModelConfig ModelConfig::FromJson(const std::string& s) {
     c.song_prior = j.value("song_prior", false);  // absent: written before the prior existed, or off
     if (c.song_prior) c.song_prior_k = j.at("song_prior_k").get<float>();
     c.prior_offset = j.value("prior_offset", false);
+    c.session_features = j.value("session_features", false);
     c.Validate();
     return c;
   } catch (const nlohmann::json::exception& e) {

@@ -3,6 +3,7 @@
 
 #include <torch/torch.h>
 
+#include <array>
 #include <optional>
 #include <vector>
 
@@ -154,15 +155,48 @@ struct SequenceBatch {
   torch::Tensor candidates;  // [B,T] int64 song index of token t (num_songs for boundaries)
   torch::Tensor targets;     // [B,T,4]
   torch::Tensor mask;        // [B,T,4] 1 where the target is observed
+  torch::Tensor session;     // [B,T,kSessionFeatures] (SessionStats) or undefined
   std::vector<std::int64_t> lengths;
 };
+// With `song_means` (the song prior's means, SongMeans; config.session_features), the batch also
+// carries each token's session features (SessionStats, from the span's earlier tokens).
 SequenceBatch MakeSequenceBatch(const std::vector<std::pair<const Token*, std::int64_t>>& spans,
-                                const ModelConfig& config, std::int32_t num_songs);
+                                const ModelConfig& config, std::int32_t num_songs,
+                                const std::vector<float>* song_means = nullptr);
+
+// Session features (ModelConfig::session_features; docs/own-data.md), per candidate song after a
+// history: [0] the song tokens since the history's last boundary (the position in the session),
+// [1] the candidate's plays among the last kRepeatWindow song tokens, [2 + s] the user's shrunk
+// mean residual of signal s, sum(y - song mean) / (n + kResidualK) over the earlier tokens with
+// that target. Signal s's logit gets w[s][0] f[0] + w[s][1] f[1] + w[s][2] f[2 + s] + w[s][3].
+constexpr int kSessionFeatures = 2 + kNumSignals;
+constexpr int kSessionWeights = 4;  // per signal
+constexpr int kSessionSignals = 2;  // the term is fitted for engagement and rating; 0 for affect
+struct SessionStats {
+  static constexpr int kRepeatWindow = 30;
+  static constexpr float kResidualK = 5.f;
+  std::int32_t position = 0;
+  std::vector<std::int32_t> recent;  // last kRepeatWindow songs, oldest first
+  std::array<double, kNumSignals> sum{}, n{};
+  // Adds a history token; song_means [N, 4] row-major (the song prior's means).
+  void Add(const Token& t, const float* song_means);
+  void Features(std::int32_t song, float* f) const;  // f [kSessionFeatures]
+  // The term added to the logits of `song` ([4]) with weights w [4 * kSessionWeights].
+  void Logits(std::int32_t song, const float* w, float* out) const;
+  // The song-independent part (position, residual, constant) and the repeat weights (Logits =
+  // base + w[s][1] * plays(song)), for scoring a whole catalogue.
+  void BaseLogits(const float* w, float* out) const;
+  std::int32_t Plays(std::int32_t song) const;
+};
+// The song prior's means [N * 4] row-major (columns 2s of the prior table).
+std::vector<float> SongMeans(const torch::Tensor& prior);
+// The session term [.., 4] from features [.., kSessionFeatures] and weights [4, kSessionWeights].
+torch::Tensor SessionLogits(const torch::Tensor& features, const torch::Tensor& w);
 
 // Predictions [B,T,4] (logits) for a batch, teacher-forced; with `offset` [N+1,4] (PriorOffset)
-// each token's candidate song's row is added.
+// each token's candidate song's row is added, with `session_w` (and b.session) the session term.
 torch::Tensor ForwardBatch(WorldNet& net, const SequenceBatch& b, const torch::Tensor& catalogue,
-                           const torch::Tensor& offset = {});
+                           const torch::Tensor& offset = {}, const torch::Tensor& session_w = {});
 
 // Per-signal masked losses [4] (MSE on sigmoid(e,v,a), BCE-with-logits on rating) and counts.
 std::pair<torch::Tensor, torch::Tensor> MaskedLosses(const torch::Tensor& logits,
@@ -178,6 +212,9 @@ struct SongReduction {
   torch::Tensor mean;   // [D]
   torch::Tensor basis;  // [D, k]
   torch::Tensor prior;  // [N, kSongPriorColumns] or undefined
+  // The session features' weights [4, kSessionWeights] (ModelConfig::session_features), fitted on
+  // the training users before the network (FitSessionWeights), or undefined.
+  torch::Tensor session_w;
   bool active() const { return basis.defined(); }
 };
 // Per signal: the shrunk mean and log(1 + count) of its targets on the song.
@@ -191,6 +228,11 @@ torch::Tensor ComputeSongPrior(const data::TokenView& view, const std::vector<st
 // shrunk train mean (the prior table's columns 2s, clamped to [1e-3, 1 - 1e-3]), and a trailing
 // zero row (padding); undefined without the prior table. Computed once per model.
 torch::Tensor PriorOffset(const SongReduction& r);
+// The session weights [4, kSessionWeights] (rows kSessionSignals.. zero) that minimize the training losses (MaskedLosses) of
+// the prior offset plus the session term alone, over the tokens of `spans` (a few hundred
+// full-batch Adam steps from zero; deterministic).
+torch::Tensor FitSessionWeights(const std::vector<std::pair<const Token*, std::int64_t>>& spans,
+                                const ModelConfig& config, std::int32_t num_songs, const SongReduction& r);
 // Top-k principal components of the catalogue (k = 0 or k >= D: no reduction).
 SongReduction FitReduction(const Catalogue& c, int k);
 // The network's song input [N+1, k] (trailing zero row kept at zero).

@@ -91,14 +91,22 @@ std::string Losses(const SignalSums& s) {
   return os.str();
 }
 
-SignalSums ValidationLoss(WorldNet& net, const std::vector<Span>& spans, const Tensor& cat, const Tensor& offset,
+// The prior offset's and the session term's inputs of a training run.
+struct Offsets {
+  Tensor offset;                  // PriorOffset, or undefined
+  Tensor session_w;               // SongReduction::session_w, or undefined
+  std::vector<float> song_means;  // SongMeans (with the session features)
+  const std::vector<float>* means() const { return session_w.defined() ? &song_means : nullptr; }
+};
+
+SignalSums ValidationLoss(WorldNet& net, const std::vector<Span>& spans, const Tensor& cat, const Offsets& off,
                           const ModelConfig& cfg, std::int32_t n_songs) {
   torch::NoGradGuard g;
   net->eval();
   SignalSums s;
   for (const auto& batch : MakeBatches(spans, 16384, cfg.heads)) {
-    const SequenceBatch b = MakeSequenceBatch(batch, cfg, n_songs);
-    const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat, offset), b);
+    const SequenceBatch b = MakeSequenceBatch(batch, cfg, n_songs, off.means());
+    const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat, off.offset, off.session_w), b);
     s.Add(losses, counts);
   }
   return s;
@@ -217,7 +225,27 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   // The song prior sees the users trained on, never the validation or test users.
   if (o.model.song_prior) reduction.prior = ComputeSongPrior(view, train_users, N, o.model.song_prior_k);
   const Tensor cat = SongInputs(catalogue, reduction);
-  const Tensor offset = o.model.prior_offset ? PriorOffset(reduction) : Tensor();
+  Offsets offset;
+  if (o.model.prior_offset) offset.offset = PriorOffset(reduction);
+  if (o.model.session_features) {  // fitted on the train users' whole histories, before the network
+    std::vector<Span> all;
+    for (auto u : train_users)
+      if (!view.User(u).empty()) all.emplace_back(view.User(u).data(), static_cast<int64_t>(view.User(u).size()));
+    const auto tf = std::chrono::steady_clock::now();
+    reduction.session_w = FitSessionWeights(all, o.model, N, reduction);
+    const double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - tf).count();
+    offset.session_w = reduction.session_w;
+    offset.song_means = SongMeans(reduction.prior);
+    if (log) {
+      *log << "  session features (position, recent plays, user residual, constant) per signal:";
+      const auto w = reduction.session_w.accessor<float, 2>();
+      for (int s = 0; s < kNumSignals; ++s) {
+        *log << " " << kSignalNames[s];
+        for (int k = 0; k < kSessionWeights; ++k) *log << (k ? "," : " ") << std::setprecision(3) << w[s][k];
+      }
+      *log << std::setprecision(2) << " (fitted in " << fit_s << " s)" << std::setprecision(6) << "\n";
+    }
+  }
   const int in_dim = SongInputDim(catalogue, o.model);
   std::vector<Span> val_spans;
   for (auto u : split.val)
@@ -302,7 +330,10 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
         best[s] = CloneParams(net);
         rs.best_loss[s] = val.Mean(s);
       }
-    if (log) *log << "  epoch 0 (the per-song mean)  val " << Losses(val) << "\n";
+    if (log)
+      *log << (cfg.session_features ? "  epoch 0 (the per-song mean and session features)  val "
+                                    : "  epoch 0 (the per-song mean)  val ")
+           << Losses(val) << "\n";
   }
   // Early stopping: no signal improved since this many epochs (derived from the best epochs, so
   // that a resumed run stops where an uninterrupted one would).
@@ -338,8 +369,8 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
         Tensor losses = torch::zeros({kNumSignals}), counts = torch::zeros({kNumSignals});
         SequenceBatch b;
         if (!mine.empty()) {
-          b = MakeSequenceBatch(mine, cfg, N);
-          std::tie(losses, counts) = MaskedLosses(ForwardBatch(net, b, cat, offset), b);
+          b = MakeSequenceBatch(mine, cfg, N, offset.means());
+          std::tie(losses, counts) = MaskedLosses(ForwardBatch(net, b, cat, offset.offset, offset.session_w), b);
         }
         const std::uint64_t bytes_before = comm.bytes_reduced();
         double total[kNumSignals];
@@ -362,8 +393,8 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
         for (auto l : b.lengths) epoch_tokens += l;
       } else {
       const auto tb = std::chrono::steady_clock::now();
-      const SequenceBatch b = MakeSequenceBatch(batches[bi], cfg, N);
-      const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat, offset), b);
+      const SequenceBatch b = MakeSequenceBatch(batches[bi], cfg, N, offset.means());
+      const auto [losses, counts] = MaskedLosses(ForwardBatch(net, b, cat, offset.offset, offset.session_w), b);
       const Tensor loss = (losses * weights).sum();
       if (!std::isfinite(loss.item<double>()))
         throw Error("train-world: loss became non-finite at epoch " + std::to_string(epoch) +

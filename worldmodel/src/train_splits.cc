@@ -64,6 +64,7 @@ void ApplyPreset(Preset p, const data::Dataset& d, TrainOptions& o) {
   o.model.song_components = def.song_components;
   o.model.song_prior = def.song_prior;
   o.model.prior_offset = def.prior_offset;
+  o.model.session_features = def.session_features;
   o.model.dropout = def.dropout;
   o.epochs = tdef.epochs;
   o.patience = tdef.patience;
@@ -76,6 +77,7 @@ void ApplyPreset(Preset p, const data::Dataset& d, TrainOptions& o) {
     o.model.song_components = std::max(1, std::min(32, d.num_songs() / 2));
     o.model.song_prior = true;
     o.model.prior_offset = true;
+    o.model.session_features = true;
     o.lr = 3e-4f;  // measured on s32/s50 (docs/own-data.md): better than 1e-3 with the offset
     o.epochs = 60;
     o.patience = 8;

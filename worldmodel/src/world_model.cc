@@ -40,6 +40,10 @@ struct WorldModel::Impl {
   std::vector<Fused> fused;
   std::vector<float> offset_rows;  // offset [N, 4] (empty without the prior offset)
   Tensor offset;                   // prior_offset: logits added per candidate song [N+1, 4] (PriorOffset)
+  // Session features (config.session_features): the weights [4 * kSessionWeights] and the song
+  // prior's means [N * 4] (SongMeans); empty without.
+  std::vector<float> session_w, song_means;
+  bool session() const { return !session_w.empty(); }
 
   void Prepare() {
     c10::InferenceMode g;
@@ -66,6 +70,39 @@ struct WorldModel::Impl {
       const Tensor o = offset.narrow(0, 0, catalogue.size()).contiguous();
       offset_rows.assign(o.data_ptr<float>(), o.data_ptr<float>() + o.numel());
     }
+    if (reduction.session_w.defined()) {
+      const Tensor w = reduction.session_w.contiguous();
+      session_w.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
+      song_means = SongMeans(reduction.prior);
+      // The session term varies by row: the catalogue is scored through the torch head.
+      for (auto& f : fused) f = Fused();
+    }
+  }
+  // Offset logits [B,4] of candidate songs: the prior offset plus each row's session term
+  // (undefined without either).
+  Tensor Offsets(const std::vector<int64_t>& songs, const std::vector<SessionStats>& stats,
+                 const std::vector<int64_t>& rows) const {
+    Tensor o = Offsets(songs);
+    if (!session()) return o;
+    std::vector<float> t(songs.size() * kNumSignals);
+    for (std::size_t i = 0; i < songs.size(); ++i)
+      stats[static_cast<std::size_t>(rows[i])].Logits(static_cast<std::int32_t>(songs[i]), session_w.data(),
+                                                      &t[i * kNumSignals]);
+    const Tensor st = torch::from_blob(t.data(), {static_cast<int64_t>(songs.size()), kNumSignals}, torch::kFloat).clone();
+    return o.defined() ? o + st : st;
+  }
+  // The session term of row r for every song [N, 4] (undefined without session features).
+  Tensor CatalogueSessionLogits(const SessionStats& st) const {
+    if (!session()) return Tensor();
+    const int64_t N = catalogue.size();
+    float base[kNumSignals];
+    st.BaseLogits(session_w.data(), base);
+    std::vector<float> t(static_cast<std::size_t>(N * kNumSignals));
+    for (int64_t j = 0; j < N; ++j)
+      for (int s = 0; s < kNumSignals; ++s) t[static_cast<std::size_t>(j * kNumSignals + s)] = base[s];
+    for (const auto song : st.recent)  // base + w[s][1] * plays, as Logits (a repeated song rewritten alike)
+      st.Logits(song, session_w.data(), &t[static_cast<std::size_t>(song * kNumSignals)]);
+    return torch::from_blob(t.data(), {N, kNumSignals}, torch::kFloat).clone();
   }
   bool factorized() const { return info.config.arch == Arch::kFactorized; }
   // The network's probability for signal s, or the checkpoint's constant for a skipped signal.
@@ -82,6 +119,7 @@ struct WorldModel::State::Impl {
   std::vector<Token> last;      // last token per row (standard arch: its feedback is shifted in)
   std::vector<bool> has_last;
   std::vector<SessionMode> mode;
+  std::vector<SessionStats> stats;  // per row, with session features (empty without)
   std::int32_t rows = 0;
 };
 
@@ -120,6 +158,18 @@ Tensor ReadSongPrior(torch::serialize::InputArchive& a, const std::string& path,
   return prior;
 }
 
+// The checkpoint's session weights: float [4, kSessionWeights], finite.
+Tensor ReadSessionWeights(torch::serialize::InputArchive& a, const std::string& path) {
+  Tensor w;
+  if (!a.try_read("session_weights", w))
+    throw InputError(path + ": the configuration has session features but the checkpoint has no session_weights");
+  if (w.dim() != 2 || w.size(0) != kNumSignals || w.size(1) != kSessionWeights || w.scalar_type() != torch::kFloat)
+    throw InputError(path + ": the session_weights are not float " + std::to_string(kNumSignals) + "x" +
+                     std::to_string(kSessionWeights));
+  if (!torch::isfinite(w).all().item<bool>()) throw InputError(path + ": the session_weights have non-finite values");
+  return w.contiguous();
+}
+
 }  // namespace
 
 CheckpointInfo WorldModel::ReadInfo(const std::string& path) { return ReadCheckpointInfo(path); }
@@ -155,6 +205,7 @@ std::shared_ptr<const WorldModel> WorldModel::Load(const std::string& path, cons
     impl->reduction.basis = basis;
   }
   if (info.config.song_prior) impl->reduction.prior = ReadSongPrior(a, path, impl->catalogue.size());
+  if (info.config.session_features) impl->reduction.session_w = ReadSessionWeights(a, path);
   // Signals whose best epoch coincides share one network.
   for (int s = 0; s < kNumSignals; ++s) {
     int found = -1;
@@ -192,6 +243,7 @@ std::shared_ptr<const WorldModel> WorldModel::CreateUntrained(const ModelConfig&
       for (std::int32_t u = 0; u < d.num_users(); ++u) users.push_back(u);
     impl->reduction.prior = ComputeSongPrior(data::TokenView(d), users, impl->catalogue.size(), config.song_prior_k);
   }
+  if (config.session_features) impl->reduction.session_w = torch::zeros({kNumSignals, kSessionWeights});
   WorldNet net(config, SongInputDim(impl->catalogue, config));
   net->Initialize(seed);
   impl->nets.push_back(net);
@@ -230,6 +282,11 @@ std::unique_ptr<WorldModel::State> WorldModel::Encode(const std::vector<History>
         break;
       }
     st->mode.push_back(m);
+    if (I.session()) {
+      SessionStats ss;
+      for (const auto& t : h) ss.Add(t, I.song_means.data());
+      st->stats.push_back(std::move(ss));
+    }
   }
   if (hs.empty()) return std::unique_ptr<State>(new State(std::move(st)));
   const SequenceBatch b = MakeSequenceBatch(spans, I.info.config, N);
@@ -329,6 +386,7 @@ void WorldModel::Append(State& state, const std::vector<Token>& tokens) const {
     st.z_last[k] = z.squeeze(1);
   }
   for (int64_t b = 0; b < B; ++b) {
+    if (I.session()) st.stats[static_cast<std::size_t>(b)].Add(tokens[b], I.song_means.data());
     st.last[b] = tokens[b];
     st.has_last[b] = true;
     if (tokens[b].IsBoundary() || tokens[b].mode != SessionMode::kNone) st.mode[b] = tokens[b].mode;
@@ -385,7 +443,7 @@ std::vector<Feedback> WorldModel::Predict(const State& state, const std::vector<
   std::vector<int64_t> idx(songs.begin(), songs.end()), rows(songs.size());
   for (std::size_t b = 0; b < songs.size(); ++b) CheckSong(songs[b], num_songs()), rows[b] = static_cast<int64_t>(b);
   std::vector<Tensor> probs;
-  const Tensor offset = I.Offsets(idx);
+  const Tensor offset = I.Offsets(idx, st.stats, rows);
   for (std::size_t k = 0; k < I.nets.size(); ++k) {
     auto net = I.nets[k];
     Tensor logits;
@@ -469,6 +527,11 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
         // logits per state, the same for every song.
         if (logits.size(1) == 1) logits = logits.expand({rc, N, 4});
         if (I.offset.defined()) logits = logits + I.offset.narrow(0, 0, N).unsqueeze(0);
+        if (I.session()) {
+          std::vector<Tensor> rows;
+          for (int64_t r = r0; r < r0 + rc; ++r) rows.push_back(I.CatalogueSessionLogits(st.stats[static_cast<std::size_t>(r)]));
+          logits = logits + torch::stack(rows, 0);
+        }
         const Tensor p = torch::sigmoid(logits).contiguous();
         emit(p, r0);
       }
@@ -481,7 +544,7 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
           KvCache view = SelectRows(st.caches[k], r, jc);
           std::vector<int64_t> rows(static_cast<std::size_t>(jc), r), songs(static_cast<std::size_t>(jc));
           for (int64_t j = 0; j < jc; ++j) songs[j] = j0 + j;
-          parts.push_back(torch::sigmoid(StandardCandidates(net, I.proj[k], I.Offsets(songs), view, st, rows, songs)));
+          parts.push_back(torch::sigmoid(StandardCandidates(net, I.proj[k], I.Offsets(songs, st.stats, rows), view, st, rows, songs)));
         }
         emit(torch::cat(parts, 0).unsqueeze(0).contiguous(), r);
       }
@@ -516,9 +579,10 @@ std::vector<std::vector<Feedback>> WorldModel::PredictSequences(const std::vecto
     }
     std::vector<std::pair<const Token*, int64_t>> spans;
     for (auto m : members) spans.emplace_back(hs[m].data(), static_cast<int64_t>(hs[m].size()));
-    const SequenceBatch b = MakeSequenceBatch(spans, I.info.config, N);
+    const SequenceBatch b = MakeSequenceBatch(spans, I.info.config, N, I.session() ? &I.song_means : nullptr);
     std::vector<Tensor> probs;
-    for (auto net : I.nets) probs.push_back(torch::sigmoid(ForwardBatch(net, b, I.cat, I.offset)).contiguous());
+    for (auto net : I.nets)
+      probs.push_back(torch::sigmoid(ForwardBatch(net, b, I.cat, I.offset, I.reduction.session_w)).contiguous());
     for (int s = 0; s < kNumSignals; ++s) {
       const auto acc = probs[I.net_of_signal[s]].accessor<float, 3>();
       for (std::size_t r = 0; r < members.size(); ++r) {

@@ -87,6 +87,7 @@ ModelConfig SectionBase(const data::ResultSection& world) {
     base.song_prior = configs.front().song_prior;
     base.song_prior_k = configs.front().song_prior_k;
     base.prior_offset = configs.front().prior_offset;
+    base.session_features = configs.front().session_features;
   }
   return base;
 }

@@ -54,6 +54,12 @@ struct ModelConfig {
   // zero, so training starts from the per-song mean and learns the user's departure from it. Off
   // by default; the small preset turns it on. Name() gets "+offset".
   bool prior_offset = false;
+  // Session features (needs prior_offset; docs/own-data.md): engagement's and rating's logits get a
+  // linear term in the candidate's position in the session, its plays among the last 30 songs and
+  // the user's shrunk mean departure from the per-song means so far, its 4 weights per signal
+  // fitted on the training users before the network and stored in the checkpoint. Off by
+  // default; the small preset turns it on. Name() gets "+session".
+  bool session_features = false;
   Ablation ablation;
 
   // "factorized-mert", "standard-clamp3+pe", "factorized-mert-lookback-10", ...
