@@ -6,6 +6,7 @@
 
 #include <doctest/doctest.h>
 
+#include <array>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -586,6 +587,28 @@ ModelConfig WithSession(ModelConfig m) {
   return m;
 }
 
+// The largest differences between a model's prediction paths over history h's song tokens:
+// [0] teacher-forced vs one candidate after Encode, [1] the whole catalogue's row vs that
+// candidate, [2] Encode + Append of the previous token vs Encode.
+std::array<float, 3> SessionPathDiffs(const WorldModel& m, const History& h) {
+  const auto seq = m.PredictSequences({h});
+  std::array<float, 3> worst{0, 0, 0};
+  int checked = 0;
+  for (std::size_t t = 2; t < h.size(); ++t) {
+    if (h[t].IsBoundary()) continue;
+    auto st = m.Encode({History(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(t))});
+    const auto one = m.Predict(*st, {h[t].song});
+    worst[0] = std::max(worst[0], MaxDiff({seq[0][t]}, one));
+    worst[1] = std::max(worst[1], MaxDiff({m.ScoreCatalogue(*st)[static_cast<std::size_t>(h[t].song)]}, one));
+    auto st2 = m.Encode({History(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(t - 1))});
+    m.Append(*st2, {h[t - 1]});
+    worst[2] = std::max(worst[2], MaxDiff(m.Predict(*st2, {h[t].song}), one));
+    ++checked;
+  }
+  REQUIRE(checked > 5);
+  return worst;
+}
+
 }  // namespace
 
 TEST_CASE("Session features: position in the session, recent plays, the user's shrunk residuals") {
@@ -663,11 +686,12 @@ TEST_CASE("Session features in a batch: each token's features from the span's ea
 
 TEST_CASE("Session features: the fit finds a fading engagement and leaves affect to the network") {
   // Songs of one mean; engagement falls by 0.08 per song within a session, rating does not move.
+  // Histories of 1 to 3 sessions (the fit joins them without padding).
   const std::int32_t N = 4;
   std::vector<History> users;
   for (int u = 0; u < 20; ++u) {
     History h;
-    for (int s = 0; s < 3; ++s) {
+    for (int s = 0; s < 1 + u % 3; ++s) {
       h.push_back(Token::Boundary(0.5f, 0.5f, SessionMode::kNone));
       for (int p = 0; p < 8; ++p)
         h.push_back(Token::Song((u + s + p) % N, Feedback{0.85f - 0.08f * p, static_cast<float>((u + p) % 2), 0.3f, 0.7f},
@@ -716,24 +740,10 @@ TEST_CASE("Session features: trained, every prediction path applies them alike; 
   CHECK(w.abs().sum().item<float>() > 0.f);
   // Teacher-forced, one candidate after Encode, after Encode + Append, and the whole catalogue.
   const History& h = view.User(4);
-  const auto seq = m->PredictSequences({h});
-  float worst = 0, worst_cat = 0, worst_append = 0;
-  int checked = 0;
-  for (std::size_t t = 2; t < h.size(); ++t) {
-    if (h[t].IsBoundary()) continue;
-    auto st = m->Encode({History(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(t))});
-    const auto one = m->Predict(*st, {h[t].song});
-    worst = std::max(worst, MaxDiff({seq[0][t]}, one));
-    worst_cat = std::max(worst_cat, MaxDiff({m->ScoreCatalogue(*st)[static_cast<std::size_t>(h[t].song)]}, one));
-    auto st2 = m->Encode({History(h.begin(), h.begin() + static_cast<std::ptrdiff_t>(t - 1))});
-    m->Append(*st2, {h[t - 1]});
-    worst_append = std::max(worst_append, MaxDiff(m->Predict(*st2, {h[t].song}), one));
-    ++checked;
-  }
-  REQUIRE(checked > 5);
-  CHECK(worst < 1e-4f);
-  CHECK(worst_cat < 1e-5f);
-  CHECK(worst_append < 1e-4f);
+  const auto diffs = SessionPathDiffs(*m, h);
+  CHECK(diffs[0] < 1e-4f);
+  CHECK(diffs[1] < 1e-5f);
+  CHECK(diffs[2] < 1e-4f);
   // The term reaches the predictions: the same networks with the weights zeroed predict otherwise.
   const auto catalogue = d.MakeCatalogue("mert");
   std::array<WorldNet, kNumSignals> nets{WorldNet(o.model, SongInputDim(catalogue, o.model)), WorldNet(nullptr),
@@ -766,6 +776,28 @@ TEST_CASE("Session features: trained, every prediction path applies them alike; 
     r.session_w = torch::full({kNumSignals, kSessionWeights}, std::nanf(""));
     SaveCheckpoint(tmp.File("bad.pt"), info, nets, r);
     CHECK_THROWS_WITH_AS(WorldModel::Load(tmp.File("bad.pt"), d), doctest::Contains("non-finite"), InputError);
+  }
+}
+
+TEST_CASE("Session features: the standard architecture and the torch catalogue head apply them alike") {
+  testing::TempDir tmp;
+  const auto& d = Small();
+  const data::TokenView view(d);
+  ModelConfig ablated = WithSession(Tiny());
+  ablated.ablation.no_candidate_song = true;  // not fusable: the catalogue through the torch head
+  for (const auto& cfg : {WithSession(Tiny(Arch::kStandard, true)), ablated}) {
+    CAPTURE(cfg.Name());
+    TrainOptions o;
+    o.model = cfg;
+    o.epochs = 1;
+    o.batch_tokens = 512;
+    o.out = tmp.File("m.pt");
+    TrainWorldModel(d, o, nullptr);
+    const auto m = WorldModel::Load(o.out, d);
+    const auto diffs = SessionPathDiffs(*m, view.User(4));
+    CHECK(diffs[0] < 1e-4f);
+    CHECK(diffs[1] < 1e-5f);
+    CHECK(diffs[2] < 1e-4f);
   }
 }
 

@@ -537,7 +537,19 @@ Tensor PriorOffset(const SongReduction& r) {
 Tensor FitSessionWeights(const std::vector<std::pair<const Token*, int64_t>>& spans, const ModelConfig& config,
                          std::int32_t num_songs, const SongReduction& r) {
   const std::vector<float> means = SongMeans(r.prior);
-  const SequenceBatch b = MakeSequenceBatch(spans, config, num_songs, &means);
+  // The spans' tokens end to end in one row (no padding: a batch of all histories padded to the
+  // longest would grow with users x longest history).
+  SequenceBatch b;
+  {
+    std::vector<Tensor> cand, tgt, msk, sess;
+    for (const auto& span : spans) {
+      const SequenceBatch one = MakeSequenceBatch({span}, config, num_songs, &means);
+      cand.push_back(one.candidates), tgt.push_back(one.targets), msk.push_back(one.mask), sess.push_back(one.session);
+    }
+    if (cand.empty()) return torch::zeros({kNumSignals, kSessionWeights}, torch::kFloat);
+    b.candidates = torch::cat(cand, 1), b.targets = torch::cat(tgt, 1), b.mask = torch::cat(msk, 1);
+    b.session = torch::cat(sess, 1);
+  }
   const Tensor base = PriorOffset(r).index_select(0, b.candidates.reshape({-1})).view_as(b.targets);
   Tensor w = torch::zeros({kNumSignals, kSessionWeights}, torch::kFloat).set_requires_grad(true);
   torch::optim::Adam opt({w}, torch::optim::AdamOptions(0.05));

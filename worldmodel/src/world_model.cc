@@ -74,8 +74,6 @@ struct WorldModel::Impl {
       const Tensor w = reduction.session_w.contiguous();
       session_w.assign(w.data_ptr<float>(), w.data_ptr<float>() + w.numel());
       song_means = SongMeans(reduction.prior);
-      // The session term varies by row: the catalogue is scored through the torch head.
-      for (auto& f : fused) f = Fused();
     }
   }
   // Offset logits [B,4] of candidate songs: the prior offset plus each row's session term
@@ -91,18 +89,18 @@ struct WorldModel::Impl {
     const Tensor st = torch::from_blob(t.data(), {static_cast<int64_t>(songs.size()), kNumSignals}, torch::kFloat).clone();
     return o.defined() ? o + st : st;
   }
-  // The session term of row r for every song [N, 4] (undefined without session features).
-  Tensor CatalogueSessionLogits(const SessionStats& st) const {
-    if (!session()) return Tensor();
-    const int64_t N = catalogue.size();
+  // The offsets of every song [N * 4] for a row with session features: the prior offset (0
+  // without) plus the row's session term, each sum as Offsets computes it for one candidate.
+  void CatalogueOffsets(const SessionStats& st, float* out) const {
+    const std::size_t N = static_cast<std::size_t>(catalogue.size());
     float base[kNumSignals];
     st.BaseLogits(session_w.data(), base);
-    std::vector<float> t(static_cast<std::size_t>(N * kNumSignals));
-    for (int64_t j = 0; j < N; ++j)
-      for (int s = 0; s < kNumSignals; ++s) t[static_cast<std::size_t>(j * kNumSignals + s)] = base[s];
+    for (std::size_t j = 0; j < N; ++j)
+      for (int s = 0; s < kNumSignals; ++s) out[j * kNumSignals + s] = base[s];
     for (const auto song : st.recent)  // base + w[s][1] * plays, as Logits (a repeated song rewritten alike)
-      st.Logits(song, session_w.data(), &t[static_cast<std::size_t>(song * kNumSignals)]);
-    return torch::from_blob(t.data(), {N, kNumSignals}, torch::kFloat).clone();
+      st.Logits(song, session_w.data(), out + static_cast<std::size_t>(song) * kNumSignals);
+    if (!offset_rows.empty())
+      for (std::size_t i = 0; i < N * kNumSignals; ++i) out[i] = offset_rows[i] + out[i];
   }
   bool factorized() const { return info.config.arch == Arch::kFactorized; }
   // The network's probability for signal s, or the checkpoint's constant for a skipped signal.
@@ -511,8 +509,17 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
       tbb::parallel_for(tbb::blocked_range<int64_t>(0, groups), [&](const tbb::blocked_range<int64_t>& gs) {
         for (int64_t g = gs.begin(); g < gs.end(); ++g) {
           const int64_t r0 = g * kGroup, rc = std::min(kGroup, B - r0);
-          if (mask) FactorizedHead(ap + r0 * f.h, rc, f.packed.data(), N, f.h, f.w.data(), f.b.data(), off, mask,
-                                   o + r0 * N * 4);
+          if (mask && I.session()) {  // the offsets differ by row: one row at a time
+            std::vector<float> row_off(static_cast<std::size_t>(N * 4));
+            for (int64_t r = r0; r < r0 + rc; ++r) {
+              I.CatalogueOffsets(st.stats[static_cast<std::size_t>(r)], row_off.data());
+              FactorizedHead(ap + r * f.h, 1, f.packed.data(), N, f.h, f.w.data(), f.b.data(), row_off.data(), mask,
+                             o + r * N * 4);
+            }
+          } else if (mask) {
+            FactorizedHead(ap + r0 * f.h, rc, f.packed.data(), N, f.h, f.w.data(), f.b.data(), off, mask,
+                           o + r0 * N * 4);
+          }
           for (int s : skipped)
             for (int64_t i = r0 * N; i < (r0 + rc) * N; ++i) o[i * 4 + s] = I.info.skip_prediction[s];
         }
@@ -526,11 +533,13 @@ std::vector<Feedback> WorldModel::ScoreCatalogue(const State& state) const {
         // Without the candidate song (the -candidate-song ablation) the head gives one row of
         // logits per state, the same for every song.
         if (logits.size(1) == 1) logits = logits.expand({rc, N, 4});
-        if (I.offset.defined()) logits = logits + I.offset.narrow(0, 0, N).unsqueeze(0);
         if (I.session()) {
-          std::vector<Tensor> rows;
-          for (int64_t r = r0; r < r0 + rc; ++r) rows.push_back(I.CatalogueSessionLogits(st.stats[static_cast<std::size_t>(r)]));
-          logits = logits + torch::stack(rows, 0);
+          Tensor off = torch::empty({rc, N, 4});
+          for (int64_t r = 0; r < rc; ++r)
+            I.CatalogueOffsets(st.stats[static_cast<std::size_t>(r0 + r)], off[r].data_ptr<float>());
+          logits = logits + off;
+        } else if (I.offset.defined()) {
+          logits = logits + I.offset.narrow(0, 0, N).unsqueeze(0);
         }
         const Tensor p = torch::sigmoid(logits).contiguous();
         emit(p, r0);
