@@ -378,11 +378,10 @@ void SessionStats::Features(std::int32_t song, float* f) const {
 }
 
 void SessionStats::BaseLogits(const float* w, float* out) const {
-  float f[kSessionFeatures];
-  Features(-1, f);
+  const float pos = static_cast<float>(position);
   for (int s = 0; s < kNumSignals; ++s) {
     const float* ws = w + s * kSessionWeights;
-    out[s] = ws[0] * f[0] + ws[2] * f[2 + s] + ws[3];
+    out[s] = ws[0] * pos + ws[2] * static_cast<float>(sum[s] / (n[s] + kResidualK)) + ws[3];
   }
 }
 
@@ -392,8 +391,15 @@ void SessionStats::Logits(std::int32_t song, const float* w, float* out) const {
   for (int s = 0; s < kNumSignals; ++s) out[s] += w[s * kSessionWeights + 1] * plays;
 }
 
+namespace {
+// The prior table's mean columns (2s) [N, 4].
+Tensor MeanColumns(const Tensor& prior) {
+  return prior.index_select(1, torch::tensor({0, 2, 4, 6}, torch::kLong)).contiguous();
+}
+}  // namespace
+
 std::vector<float> SongMeans(const Tensor& prior) {
-  const Tensor m = prior.index_select(1, torch::tensor({0, 2, 4, 6}, torch::kLong)).contiguous();
+  const Tensor m = MeanColumns(prior);
   return std::vector<float>(m.data_ptr<float>(), m.data_ptr<float>() + m.numel());
 }
 
@@ -530,7 +536,7 @@ Tensor SongInputs(const Catalogue& c, const SongReduction& r) {
 
 Tensor PriorOffset(const SongReduction& r) {
   if (!r.prior.defined()) return Tensor();
-  const Tensor means = r.prior.index_select(1, torch::tensor({0, 2, 4, 6}, torch::kLong));
+  const Tensor means = MeanColumns(r.prior);
   return torch::cat({torch::logit(means.clamp(1e-3, 1.0 - 1e-3)), torch::zeros({1, kNumSignals})}, 0).contiguous();
 }
 

@@ -91,6 +91,14 @@ std::string Losses(const SignalSums& s) {
   return os.str();
 }
 
+// The whole histories of `users`, empty ones left out.
+std::vector<Span> WholeHistories(const data::TokenView& view, const std::vector<std::int32_t>& users) {
+  std::vector<Span> spans;
+  for (auto u : users)
+    if (!view.User(u).empty()) spans.emplace_back(view.User(u).data(), static_cast<int64_t>(view.User(u).size()));
+  return spans;
+}
+
 // The prior offset's and the session term's inputs of a training run.
 struct Offsets {
   Tensor offset;                  // PriorOffset, or undefined
@@ -228,11 +236,8 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
   Offsets offset;
   if (o.model.prior_offset) offset.offset = PriorOffset(reduction);
   if (o.model.session_features) {  // fitted on the train users' whole histories, before the network
-    std::vector<Span> all;
-    for (auto u : train_users)
-      if (!view.User(u).empty()) all.emplace_back(view.User(u).data(), static_cast<int64_t>(view.User(u).size()));
     const auto tf = std::chrono::steady_clock::now();
-    reduction.session_w = FitSessionWeights(all, o.model, N, reduction);
+    reduction.session_w = FitSessionWeights(WholeHistories(view, train_users), o.model, N, reduction);
     const double fit_s = std::chrono::duration<double>(std::chrono::steady_clock::now() - tf).count();
     offset.session_w = reduction.session_w;
     offset.song_means = SongMeans(reduction.prior);
@@ -247,9 +252,7 @@ TrainResult TrainWorldModel(const data::Dataset& d, const TrainOptions& o, std::
     }
   }
   const int in_dim = SongInputDim(catalogue, o.model);
-  std::vector<Span> val_spans;
-  for (auto u : split.val)
-    if (!view.User(u).empty()) val_spans.emplace_back(view.User(u).data(), static_cast<int64_t>(view.User(u).size()));
+  const std::vector<Span> val_spans = WholeHistories(view, split.val);
   const std::string fp = data::Fingerprint(d);
 
   WorldNet net(o.model, in_dim);

@@ -97,8 +97,11 @@ struct WorldModel::Impl {
     st.BaseLogits(session_w.data(), base);
     for (std::size_t j = 0; j < N; ++j)
       for (int s = 0; s < kNumSignals; ++s) out[j * kNumSignals + s] = base[s];
-    for (const auto song : st.recent)  // base + w[s][1] * plays, as Logits (a repeated song rewritten alike)
-      st.Logits(song, session_w.data(), out + static_cast<std::size_t>(song) * kNumSignals);
+    for (const auto song : st.recent) {  // base + w[s][1] * plays, as Logits (a repeated song rewritten alike)
+      const float plays = static_cast<float>(st.Plays(song));
+      float* r = out + static_cast<std::size_t>(song) * kNumSignals;
+      for (int s = 0; s < kNumSignals; ++s) r[s] = base[s] + session_w[static_cast<std::size_t>(s * kSessionWeights + 1)] * plays;
+    }
     if (!offset_rows.empty())
       for (std::size_t i = 0; i < N * kNumSignals; ++i) out[i] = offset_rows[i] + out[i];
   }
